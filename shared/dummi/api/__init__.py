@@ -1,0 +1,1 @@
+"""HTTP layer: schemas, error mapping and one router per resource."""

@@ -1,0 +1,42 @@
+"""The FastAPI application factory used by every Lambda function and by the local server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from dummi import __version__
+from dummi.api.errors import install_error_handlers
+
+DESCRIPTION = (
+    "Hybrid content recommendations: users, content, interactions and feedback in; personal top-K recommendations out."
+)
+
+
+def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
+    """An app serving ``routers``. ``docs`` adds /docs and /openapi.json (the Lambda functions leave it off,
+    so each serves exactly the routes the template gives it)."""
+    app = FastAPI(
+        title="Dummi",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def all_routers() -> list[APIRouter]:
+    from dummi.api import content, health, interactions, users
+
+    return [health.router, users.router, content.router, interactions.router]
+
+
+def create_full_app() -> FastAPI:
+    """Every route in one app, with docs: the local server, the exported spec and the docs function."""
+    return create_app(all_routers(), docs=True)

@@ -1,0 +1,63 @@
+"""The one place that maps domain errors to HTTP statuses and JSON bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from dummi.errors import ConflictError, DatabaseUnavailableError, DummiError, InvalidRequestError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+STATUS_BY_ERROR: dict[type[DummiError], int] = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidRequestError: 422,
+    DatabaseUnavailableError: 503,
+}
+
+
+def status_for(exc: DummiError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+def error_body(detail: str, code: str, field: str | None = None) -> dict:
+    return {"detail": detail, "code": code, "field": field}
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DummiError)
+    status = status_for(exc)
+    headers = None
+    if isinstance(exc, DatabaseUnavailableError):
+        logger.warning("database unavailable: %s", exc.message)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        # The cause may carry connection details; the client gets a plain sentence.
+        return JSONResponse(
+            error_body("the database is unavailable; retry shortly", exc.code), status_code=status, headers=headers
+        )
+    return JSONResponse(error_body(exc.message, exc.code, exc.field), status_code=status)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(error_body("internal server error", "internal"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DummiError, _domain_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+# OpenAPI descriptions of the error answers, for the routes' ``responses=``.
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    from dummi.api.schemas import ErrorResponse
+
+    descriptions = {404: "not found", 409: "already exists", 503: "database unavailable, retry later"}
+    return {status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses}

@@ -1,0 +1,23 @@
+"""GET /health: is the service up and can it reach Postgres (a read, never a write)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from dummi import __version__
+from dummi.api.deps import DatabaseDep
+from dummi.api.schemas import Health
+from dummi.errors import DatabaseUnavailableError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", responses={503: {"model": Health, "description": "database unreachable"}})
+def health(db: DatabaseDep) -> Health:
+    try:
+        db.read(lambda conn: conn.run("SELECT 1"))
+    except DatabaseUnavailableError:
+        body = Health(status="degraded", database="unavailable", version=__version__)
+        return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]
+    return Health(status="ok", database="ok", version=__version__)

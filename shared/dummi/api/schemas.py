@@ -1,0 +1,186 @@
+"""Request and response schemas (Create / Update / Public), with the size bounds the API enforces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MAX_ID_LENGTH = 128
+MAX_TITLE_LENGTH = 300
+MAX_CATEGORY_LENGTH = 100
+MAX_DESCRIPTION_LENGTH = 5_000
+MAX_TAG_LENGTH = 64
+MAX_TAGS = 50
+MAX_INTERESTS = 50
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+DEFAULT_HISTORY_LIMIT = 100
+MAX_HISTORY_LIMIT = 1_000
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+# Ids travel in URL paths: letters, digits and . _ : @ - only (no spaces, no slashes).
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
+]
+# Categories also appear in a path (/content/category/{category}): no slashes.
+Category = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_CATEGORY_LENGTH, pattern=r"^[^/\\\x00-\x1f]+$"
+    ),
+]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG_LENGTH, pattern=r"^[^\x00-\x1f]+$")
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH, pattern=r"^[^\x00]+$")
+]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH, pattern=r"^[^\x00]*$")]
+
+
+class SkillLevel(StrEnum):
+    beginner = "beginner"
+    intermediate = "intermediate"
+    advanced = "advanced"
+    expert = "expert"
+
+
+class InteractionType(StrEnum):
+    click = "click"
+    like = "like"
+    skip = "skip"
+    view_time = "view_time"
+
+
+class FeedbackType(StrEnum):
+    positive = "positive"
+    negative = "negative"
+    neutral = "neutral"
+
+
+class _Strict(BaseModel):
+    # Unknown fields are an error, so a misspelt field is reported rather than silently dropped.
+    model_config = ConfigDict(extra="forbid")
+
+
+def _unique(values: list[str]) -> list[str]:
+    """Drop repeats, keeping the first occurrence's order."""
+    return list(dict.fromkeys(values))
+
+
+# -- users -----------------------------------------------------------------------------------------
+class UserCreate(_Strict):
+    user_id: Identifier
+    interests: Annotated[list[Label], Field(max_length=MAX_INTERESTS)] = []
+    skill_level: SkillLevel = SkillLevel.beginner
+
+    @model_validator(mode="after")
+    def _dedupe(self) -> UserCreate:
+        self.interests = _unique(self.interests)
+        return self
+
+
+class UserUpdate(_Strict):
+    """Partial update: only the fields present change; at least one must be given."""
+
+    interests: Annotated[list[Label], Field(max_length=MAX_INTERESTS)] | None = None
+    skill_level: SkillLevel | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> UserUpdate:
+        if self.interests is None and self.skill_level is None:
+            raise ValueError("give at least one of: interests, skill_level")
+        if self.interests is not None:
+            self.interests = _unique(self.interests)
+        return self
+
+
+class UserPublic(BaseModel):
+    user_id: str
+    interests: list[str]
+    skill_level: str
+    history: list[str] = Field(description="content ids the user interacted with, most recent first")
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- content ---------------------------------------------------------------------------------------
+class ContentCreate(_Strict):
+    content_id: Identifier
+    title: Title
+    category: Category
+    tags: Annotated[list[Label], Field(max_length=MAX_TAGS)] = []
+    description: Description = ""
+
+    @model_validator(mode="after")
+    def _dedupe(self) -> ContentCreate:
+        self.tags = _unique(self.tags)
+        return self
+
+
+class ContentPublic(BaseModel):
+    content_id: str
+    title: str
+    category: str
+    tags: list[str]
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContentPage(BaseModel):
+    category: str
+    items: list[ContentPublic]
+    total: int = Field(description="items in the category")
+    limit: int
+    offset: int
+
+
+# -- interactions and feedback ---------------------------------------------------------------------
+class InteractionCreate(_Strict):
+    user_id: Identifier
+    content_id: Identifier
+    interaction_type: InteractionType
+    duration_seconds: Annotated[float, Field(ge=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False)] | None = None
+
+
+class InteractionPublic(BaseModel):
+    interaction_id: int
+    user_id: str
+    content_id: str
+    interaction_type: InteractionType
+    duration_seconds: float | None
+    timestamp: datetime
+
+
+class FeedbackCreate(_Strict):
+    user_id: Identifier
+    content_id: Identifier
+    feedback_type: FeedbackType
+
+
+class FeedbackPublic(BaseModel):
+    interaction_id: int
+    user_id: str
+    content_id: str
+    feedback_type: FeedbackType
+    timestamp: datetime
+
+
+# -- service ---------------------------------------------------------------------------------------
+class Health(BaseModel):
+    status: str = Field(description="ok, or degraded when the database cannot be reached")
+    database: str
+    version: str
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx/5xx that is not a schema violation (those use FastAPI's 422 format)."""
+
+    detail: str
+    code: str
+    field: str | None = None

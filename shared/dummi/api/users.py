@@ -1,0 +1,64 @@
+"""/users routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from dummi.api.deps import DatabaseDep
+from dummi.api.errors import error_responses
+from dummi.api.schemas import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_HISTORY_LIMIT,
+    MAX_ID_LENGTH,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from dummi.services import users_service
+from dummi.services.users_service import UserWithHistory
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+UserIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, description="the user's id")]
+HistoryLimit = Annotated[
+    int, Query(ge=0, le=MAX_HISTORY_LIMIT, description="how many history entries to return, newest first")
+]
+
+
+def _public(found: UserWithHistory) -> UserPublic:
+    user = found.user
+    return UserPublic(
+        user_id=user.user_id,
+        interests=user.interests,
+        skill_level=user.skill_level,
+        history=found.history,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+    )
+
+
+@router.post("/", status_code=201, responses=error_responses(409, 503))
+def create_user(body: UserCreate, db: DatabaseDep) -> UserPublic:
+    """Create a user; 409 if the id is taken."""
+    return _public(users_service.create_user(db, body.user_id, body.interests, body.skill_level.value))
+
+
+@router.get("/{user_id}", responses=error_responses(404, 503))
+def get_user(user_id: UserIdPath, db: DatabaseDep, history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT) -> UserPublic:
+    """A user with `history`: the content ids it interacted with, most recent first."""
+    return _public(users_service.get_user(db, user_id, history_limit=history_limit))
+
+
+@router.put("/{user_id}", responses=error_responses(404, 503))
+def update_user(
+    user_id: UserIdPath, body: UserUpdate, db: DatabaseDep, history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT
+) -> UserPublic:
+    """Partial update: only the fields given change."""
+    skill_level = body.skill_level.value if body.skill_level is not None else None
+    return _public(
+        users_service.update_user(
+            db, user_id, interests=body.interests, skill_level=skill_level, history_limit=history_limit
+        )
+    )

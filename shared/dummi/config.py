@@ -1,0 +1,37 @@
+"""One settings object for every entry point (Lambda functions, local server, CLI, tests).
+
+The environment holds names and locations only; the database password comes from Secrets Manager when
+``DATABASE_SECRET_ARN`` is set (AWS), from ``DATABASE_URL`` when that is set, and otherwise the project
+starts its own embedded Postgres under ``DUMMI_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: str | None = Field(default=None, description="postgresql://user:pass@host:port/db")
+    database_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with host, port, username, password, dbname"
+    )
+    database_secret_max_age: int = Field(default=300, ge=0, description="seconds the secret is cached")
+    dummi_data_dir: Path = Field(default=Path(".dummi"), description="local data folder (embedded Postgres, artifacts)")
+    dummi_db_pool_size: int = Field(default=1, ge=1, le=64, description="connections per process; 1 in Lambda")
+    dummi_db_connect_timeout: float = Field(default=5.0, gt=0, description="seconds to open a connection")
+    dummi_db_statement_timeout_ms: int = Field(default=15_000, ge=0, description="server-side statement timeout")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dummi_data_dir.expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

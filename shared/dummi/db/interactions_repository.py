@@ -1,0 +1,68 @@
+"""All SQL about interactions and feedback (one typed event table)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pg8000.exceptions import DatabaseError
+
+from dummi.db.connection import Connection
+from dummi.db.errors import is_foreign_key_violation
+from dummi.db.records import InteractionRecord
+from dummi.errors import NotFoundError
+
+_COLUMNS = "interaction_id, user_id, content_id, kind, event_type, duration_seconds, created_at"
+
+
+class InteractionsRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(
+        self,
+        user_id: str,
+        content_id: str,
+        *,
+        kind: str,
+        event_type: str,
+        duration_seconds: float | None = None,
+        created_at: datetime | None = None,
+    ) -> InteractionRecord:
+        """Store one event; NotFoundError names the missing user or content. ``created_at`` defaults to now."""
+        try:
+            rows = self.conn.run(
+                f"INSERT INTO interactions (user_id, content_id, kind, event_type, duration_seconds, created_at)"
+                f" SELECT :user_id, :content_id, :kind, :event_type, CAST(:duration AS double precision),"
+                f"        COALESCE(CAST(:created_at AS timestamptz), now())"
+                f" WHERE EXISTS (SELECT 1 FROM users WHERE user_id = :user_id)"
+                f"   AND EXISTS (SELECT 1 FROM content WHERE content_id = :content_id)"
+                f" RETURNING {_COLUMNS}",
+                user_id=user_id,
+                content_id=content_id,
+                kind=kind,
+                event_type=event_type,
+                duration=duration_seconds,
+                created_at=created_at,
+            )
+        except DatabaseError as exc:  # a concurrent delete slipped between the check and the insert
+            if not is_foreign_key_violation(exc):
+                raise
+            constraint = exc.args[0].get("n", "") if exc.args and isinstance(exc.args[0], dict) else ""
+            if "user" in constraint:
+                raise NotFoundError("user", user_id, field="user_id") from exc
+            raise NotFoundError("content", content_id, field="content_id") from exc
+        if not rows:
+            raise self._missing(user_id, content_id)
+        row = rows[0]
+        return InteractionRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+    def _missing(self, user_id: str, content_id: str) -> NotFoundError:
+        user_exists, content_exists = self.conn.run(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = :user_id),"
+            " EXISTS (SELECT 1 FROM content WHERE content_id = :content_id)",
+            user_id=user_id,
+            content_id=content_id,
+        )[0]
+        if not user_exists:
+            return NotFoundError("user", user_id, field="user_id")
+        return NotFoundError("content", content_id, field="content_id")

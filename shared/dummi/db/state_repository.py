@@ -1,0 +1,27 @@
+"""Small key/value facts about this database (``app_state``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dummi.db.connection import Connection
+
+
+class StateRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: str) -> Any | None:
+        rows = self.conn.run("SELECT value FROM app_state WHERE key = :key", key=key)
+        return rows[0][0] if rows else None
+
+    def set_once(self, key: str, value: Any) -> bool:
+        """Set ``key`` unless it is set already; True if this call set it."""
+        rows = self.conn.run(
+            "INSERT INTO app_state (key, value) VALUES (:key, CAST(:value AS jsonb))"
+            " ON CONFLICT (key) DO NOTHING RETURNING key",
+            key=key,
+            value=json.dumps(value),
+        )
+        return bool(rows)

@@ -1,0 +1,67 @@
+"""All SQL about users."""
+
+from __future__ import annotations
+
+from dummi.db.connection import Connection
+from dummi.db.records import UserRecord
+from dummi.errors import ConflictError, NotFoundError
+
+_COLUMNS = "user_id, interests, skill_level, created_at, updated_at"
+
+
+def _record(row: list) -> UserRecord:
+    return UserRecord(row[0], list(row[1] or []), row[2], row[3], row[4])
+
+
+class UsersRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert(self, user_id: str, interests: list[str], skill_level: str) -> UserRecord:
+        rows = self.conn.run(
+            f"INSERT INTO users (user_id, interests, skill_level)"
+            f" VALUES (:user_id, CAST(:interests AS text[]), :skill_level)"
+            f" ON CONFLICT (user_id) DO NOTHING RETURNING {_COLUMNS}",
+            user_id=user_id,
+            interests=interests,
+            skill_level=skill_level,
+        )
+        if not rows:
+            raise ConflictError(f"user {user_id!r} already exists", field="user_id")
+        return _record(rows[0])
+
+    def get(self, user_id: str) -> UserRecord | None:
+        rows = self.conn.run(f"SELECT {_COLUMNS} FROM users WHERE user_id = :user_id", user_id=user_id)
+        return _record(rows[0]) if rows else None
+
+    def require(self, user_id: str) -> UserRecord:
+        user = self.get(user_id)
+        if user is None:
+            raise NotFoundError("user", user_id, field="user_id")
+        return user
+
+    def update(self, user_id: str, *, interests: list[str] | None = None, skill_level: str | None = None) -> UserRecord:
+        """Change the given fields (None = keep)."""
+        rows = self.conn.run(
+            f"UPDATE users SET"
+            f" interests = COALESCE(CAST(:interests AS text[]), interests),"
+            f" skill_level = COALESCE(CAST(:skill_level AS text), skill_level),"
+            f" updated_at = now()"
+            f" WHERE user_id = :user_id RETURNING {_COLUMNS}",
+            user_id=user_id,
+            interests=interests,
+            skill_level=skill_level,
+        )
+        if not rows:
+            raise NotFoundError("user", user_id, field="user_id")
+        return _record(rows[0])
+
+    def history(self, user_id: str, limit: int) -> list[str]:
+        """Distinct content ids the user interacted with, most recent interaction first."""
+        rows = self.conn.run(
+            "SELECT content_id FROM interactions WHERE user_id = :user_id"
+            " GROUP BY content_id ORDER BY max(created_at) DESC, max(interaction_id) DESC LIMIT :limit",
+            user_id=user_id,
+            limit=limit,
+        )
+        return [row[0] for row in rows]

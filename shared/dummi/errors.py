@@ -1,0 +1,39 @@
+"""Domain errors. Repositories and services raise these; ``dummi.api.errors`` maps them to HTTP statuses."""
+
+from __future__ import annotations
+
+
+class DummiError(Exception):
+    """Base class of every error the domain raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFoundError(DummiError):
+    code = "not_found"
+
+    def __init__(self, resource: str, key: str, *, field: str | None = None) -> None:
+        super().__init__(f"{resource} {key!r} not found", field=field)
+        self.resource = resource
+        self.key = key
+
+
+class ConflictError(DummiError):
+    code = "conflict"
+
+
+class InvalidRequestError(DummiError):
+    """A request that is well formed but not acceptable (e.g. an update with no fields)."""
+
+    code = "invalid_request"
+
+
+class DatabaseUnavailableError(DummiError):
+    """Postgres cannot be reached; callers should retry later."""
+
+    code = "database_unavailable"

@@ -1,0 +1,72 @@
+"""The laptop path: one process serving every router with uvicorn, on the embedded Postgres by default."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from dummi.config import get_settings
+from dummi.db.connection import get_database
+from dummi.db.migrations import migrate
+from dummi.services.sample_data import load_sample_data
+
+logger = logging.getLogger("dummi")
+
+# The local server runs requests on a thread pool: give it a few connections (Lambda keeps one).
+LOCAL_POOL_SIZE = "8"
+
+
+def prepare(sample_data: Path | None) -> None:
+    """Start the database if embedded, apply migrations, load the sample data once."""
+    settings = get_settings()
+    db = get_database()
+    where = "DATABASE_URL" if settings.database_url else f"embedded Postgres in {settings.data_dir / 'pg'}"
+    print(f"dummi: database: {where}", flush=True)
+    applied = migrate(db)
+    print(f"dummi: migrations: {', '.join(applied) if applied else 'up to date'}", flush=True)
+    if sample_data is not None and sample_data.exists():
+        result = load_sample_data(db, sample_data)
+        if result.loaded:
+            print(
+                f"dummi: sample data loaded: {result.users} users, {result.content} content items, "
+                f"{result.events} interactions",
+                flush=True,
+            )
+        else:
+            print("dummi: sample data: already loaded", flush=True)
+
+
+def serve(host: str, port: int, sample_data: Path | None) -> None:
+    os.environ.setdefault("DUMMI_DB_POOL_SIZE", LOCAL_POOL_SIZE)
+    get_settings.cache_clear()
+    get_database.cache_clear()
+    import uvicorn
+
+    from dummi.api.app import create_full_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # uvicorn re-raises the signal that stopped it; make SIGTERM (like Ctrl-C) unwind through `finally`
+    # so the embedded Postgres is stopped cleanly rather than left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    prepare(sample_data)
+    print(
+        f"dummi: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops the server and the database", flush=True
+    )
+    try:
+        uvicorn.run(create_full_app(), host=host, port=port, log_level="info")
+    finally:
+        shutdown()
+
+
+def shutdown() -> None:
+    from dummi.db.embedded import stop_embedded_postgres
+
+    settings = get_settings()
+    get_database().close()
+    if not settings.database_url:
+        stop_embedded_postgres(settings.data_dir)
+        print("dummi: embedded Postgres stopped", flush=True)

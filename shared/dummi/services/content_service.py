@@ -1,0 +1,22 @@
+"""Create and read content items."""
+
+from __future__ import annotations
+
+from dummi.db.connection import Database
+from dummi.db.content_repository import ContentRepository
+from dummi.db.records import ContentRecord
+
+
+def create_content(
+    db: Database, content_id: str, title: str, category: str, tags: list[str], description: str
+) -> ContentRecord:
+    with db.transaction() as conn:
+        return ContentRepository(conn).insert(content_id, title, category, tags, description)
+
+
+def get_content(db: Database, content_id: str) -> ContentRecord:
+    return db.read(lambda conn: ContentRepository(conn).require(content_id))
+
+
+def list_category(db: Database, category: str, *, limit: int, offset: int) -> tuple[list[ContentRecord], int]:
+    return db.read(lambda conn: ContentRepository(conn).list_by_category(category, limit=limit, offset=offset))
