@@ -39,6 +39,9 @@ def _public(item: ContentRecord) -> ContentPublic:
     )
 
 
+# API Gateway HTTP API routes cannot end in "/": the template declares the path without it and the
+# gateway sends either form, so both are served here (no redirect round trip).
+@router.post("", status_code=201, include_in_schema=False)
 @router.post("/", status_code=201, responses=error_responses(409, 503))
 def create_content(body: ContentCreate, db: DatabaseDep) -> ContentPublic:
     """Create a content item; 409 if the id is taken."""

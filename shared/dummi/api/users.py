@@ -39,6 +39,9 @@ def _public(found: UserWithHistory) -> UserPublic:
     )
 
 
+# API Gateway HTTP API routes cannot end in "/": the template declares the path without it and the
+# gateway sends either form, so both are served here (no redirect round trip).
+@router.post("", status_code=201, include_in_schema=False)
 @router.post("/", status_code=201, responses=error_responses(409, 503))
 def create_user(body: UserCreate, db: DatabaseDep) -> UserPublic:
     """Create a user; 409 if the id is taken."""

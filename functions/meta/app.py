@@ -1,0 +1,11 @@
+"""MetaFunction: GET /health, and the API's docs (GET /docs, GET /openapi.json) for every route group.
+
+The docs describe the whole API, so this app mounts every router; the template routes only the three
+paths above to it. Routers import no heavy libraries, so this stays a small, fast function.
+"""
+
+from dummi.api.app import create_full_app
+from dummi.lambda_handler import make_handler
+
+app = create_full_app()
+handler = make_handler(app)

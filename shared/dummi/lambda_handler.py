@@ -1,0 +1,61 @@
+"""Wrap a FastAPI app as an instrumented Lambda handler: Mangum + Powertools Logger, Tracer and Metrics.
+
+Every function's ``app.py`` calls ``make_handler(app)`` once at import time (cold start); nothing here
+opens a connection or reads a secret: those happen lazily on the first request that needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from fastapi import FastAPI
+from mangum import Mangum
+
+DEFAULT_NAMESPACE = "Dummi"
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def make_handler(app: FastAPI) -> Handler:
+    logger = Logger()
+    tracer = Tracer()
+    metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
+    # The domain library logs through stdlib loggers named dummi.*: give them the JSON format and the
+    # correlation id of the service logger.
+    copy_config_to_registered_loggers(source_logger=logger, include={"dummi"})
+    # lifespan="off": Mangum would otherwise run startup/shutdown on every invocation.
+    asgi = Mangum(app, lifespan="off")
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        response = asgi(event, context)
+        status = int(response.get("statusCode", 500))
+        http = event.get("requestContext", {}).get("http", {})
+        logger.info(
+            "request served",
+            extra={
+                "method": http.get("method"),
+                "path": event.get("rawPath"),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        if status >= 500:
+            metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        elif status >= 400:
+            metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+        return response
+
+    handler = tracer.capture_lambda_handler(handler)
+    handler = logger.inject_lambda_context(
+        handler, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
+    return metrics.log_metrics(handler, capture_cold_start_metric=True)

@@ -1,0 +1,122 @@
+"""Each function's real Lambda handler with API Gateway HTTP API v2 events from tests/events/."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import load_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _handler(function: str):
+    path = ROOT / "functions" / function / "app.py"
+    name = f"_handler_{function}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name].handler
+
+
+def _call(function: str, event_name: str, lambda_context, **changes) -> tuple[int, dict]:
+    response = _handler(function)(load_event(event_name, **changes), lambda_context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture
+def seeded(db, lambda_context):
+    assert _call("users", "users_create", lambda_context)[0] == 201
+    assert _call("content", "content_create", lambda_context)[0] == 201
+
+
+def test_the_seeds_flow_through_the_handlers(db, lambda_context):
+    status, user = _call("users", "users_create", lambda_context)
+    assert status == 201 and user["user_id"] == "alice"
+    status, item = _call("content", "content_create", lambda_context)
+    assert status == 201 and item["content_id"] == "tut1"
+    status, event = _call("interactions", "interactions_feedback", lambda_context)
+    assert status == 201 and event["feedback_type"] == "positive"
+    status, event = _call("interactions", "interactions_interact", lambda_context)
+    assert status == 201 and event["duration_seconds"] == 120
+    status, user = _call("users", "users_get", lambda_context)
+    assert status == 200 and user["history"] == ["tut1"]
+    status, user = _call("users", "users_update", lambda_context)
+    assert status == 200 and user["interests"][-1] == "data-science"
+    status, item = _call("content", "content_get", lambda_context)
+    assert status == 200 and item["title"] == "ML for Beginners"
+    status, page = _call("content", "content_category", lambda_context)
+    assert status == 200 and [i["content_id"] for i in page["items"]] == ["tut1"]
+    status, health = _call("meta", "meta_health", lambda_context)
+    assert status == 200 and health["database"] == "ok"
+
+
+def test_handler_errors_keep_their_status_and_field(seeded, lambda_context):
+    status, body = _call("users", "users_create", lambda_context)
+    assert (status, body["field"]) == (409, "user_id")
+    status, body = _call(
+        "interactions",
+        "interactions_interact",
+        lambda_context,
+        body=json.dumps({"user_id": "alice", "content_id": "ghost", "interaction_type": "click"}),
+    )
+    assert (status, body["field"]) == (404, "content_id")
+    status, body = _call("users", "users_create", lambda_context, body='{"user_id": ')
+    assert status == 422
+
+
+def test_handler_accepts_a_base64_body_as_api_gateway_may_send(db, lambda_context):
+    import base64
+
+    raw = json.dumps({"user_id": "b64user", "interests": [], "skill_level": "beginner"}).encode()
+    status, body = _call(
+        "users", "users_create", lambda_context, body=base64.b64encode(raw).decode(), isBase64Encoded=True
+    )
+    assert status == 201 and body["user_id"] == "b64user"
+
+
+@pytest.fixture
+def service_log():
+    """What the Powertools service logger writes (its handler keeps the stdout it found at import)."""
+    handler = logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"]).handlers[0]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
+
+
+def test_handler_logs_and_metrics(db, lambda_context, capsys, service_log):
+    _call("users", "users_get", lambda_context)  # 404: alice does not exist yet
+    _call("meta", "meta_health", lambda_context)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    served = [json.loads(line) for line in service_log.getvalue().splitlines()]
+    served = [line for line in served if line.get("message") == "request served"]
+    assert [(s["status"], s["correlation_id"]) for s in served] == [
+        (404, "users_get-request-id"),
+        (200, "meta_health-request-id"),
+    ]
+    assert served[0]["path"] == "/users/alice" and served[0]["function_request_id"] == lambda_context.aws_request_id
+    metrics = [line for line in lines if "_aws" in line]
+    assert metrics, "Powertools Metrics flushed an EMF blob"
+    assert any("Requests" in m for m in metrics)
+    assert any("ClientErrors" in m for m in metrics)
+
+
+def test_docs_are_served_by_the_meta_function(lambda_context, db):
+    event = load_event("meta_health", rawPath="/openapi.json", routeKey="GET /openapi.json")
+    event["requestContext"] = {
+        **event["requestContext"],
+        "http": {**event["requestContext"]["http"], "path": "/openapi.json"},
+    }
+    response = _handler("meta")(event, lambda_context)
+    assert response["statusCode"] == 200
+    assert "/recommendations/interact" in json.loads(response["body"])["paths"]
