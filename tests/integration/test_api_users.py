@@ -79,3 +79,13 @@ def test_history_lists_content_newest_first_without_repeats(client):
     assert client.get("/users/alice").json()["history"] == ["c3", "c1", "c2"]
     assert client.get("/users/alice?history_limit=2").json()["history"] == ["c3", "c1"]
     assert client.get("/users/alice?history_limit=5000").status_code == 422
+
+
+def test_unknown_routes_and_methods_answer_in_the_same_error_shape(client):
+    missing = client.get("/no/such/route")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Not Found", "code": "route_not_found", "field": None}
+    wrong_method = client.delete("/users/alice")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "method_not_allowed"
+    assert "GET" in wrong_method.headers["allow"]

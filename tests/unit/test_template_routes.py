@@ -81,10 +81,9 @@ def _event_for(method: str, path: str) -> dict:
 
 def _routing_miss(response: dict) -> bool:
     """True when the app's router found no route (Starlette's own 404/405), not a route's answer."""
-    return response["statusCode"] in (404, 405) and json.loads(response["body"]) in (
-        {"detail": "Not Found"},
-        {"detail": "Method Not Allowed"},
-    )
+    if response["statusCode"] not in (404, 405):
+        return False
+    return json.loads(response["body"]).get("code") in ("route_not_found", "method_not_allowed")
 
 
 FUNCTIONS = _functions()

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dummi.errors import ConflictError, DatabaseUnavailableError, DummiError, InvalidRequestError, NotFoundError
 
@@ -45,6 +46,18 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.message, exc.code, exc.field), status_code=status)
 
 
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own answers (no such route, method not allowed) in the same shape as ours."""
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "route_not_found", 405: "method_not_allowed"}
+    detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+    return JSONResponse(
+        error_body(detail, codes.get(exc.status_code, "http_error")),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal server error", "internal"), status_code=500)
@@ -52,6 +65,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DummiError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
