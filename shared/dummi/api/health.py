@@ -16,7 +16,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health", responses={503: {"model": Health, "description": "database unreachable"}})
 def health(db: DatabaseDep) -> Health:
     try:
-        db.read(lambda conn: conn.run("SELECT 1"))
+        db.ping()
     except DatabaseUnavailableError:
         body = Health(status="degraded", database="unavailable", version=__version__)
         return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]

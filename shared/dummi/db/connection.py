@@ -179,6 +179,10 @@ class Database:
         else:
             self._release(conn)
 
+    def ping(self) -> None:
+        """One round trip to Postgres; raises DatabaseUnavailableError when it cannot be reached."""
+        self.read(lambda conn: conn.run("SELECT 1"))
+
     def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a read-only ``fn(conn)`` in autocommit mode, retrying once on a dropped connection."""
         for attempt in (1, 2):
