@@ -27,9 +27,19 @@ class Settings(BaseSettings):
     dummi_db_connect_timeout: float = Field(default=5.0, gt=0, description="seconds to open a connection")
     dummi_db_statement_timeout_ms: int = Field(default=15_000, ge=0, description="server-side statement timeout")
 
+    dummi_model_dir: Path | None = Field(
+        default=None, description="exported ONNX model folder; default <data dir>/model (/opt/model in Lambda)"
+    )
+    dummi_embedding_backend: str = Field(default="onnx", description="onnx | sentence-transformers")
+    dummi_embedding_threads: int | None = Field(default=None, ge=1, description="ONNX Runtime threads; all cores")
+
     @property
     def data_dir(self) -> Path:
         return self.dummi_data_dir.expanduser().resolve()
+
+    @property
+    def model_dir(self) -> Path:
+        return (self.dummi_model_dir or self.data_dir / "model").expanduser().resolve()
 
 
 @lru_cache(maxsize=1)
