@@ -19,6 +19,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DummiTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "dummi-tests")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("DUMMI_EMBEDDING_MODE", "off")  # tests that want embedding-on-write ask for it
 
 from dummi.config import get_settings  # noqa: E402
 from dummi.db.connection import Database, get_database  # noqa: E402
@@ -42,6 +43,50 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop_embedded_postgres(data_dir)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ONNX model, exported once per session from the weights package (as `make model` does)."""
+    if os.environ.get("DUMMI_MODEL_DIR"):
+        return Path(os.environ["DUMMI_MODEL_DIR"])
+    from dummi.ml.onnx_export import export_model
+
+    folder = tmp_path_factory.mktemp("onnx-model")
+    export_model(folder)
+    os.environ["DUMMI_MODEL_DIR"] = str(folder)
+    get_settings.cache_clear()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's S3 (and friends) over real HTTP on loopback: the same boto3 code that runs in AWS."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket on the moto server; boto3 clients made in this test talk to it."""
+    import uuid
+
+    from dummi.aws import get_client, reset_clients
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    reset_clients()
+    bucket = f"dummi-test-{uuid.uuid4().hex[:12]}"
+    get_client("s3").create_bucket(Bucket=bucket)
+    yield bucket
+    reset_clients()
+
+
 @pytest.fixture(scope="session")
 def migrated(database_url: str) -> str:
     migrate(Database(database_url))
@@ -49,20 +94,29 @@ def migrated(database_url: str) -> str:
 
 
 @pytest.fixture
-def db(migrated: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+def db(migrated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Database]:
     """The process-wide Database (what the routers and handlers use), pointed at the test database and
     emptied before the test."""
     monkeypatch.setenv("DATABASE_URL", migrated)
     monkeypatch.setenv("DUMMI_DB_POOL_SIZE", "4")
-    get_settings.cache_clear()
-    get_database.cache_clear()
+    monkeypatch.setenv("DUMMI_DATA_DIR", str(tmp_path))  # the default file:// artifact store lives here
+    _clear_caches()
     database = get_database()
     with database.transaction() as conn:
         conn.run(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     yield database
     database.close()
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    from dummi.services.embedding_queue import get_embedding_queue
+    from dummi.services.training_dispatch import get_training_dispatcher
+
     get_settings.cache_clear()
     get_database.cache_clear()
+    get_embedding_queue.cache_clear()
+    get_training_dispatcher.cache_clear()
 
 
 @pytest.fixture

@@ -34,6 +34,61 @@ def _cmd_load_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from dummi.artifacts.store import get_artifact_store
+    from dummi.config import get_settings
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.progress import BarProgress
+    from dummi.services.training_service import TrainingAlreadyRunningError, TrainingParams, run_now
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    db = get_database()
+    migrate(db)
+    params = TrainingParams(
+        retrain_cf=not args.no_cf,
+        regenerate_embeddings=args.regenerate_embeddings,
+        cf_algorithm=settings.dummi_cf_algorithm,
+        cf_factors=settings.dummi_cf_factors,
+    )
+    store = get_artifact_store()
+    print(f"training into {store.uri}", file=sys.stderr)
+    try:
+        run = run_now(db, store, "cli", params, progress=BarProgress())
+    except TrainingAlreadyRunningError as exc:
+        print(f"dummi train: {exc.message}", file=sys.stderr)
+        return 1
+    if run is None:
+        print("dummi train: another process is executing a run", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "run_id": run.run_id,
+                "state": run.state,
+                "model_version": run.model_version,
+                "counts": run.counts,
+                "timings": run.timings,
+                "error": run.error,
+            },
+            indent=2,
+        )
+    )
+    return 0 if run.state == "succeeded" else 1
+
+
+def _cmd_export_model(args: argparse.Namespace) -> int:
+    from dummi.config import get_settings
+    from dummi.ml.onnx_export import export_model
+
+    out = Path(args.out) if args.out else get_settings().model_dir
+    print(f"wrote {export_model(out)}")
+    return 0
+
+
 def _cmd_openapi(args: argparse.Namespace) -> int:
     from dummi.api.app import create_full_app
 
@@ -71,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("load-sample", help="apply migrations and load the sample data (once)")
     sample.add_argument("--file", type=Path, default=DEFAULT_SAMPLE)
     sample.set_defaults(func=_cmd_load_sample)
+
+    train = sub.add_parser("train", help="embed changed content, build the index and CF model, publish a version")
+    train.add_argument("--no-cf", action="store_true", help="keep the published CF model instead of refitting")
+    train.add_argument(
+        "--regenerate-embeddings", action="store_true", help="hash-check every item's text, not only pending ones"
+    )
+    train.set_defaults(func=_cmd_train)
+
+    export = sub.add_parser("export-model", help="export all-MiniLM-L6-v2 to ONNX (build step; no torch needed)")
+    export.add_argument("--out", help="folder to write (default: DUMMI_MODEL_DIR or <data dir>/model)")
+    export.set_defaults(func=_cmd_export_model)
 
     spec = sub.add_parser("openapi", help="export the OpenAPI spec")
     spec.add_argument("--out", default="-", help="file to write, or - for stdout")

@@ -33,6 +33,32 @@ class Settings(BaseSettings):
     dummi_embedding_backend: str = Field(default="onnx", description="onnx | sentence-transformers")
     dummi_embedding_threads: int | None = Field(default=None, ge=1, description="ONNX Runtime threads; all cores")
 
+    dummi_embedding_mode: str = Field(
+        default="off", description="after a write: background | sqs | inline | off (training embeds pending rows)"
+    )
+    dummi_embedding_queue_url: str | None = Field(default=None, description="SQS queue for sqs mode")
+
+    artifacts_uri_setting: str | None = Field(
+        default=None,
+        validation_alias="ARTIFACTS_URI",
+        description="s3://bucket/prefix or file:///path; default file://<data dir>/artifacts",
+    )
+    dummi_model_check_seconds: float = Field(default=60.0, ge=0, description="how often serving re-checks the pointer")
+    dummi_model_retention: int = Field(default=5, ge=1, description="model versions kept in the store")
+    dummi_training_dispatch: str = Field(
+        default="thread", description="how POST /training/train runs a run: thread (local) | lambda (async invoke)"
+    )
+    dummi_training_function_name: str | None = Field(
+        default=None,
+        description="function to invoke for lambda dispatch; default this function (AWS_LAMBDA_FUNCTION_NAME)",
+    )
+    dummi_cf_algorithm: str = Field(default="nmf", description="collaborative filtering algorithm")
+    dummi_cf_factors: int = Field(default=50, ge=1, le=1000, description="latent factors")
+
+    @property
+    def artifacts_uri(self) -> str:
+        return self.artifacts_uri_setting or (self.data_dir / "artifacts").as_uri()
+
     @property
     def data_dir(self) -> Path:
         return self.dummi_data_dir.expanduser().resolve()

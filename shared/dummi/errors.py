@@ -33,7 +33,13 @@ class InvalidRequestError(DummiError):
     code = "invalid_request"
 
 
-class DatabaseUnavailableError(DummiError):
-    """Postgres cannot be reached; callers should retry later."""
+class UnavailableError(DummiError):
+    """A dependency is down or busy; callers should retry later (503)."""
+
+    code = "unavailable"
+
+
+class DatabaseUnavailableError(UnavailableError):
+    """Postgres cannot be reached."""
 
     code = "database_unavailable"

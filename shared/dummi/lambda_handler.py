@@ -21,9 +21,15 @@ from mangum import Mangum
 DEFAULT_NAMESPACE = "Dummi"
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+EventRoute = Callable[[dict[str, Any], Any], Any]
 
 
-def make_handler(app: FastAPI) -> Handler:
+def is_http_event(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("requestContext"), dict) and "http" in event["requestContext"]
+
+
+def make_handler(app: FastAPI, *, other_events: EventRoute | None = None) -> Handler:
+    """``other_events`` handles what is not an API Gateway HTTP event (schedules, async invocations)."""
     logger = Logger()
     tracer = Tracer()
     metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
@@ -34,6 +40,9 @@ def make_handler(app: FastAPI) -> Handler:
     asgi = Mangum(app, lifespan="off")
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if other_events is not None and not is_http_event(event):
+            metrics.add_metric(name="Events", unit=MetricUnit.Count, value=1)
+            return other_events(event, context)
         started = time.perf_counter()
         response = asgi(event, context)
         status = int(response.get("statusCode", 500))

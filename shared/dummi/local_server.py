@@ -19,8 +19,8 @@ logger = logging.getLogger("dummi")
 LOCAL_POOL_SIZE = "8"
 
 
-def prepare(sample_data: Path | None) -> None:
-    """Start the database if embedded, apply migrations, load the sample data once."""
+def prepare(sample_data: Path | None, *, embed: bool = True) -> None:
+    """Start the database if embedded, apply migrations, load the sample data once, embed what is pending."""
     settings = get_settings()
     db = get_database()
     where = "DATABASE_URL" if settings.database_url else f"embedded Postgres in {settings.data_dir / 'pg'}"
@@ -37,10 +37,33 @@ def prepare(sample_data: Path | None) -> None:
             )
         else:
             print("dummi: sample data: already loaded", flush=True)
+    if embed:
+        embed_pending()
+
+
+def embed_pending() -> None:
+    """Export the ONNX model if this machine has none yet, then embed content and users waiting for it."""
+    from dummi.ml.embeddings import get_embedder
+    from dummi.progress import BarProgress
+    from dummi.services.embedding_service import embed_content, embed_user_interests
+
+    settings = get_settings()
+    print(f"dummi: embedding model: ONNX in {settings.model_dir}", flush=True)
+    embedder = get_embedder()
+    bar = BarProgress()
+    result = embed_content(
+        get_database(), embedder, progress=bar.advance, on_plan=lambda n: bar.start("embedding content", n)
+    )
+    if result.embedded:
+        bar.finish()
+    embed_user_interests(get_database(), embedder)
 
 
 def serve(host: str, port: int, sample_data: Path | None) -> None:
     os.environ.setdefault("DUMMI_DB_POOL_SIZE", LOCAL_POOL_SIZE)
+    # Writes are embedded by a worker thread right after they commit; training runs in a thread.
+    os.environ.setdefault("DUMMI_EMBEDDING_MODE", "background")
+    os.environ.setdefault("DUMMI_TRAINING_DISPATCH", "thread")
     get_settings.cache_clear()
     get_database.cache_clear()
     import uvicorn

@@ -32,9 +32,9 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
 
 
 def all_routers() -> list[APIRouter]:
-    from dummi.api import content, health, interactions, users
+    from dummi.api import content, health, interactions, training, users
 
-    return [health.router, users.router, content.router, interactions.router]
+    return [health.router, users.router, content.router, interactions.router, training.router]
 
 
 def create_full_app() -> FastAPI:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from dummi.api.deps import DatabaseDep
+from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import (
     DEFAULT_PAGE_SIZE,
@@ -43,10 +43,12 @@ def _public(item: ContentRecord) -> ContentPublic:
 # gateway sends either form, so both are served here (no redirect round trip).
 @router.post("", status_code=201, include_in_schema=False)
 @router.post("/", status_code=201, responses=error_responses(409, 503))
-def create_content(body: ContentCreate, db: DatabaseDep) -> ContentPublic:
-    """Create a content item; 409 if the id is taken."""
+def create_content(body: ContentCreate, db: DatabaseDep, queue: EmbeddingQueueDep) -> ContentPublic:
+    """Create a content item; 409 if the id is taken. Its embedding follows within seconds."""
     return _public(
-        content_service.create_content(db, body.content_id, body.title, body.category, body.tags, body.description)
+        content_service.create_content(
+            db, queue, body.content_id, body.title, body.category, body.tags, body.description
+        )
     )
 
 

@@ -8,7 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dummi.errors import ConflictError, DatabaseUnavailableError, DummiError, InvalidRequestError, NotFoundError
+from dummi.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    DummiError,
+    InvalidRequestError,
+    NotFoundError,
+    UnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +24,7 @@ STATUS_BY_ERROR: dict[type[DummiError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     InvalidRequestError: 422,
-    DatabaseUnavailableError: 503,
+    UnavailableError: 503,
 }
 
 
@@ -35,14 +42,14 @@ def error_body(detail: str, code: str, field: str | None = None) -> dict:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DummiError)
     status = status_for(exc)
-    headers = None
-    if isinstance(exc, DatabaseUnavailableError):
-        logger.warning("database unavailable: %s", exc.message)
+    if isinstance(exc, UnavailableError):
+        logger.warning("%s: %s", exc.code, exc.message)
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        # The cause may carry connection details; the client gets a plain sentence.
-        return JSONResponse(
-            error_body("the database is unavailable; retry shortly", exc.code), status_code=status, headers=headers
+        # A database error may carry connection details; the client gets a plain sentence.
+        detail = (
+            "the database is unavailable; retry shortly" if isinstance(exc, DatabaseUnavailableError) else exc.message
         )
+        return JSONResponse(error_body(detail, exc.code), status_code=status, headers=headers)
     return JSONResponse(error_body(exc.message, exc.code, exc.field), status_code=status)
 
 

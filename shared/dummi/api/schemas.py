@@ -62,7 +62,7 @@ class FeedbackType(StrEnum):
     neutral = "neutral"
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     # Unknown fields are an error, so a misspelt field is reported rather than silently dropped.
     model_config = ConfigDict(extra="forbid")
 
@@ -73,7 +73,7 @@ def _unique(values: list[str]) -> list[str]:
 
 
 # -- users -----------------------------------------------------------------------------------------
-class UserCreate(_Strict):
+class UserCreate(StrictModel):
     user_id: Identifier
     interests: Annotated[list[Label], Field(max_length=MAX_INTERESTS)] = []
     skill_level: SkillLevel = SkillLevel.beginner
@@ -84,7 +84,7 @@ class UserCreate(_Strict):
         return self
 
 
-class UserUpdate(_Strict):
+class UserUpdate(StrictModel):
     """Partial update: only the fields present change; at least one must be given."""
 
     interests: Annotated[list[Label], Field(max_length=MAX_INTERESTS)] | None = None
@@ -109,7 +109,7 @@ class UserPublic(BaseModel):
 
 
 # -- content ---------------------------------------------------------------------------------------
-class ContentCreate(_Strict):
+class ContentCreate(StrictModel):
     content_id: Identifier
     title: Title
     category: Category
@@ -141,7 +141,7 @@ class ContentPage(BaseModel):
 
 
 # -- interactions and feedback ---------------------------------------------------------------------
-class InteractionCreate(_Strict):
+class InteractionCreate(StrictModel):
     user_id: Identifier
     content_id: Identifier
     interaction_type: InteractionType
@@ -157,7 +157,7 @@ class InteractionPublic(BaseModel):
     timestamp: datetime
 
 
-class FeedbackCreate(_Strict):
+class FeedbackCreate(StrictModel):
     user_id: Identifier
     content_id: Identifier
     feedback_type: FeedbackType

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from dummi.api.deps import DatabaseDep
+from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import (
     DEFAULT_HISTORY_LIMIT,
@@ -43,9 +43,9 @@ def _public(found: UserWithHistory) -> UserPublic:
 # gateway sends either form, so both are served here (no redirect round trip).
 @router.post("", status_code=201, include_in_schema=False)
 @router.post("/", status_code=201, responses=error_responses(409, 503))
-def create_user(body: UserCreate, db: DatabaseDep) -> UserPublic:
+def create_user(body: UserCreate, db: DatabaseDep, queue: EmbeddingQueueDep) -> UserPublic:
     """Create a user; 409 if the id is taken."""
-    return _public(users_service.create_user(db, body.user_id, body.interests, body.skill_level.value))
+    return _public(users_service.create_user(db, queue, body.user_id, body.interests, body.skill_level.value))
 
 
 @router.get("/{user_id}", responses=error_responses(404, 503))
@@ -56,12 +56,16 @@ def get_user(user_id: UserIdPath, db: DatabaseDep, history_limit: HistoryLimit =
 
 @router.put("/{user_id}", responses=error_responses(404, 503))
 def update_user(
-    user_id: UserIdPath, body: UserUpdate, db: DatabaseDep, history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT
+    user_id: UserIdPath,
+    body: UserUpdate,
+    db: DatabaseDep,
+    queue: EmbeddingQueueDep,
+    history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT,
 ) -> UserPublic:
     """Partial update: only the fields given change."""
     skill_level = body.skill_level.value if body.skill_level is not None else None
     return _public(
         users_service.update_user(
-            db, user_id, interests=body.interests, skill_level=skill_level, history_limit=history_limit
+            db, queue, user_id, interests=body.interests, skill_level=skill_level, history_limit=history_limit
         )
     )

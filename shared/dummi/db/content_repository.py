@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dummi.db.connection import Connection
-from dummi.db.records import ContentRecord
+from dummi.db.records import ContentRecord, EmbeddingResult, EmbeddingSource
 from dummi.errors import ConflictError, NotFoundError
+from dummi.ml.text import content_text
 
 _COLUMNS = "content_id, title, category, tags, description, created_at, updated_at"
 
@@ -41,6 +42,44 @@ class ContentRepository:
         if item is None:
             raise NotFoundError("content", content_id, field="content_id")
         return item
+
+    def embedding_sources(self, content_ids: list[str] | None = None, *, pending_only: bool) -> list[EmbeddingSource]:
+        """The text to embed per item: pending ones (hash cleared) or every item, optionally among ids."""
+        rows = self.conn.run(
+            "SELECT content_id, title, category, tags, description, text_hash, updated_at FROM content"
+            " WHERE (NOT CAST(:pending AS boolean) OR text_hash IS NULL)"
+            "   AND (CAST(:ids AS text[]) IS NULL OR content_id = ANY(CAST(:ids AS text[])))"
+            " ORDER BY content_id",
+            pending=pending_only,
+            ids=content_ids,
+        )
+        return [EmbeddingSource(r[0], content_text(r[1], r[2], r[3] or [], r[4]), r[5], r[6]) for r in rows]
+
+    def store_embeddings(self, items: list[EmbeddingResult]) -> int:
+        """Save vectors for items whose row did not change since it was read (``updated_at`` matches)."""
+        if not items:
+            return 0
+        self.conn.run(
+            "UPDATE content c SET embedding = v.e, text_hash = v.h"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:embs AS bytea[]), CAST(:hashes AS text[]),"
+            "             CAST(:stamps AS timestamptz[])) AS v(id, e, h, t)"
+            " WHERE c.content_id = v.id AND c.updated_at = v.t",
+            ids=[i.key for i in items],
+            embs=[i.vector for i in items],
+            hashes=[i.text_hash for i in items],
+            stamps=[i.read_at for i in items],
+        )
+        return self.conn.row_count
+
+    def embedded_items(self) -> list[tuple[str, str, str, bytes]]:
+        """(content_id, title, category, embedding) of every embedded item, in content_id order."""
+        rows = self.conn.run(
+            "SELECT content_id, title, category, embedding FROM content WHERE embedding IS NOT NULL ORDER BY content_id"
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def count(self) -> int:
+        return int(self.conn.run("SELECT count(*) FROM content")[0][0])
 
     def list_by_category(self, category: str, *, limit: int, offset: int) -> tuple[list[ContentRecord], int]:
         """One page of a category in content_id order, and the category's total count."""

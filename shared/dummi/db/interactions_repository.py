@@ -8,7 +8,7 @@ from pg8000.exceptions import DatabaseError
 
 from dummi.db.connection import Connection
 from dummi.db.errors import is_foreign_key_violation
-from dummi.db.records import InteractionRecord
+from dummi.db.records import Event, InteractionRecord
 from dummi.errors import NotFoundError
 
 _COLUMNS = "interaction_id, user_id, content_id, kind, event_type, duration_seconds, created_at"
@@ -55,6 +55,17 @@ class InteractionsRepository:
             raise self._missing(user_id, content_id)
         row = rows[0]
         return InteractionRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+    def all_events(self) -> list[Event]:
+        """Every interaction and feedback event, oldest first (the training set)."""
+        rows = self.conn.run(
+            "SELECT user_id, content_id, kind, event_type, duration_seconds, created_at FROM interactions"
+            " ORDER BY created_at, interaction_id"
+        )
+        return [Event(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def count(self) -> int:
+        return int(self.conn.run("SELECT count(*) FROM interactions")[0][0])
 
     def _missing(self, user_id: str, content_id: str) -> NotFoundError:
         user_exists, content_exists = self.conn.run(

@@ -35,3 +35,33 @@ class InteractionRecord:
     event_type: str
     duration_seconds: float | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingSource:
+    """A row's text to embed, the hash of what was embedded last, and when the row was read."""
+
+    key: str
+    text: str
+    stored_hash: str | None
+    read_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    key: str
+    vector: bytes
+    text_hash: str
+    read_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One interaction or feedback event, as training reads it."""
+
+    user_id: str
+    content_id: str
+    kind: str
+    event_type: str
+    duration_seconds: float | None
+    at: datetime

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dummi.db.connection import Connection
-from dummi.db.records import UserRecord
+from dummi.db.records import EmbeddingResult, EmbeddingSource, UserRecord
 from dummi.errors import ConflictError, NotFoundError
+from dummi.ml.text import interests_text
 
 _COLUMNS = "user_id, interests, skill_level, created_at, updated_at"
 
@@ -46,6 +47,9 @@ class UsersRepository:
             f"UPDATE users SET"
             f" interests = COALESCE(CAST(:interests AS text[]), interests),"
             f" skill_level = COALESCE(CAST(:skill_level AS text), skill_level),"
+            # changed interests must be embedded again
+            f" interests_hash = CASE WHEN CAST(:interests AS text[]) IS NULL OR CAST(:interests AS text[]) = interests"
+            f"   THEN interests_hash ELSE NULL END,"
             f" updated_at = now()"
             f" WHERE user_id = :user_id RETURNING {_COLUMNS}",
             user_id=user_id,
@@ -55,6 +59,36 @@ class UsersRepository:
         if not rows:
             raise NotFoundError("user", user_id, field="user_id")
         return _record(rows[0])
+
+    def pending_interests(self, user_ids: list[str] | None = None) -> list[EmbeddingSource]:
+        """Users whose interests were never embedded or changed since (all of them, or among ``user_ids``)."""
+        rows = self.conn.run(
+            "SELECT user_id, interests, interests_hash, updated_at FROM users"
+            " WHERE interests_hash IS NULL AND (CAST(:ids AS text[]) IS NULL OR user_id = ANY(CAST(:ids AS text[])))"
+            " ORDER BY user_id",
+            ids=user_ids,
+        )
+        return [EmbeddingSource(r[0], interests_text(r[1] or []), r[2], r[3]) for r in rows]
+
+    def all_interests(self) -> list[EmbeddingSource]:
+        rows = self.conn.run("SELECT user_id, interests, interests_hash, updated_at FROM users ORDER BY user_id")
+        return [EmbeddingSource(r[0], interests_text(r[1] or []), r[2], r[3]) for r in rows]
+
+    def store_interest_embeddings(self, items: list[EmbeddingResult]) -> int:
+        """Save vectors for users whose row did not change since it was read (``updated_at`` matches)."""
+        if not items:
+            return 0
+        self.conn.run(
+            "UPDATE users u SET interests_embedding = v.e, interests_hash = v.h"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:embs AS bytea[]), CAST(:hashes AS text[]),"
+            "             CAST(:stamps AS timestamptz[])) AS v(id, e, h, t)"
+            " WHERE u.user_id = v.id AND u.updated_at = v.t",
+            ids=[i.key for i in items],
+            embs=[i.vector for i in items],
+            hashes=[i.text_hash for i in items],
+            stamps=[i.read_at for i in items],
+        )
+        return self.conn.row_count
 
     def history(self, user_id: str, limit: int) -> list[str]:
         """Distinct content ids the user interacted with, most recent interaction first."""

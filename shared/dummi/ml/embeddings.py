@@ -11,7 +11,6 @@ Texts are tokenized together, sorted by length and run in batches, so little tim
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,30 +22,16 @@ from typing import Protocol
 
 import numpy as np
 
+from dummi.ml.text import DIMENSION, MODEL_NAME, content_text, interests_text, text_hash
+
+__all__ = ["DIMENSION", "MODEL_NAME", "content_text", "interests_text", "text_hash", "Embedder", "get_embedder"]
+
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-DIMENSION = 384
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 32
 
 Progress = Callable[[int], None]
-
-
-def content_text(title: str, category: str, tags: Sequence[str], description: str) -> str:
-    """The text embedded for a content item: title + category + tags + description (as the seed says)."""
-    parts = [title.strip(), category.strip(), ", ".join(t.strip() for t in tags if t.strip()), description.strip()]
-    return ". ".join(p for p in parts if p)
-
-
-def interests_text(interests: Sequence[str]) -> str:
-    """The text embedded for a user's interests (tags like 'machine-learning' read better with spaces)."""
-    return ", ".join(i.replace("-", " ").replace("_", " ").strip() for i in interests if i.strip())
-
-
-def text_hash(text: str) -> str:
-    """Identifies an embedded text (and the model), so only changed texts are embedded again."""
-    return hashlib.sha256(f"{MODEL_NAME}\n{text}".encode()).hexdigest()
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -81,8 +81,12 @@ def build_graph(weights: dict[str, np.ndarray], config: dict):
     pos_table = const("position_embeddings", weights["embeddings.position_embeddings.weight"].astype(np.float32))
     type0 = const("token_type_0", weights["embeddings.token_type_embeddings.weight"][0].astype(np.float32))
     # position ids 0..S-1 per row: cumulative sum of ones along the sequence, minus one.
-    ones = node("ConstantOfShape", [node("Shape", ["input_ids"], "ids_shape")], "ones",
-                value=helper.make_tensor("one", TensorProto.INT64, [1], [1]))
+    ones = node(
+        "ConstantOfShape",
+        [node("Shape", ["input_ids"], "ids_shape")],
+        "ones",
+        value=helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+    )
     positions = node("Sub", [node("CumSum", [ones, "one_i64"], "cumsum"), "one_i64"], "positions")
     tokens = node("Gather", [word, "input_ids"], "tok_emb")
     x = node("Add", [tokens, node("Gather", [pos_table, positions], "pos_emb")], "emb_sum")
@@ -96,12 +100,24 @@ def build_graph(weights: dict[str, np.ndarray], config: dict):
 
     for i in range(layers):
         p = f"encoder.layer.{i}"
-        q = node("Transpose", [node("Reshape", [linear(x, f"{p}.attention.self.query", f"l{i}_q"), "split_heads"],
-                                    f"l{i}_q4")], f"l{i}_qt", perm=[0, 2, 1, 3])
-        k = node("Transpose", [node("Reshape", [linear(x, f"{p}.attention.self.key", f"l{i}_k"), "split_heads"],
-                                    f"l{i}_k4")], f"l{i}_kt", perm=[0, 2, 3, 1])
-        v = node("Transpose", [node("Reshape", [linear(x, f"{p}.attention.self.value", f"l{i}_v"), "split_heads"],
-                                    f"l{i}_v4")], f"l{i}_vt", perm=[0, 2, 1, 3])
+        q = node(
+            "Transpose",
+            [node("Reshape", [linear(x, f"{p}.attention.self.query", f"l{i}_q"), "split_heads"], f"l{i}_q4")],
+            f"l{i}_qt",
+            perm=[0, 2, 1, 3],
+        )
+        k = node(
+            "Transpose",
+            [node("Reshape", [linear(x, f"{p}.attention.self.key", f"l{i}_k"), "split_heads"], f"l{i}_k4")],
+            f"l{i}_kt",
+            perm=[0, 2, 3, 1],
+        )
+        v = node(
+            "Transpose",
+            [node("Reshape", [linear(x, f"{p}.attention.self.value", f"l{i}_v"), "split_heads"], f"l{i}_v4")],
+            f"l{i}_vt",
+            perm=[0, 2, 1, 3],
+        )
         scores = node("Mul", [node("MatMul", [q, k], f"l{i}_qk"), "scale"], f"l{i}_scaled")
         probs = node("Softmax", [node("Add", [scores, mask_bias], f"l{i}_masked")], f"l{i}_probs", axis=-1)
         ctx = node("Transpose", [node("MatMul", [probs, v], f"l{i}_ctx4")], f"l{i}_ctxt", perm=[0, 2, 1, 3])
@@ -111,8 +127,9 @@ def build_graph(weights: dict[str, np.ndarray], config: dict):
         h = linear(x, f"{p}.intermediate.dense", f"l{i}_inter")
         # exact GELU: 0.5 * h * (1 + erf(h / sqrt(2)))
         erf = node("Erf", [node("Mul", [h, "inv_sqrt2"], f"l{i}_hs")], f"l{i}_erf")
-        h = node("Mul", [node("Mul", [h, "half_f"], f"l{i}_hh"), node("Add", [erf, "one_f"], f"l{i}_erf1")],
-                 f"l{i}_gelu")
+        h = node(
+            "Mul", [node("Mul", [h, "half_f"], f"l{i}_hh"), node("Add", [erf, "one_f"], f"l{i}_erf1")], f"l{i}_gelu"
+        )
         out = linear(h, f"{p}.output.dense", f"l{i}_out")
         x = layer_norm(node("Add", [out, x], f"l{i}_res2"), f"{p}.output.LayerNorm", f"l{i}_ln2")
 

@@ -5,13 +5,23 @@ from __future__ import annotations
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.records import ContentRecord
+from dummi.services.embedding_queue import EmbeddingQueue
 
 
 def create_content(
-    db: Database, content_id: str, title: str, category: str, tags: list[str], description: str
+    db: Database,
+    queue: EmbeddingQueue,
+    content_id: str,
+    title: str,
+    category: str,
+    tags: list[str],
+    description: str,
 ) -> ContentRecord:
+    """Store the item, then ask for its embedding (so it is recommendable before the next retrain)."""
     with db.transaction() as conn:
-        return ContentRepository(conn).insert(content_id, title, category, tags, description)
+        item = ContentRepository(conn).insert(content_id, title, category, tags, description)
+    queue.enqueue("content", [item.content_id])
+    return item
 
 
 def get_content(db: Database, content_id: str) -> ContentRecord:

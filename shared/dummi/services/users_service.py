@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dummi.db.connection import Database
 from dummi.db.records import UserRecord
 from dummi.db.users_repository import UsersRepository
+from dummi.services.embedding_queue import EmbeddingQueue
 
 
 @dataclass(frozen=True)
@@ -15,9 +16,14 @@ class UserWithHistory:
     history: list[str]
 
 
-def create_user(db: Database, user_id: str, interests: list[str], skill_level: str) -> UserWithHistory:
+def create_user(
+    db: Database, queue: EmbeddingQueue, user_id: str, interests: list[str], skill_level: str
+) -> UserWithHistory:
+    """Store the user, then ask for its interests to be embedded (cold-start matching)."""
     with db.transaction() as conn:
         user = UsersRepository(conn).insert(user_id, interests, skill_level)
+    if interests:
+        queue.enqueue("user", [user_id])
     return UserWithHistory(user, [])
 
 
@@ -32,6 +38,7 @@ def get_user(db: Database, user_id: str, *, history_limit: int) -> UserWithHisto
 
 def update_user(
     db: Database,
+    queue: EmbeddingQueue,
     user_id: str,
     *,
     interests: list[str] | None,
@@ -40,5 +47,9 @@ def update_user(
 ) -> UserWithHistory:
     with db.transaction() as conn:
         users = UsersRepository(conn)
+        before = users.require(user_id)
         user = users.update(user_id, interests=interests, skill_level=skill_level)
-        return UserWithHistory(user, users.history(user_id, history_limit))
+        result = UserWithHistory(user, users.history(user_id, history_limit))
+    if interests is not None and interests != before.interests:
+        queue.enqueue("user", [user_id])
+    return result

@@ -1,0 +1,93 @@
+"""/training routes: start a run (202) and see how runs went."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from dummi.api.deps import DatabaseDep
+from dummi.api.errors import error_responses
+from dummi.api.schemas import StrictModel
+from dummi.db.training_repository import TrainingRun
+from dummi.errors import UnavailableError
+from dummi.services import training_service
+from dummi.services.training_dispatch import TrainingDispatcher, get_training_dispatcher
+
+router = APIRouter(prefix="/training", tags=["training"])
+
+DispatcherDep = Annotated[TrainingDispatcher, Depends(get_training_dispatcher)]
+
+
+class TrainRequest(StrictModel):
+    retrain_cf: bool = Field(default=True, description="fit collaborative filtering again (else keep the last)")
+    regenerate_embeddings: bool = Field(
+        default=False, description="check every item's text hash, not only items written since the last run"
+    )
+
+
+class TrainingRunPublic(BaseModel):
+    run_id: str
+    state: str = Field(description="queued | running | succeeded | failed")
+    trigger: str
+    params: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    timings: dict[str, float] = Field(description="seconds per step")
+    counts: dict[str, int]
+    model_version: str | None
+    error: str | None
+
+
+class TrainingStatus(BaseModel):
+    active: TrainingRunPublic | None = Field(description="the queued or running run, if any")
+    runs: list[TrainingRunPublic] = Field(description="latest runs, newest first")
+
+
+def _public(run: TrainingRun) -> TrainingRunPublic:
+    return TrainingRunPublic(
+        run_id=run.run_id,
+        state=run.state,
+        trigger=run.trigger,
+        params=run.params,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        timings=run.timings,
+        counts=run.counts,
+        model_version=run.model_version,
+        error=run.error,
+    )
+
+
+@router.post("/train", status_code=202, responses=error_responses(409, 503))
+def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None = None) -> TrainingRunPublic:
+    """Queue a training run and start it in the background; 409 if a run is already queued or running."""
+    from dummi.config import get_settings
+
+    settings = get_settings()
+    body = body or TrainRequest()
+    params = training_service.TrainingParams(
+        retrain_cf=body.retrain_cf,
+        regenerate_embeddings=body.regenerate_embeddings,
+        cf_algorithm=settings.dummi_cf_algorithm,
+        cf_factors=settings.dummi_cf_factors,
+    )
+    run = training_service.request_run(db, "api", params)
+    try:
+        dispatcher.dispatch(run.run_id)
+    except Exception as exc:
+        training_service.fail_undispatched(db, run.run_id, f"could not start the run: {exc}")
+        raise UnavailableError("could not start the training run; retry shortly") from exc
+    return _public(run)
+
+
+@router.get("/status", responses=error_responses(503))
+def status(db: DatabaseDep, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TrainingStatus:
+    """The latest runs: state, start and finish times, per-step timings, counts, version, error."""
+    runs = training_service.latest_runs(db, limit)
+    active = next((r for r in runs if r.state in ("queued", "running")), None)
+    return TrainingStatus(active=_public(active) if active else None, runs=[_public(r) for r in runs])

@@ -1,0 +1,163 @@
+"""All SQL about training runs and model versions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dummi.db.connection import Connection
+
+# pg_try_advisory_xact_lock key for triggering, pg_try_advisory_lock key for executing.
+TRIGGER_LOCK = 0x64756D6D6901
+EXECUTE_LOCK = 0x64756D6D6902
+ACTIVE_STATES = ("queued", "running")
+
+_COLUMNS = (
+    "run_id, state, trigger, params, created_at, started_at, finished_at, timings, counts, model_version, error,"
+    " updated_at"
+)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    run_id: str
+    state: str
+    trigger: str
+    params: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    timings: dict[str, float]
+    counts: dict[str, int]
+    model_version: str | None
+    error: str | None
+    updated_at: datetime
+
+
+def _run(row: list) -> TrainingRun:
+    return TrainingRun(
+        str(row[0]),
+        row[1],
+        row[2],
+        row[3] or {},
+        row[4],
+        row[5],
+        row[6],
+        row[7] or {},
+        row[8] or {},
+        row[9],
+        row[10],
+        row[11],
+    )
+
+
+class TrainingRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def try_trigger_lock(self) -> bool:
+        """Serialize triggers within the current transaction; False if another trigger holds it."""
+        return bool(self.conn.run("SELECT pg_try_advisory_xact_lock(:key)", key=TRIGGER_LOCK)[0][0])
+
+    def try_execute_lock(self) -> bool:
+        """Session lock held for the whole run on this connection; False if a run is executing elsewhere."""
+        return bool(self.conn.run("SELECT pg_try_advisory_lock(:key)", key=EXECUTE_LOCK)[0][0])
+
+    def release_execute_lock(self) -> None:
+        self.conn.run("SELECT pg_advisory_unlock(:key)", key=EXECUTE_LOCK)
+
+    def abandon_stale(self, older_than_seconds: int) -> int:
+        """Fail active runs that have shown no sign of life for a while (a crashed or timed-out executor)."""
+        self.conn.run(
+            "UPDATE training_runs SET state = 'failed', finished_at = now(), updated_at = now(),"
+            " error = 'abandoned: no progress for ' || CAST(:secs AS text) || ' s'"
+            " WHERE state IN ('queued', 'running') AND updated_at < now() - make_interval(secs => :secs)",
+            secs=older_than_seconds,
+        )
+        return self.conn.row_count
+
+    def active(self) -> TrainingRun | None:
+        rows = self.conn.run(
+            f"SELECT {_COLUMNS} FROM training_runs WHERE state IN ('queued', 'running')"
+            " ORDER BY created_at DESC LIMIT 1"
+        )
+        return _run(rows[0]) if rows else None
+
+    def create_queued(self, trigger: str, params: dict[str, Any]) -> TrainingRun | None:
+        """A new queued run, or None if a run is already queued or running (the partial unique index)."""
+        rows = self.conn.run(
+            f"INSERT INTO training_runs (run_id, state, trigger, params)"
+            f" VALUES (:run_id, 'queued', :trigger, CAST(:params AS jsonb))"
+            f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
+            run_id=str(uuid.uuid4()),
+            trigger=trigger,
+            params=json.dumps(params),
+        )
+        return _run(rows[0]) if rows else None
+
+    def mark_running(self, run_id: str) -> TrainingRun | None:
+        """queued -> running; None if the run is not queued (already taken or finished)."""
+        rows = self.conn.run(
+            f"UPDATE training_runs SET state = 'running', started_at = now(), updated_at = now()"
+            f" WHERE run_id = CAST(:run_id AS uuid) AND state = 'queued' RETURNING {_COLUMNS}",
+            run_id=run_id,
+        )
+        return _run(rows[0]) if rows else None
+
+    def record_progress(self, run_id: str, timings: dict[str, float], counts: dict[str, int]) -> None:
+        self.conn.run(
+            "UPDATE training_runs SET timings = CAST(:timings AS jsonb), counts = CAST(:counts AS jsonb),"
+            " updated_at = now() WHERE run_id = CAST(:run_id AS uuid)",
+            run_id=run_id,
+            timings=json.dumps(timings),
+            counts=json.dumps(counts),
+        )
+
+    def finish(
+        self,
+        run_id: str,
+        *,
+        state: str,
+        timings: dict[str, float],
+        counts: dict[str, int],
+        model_version: str | None = None,
+        error: str | None = None,
+    ) -> TrainingRun:
+        rows = self.conn.run(
+            f"UPDATE training_runs SET state = :state, finished_at = now(), updated_at = now(),"
+            f" timings = CAST(:timings AS jsonb), counts = CAST(:counts AS jsonb), model_version = :version,"
+            f" error = :error WHERE run_id = CAST(:run_id AS uuid) RETURNING {_COLUMNS}",
+            run_id=run_id,
+            state=state,
+            timings=json.dumps(timings),
+            counts=json.dumps(counts),
+            version=model_version,
+            error=error,
+        )
+        return _run(rows[0])
+
+    def get(self, run_id: str) -> TrainingRun | None:
+        rows = self.conn.run(
+            f"SELECT {_COLUMNS} FROM training_runs WHERE run_id = CAST(:run_id AS uuid)", run_id=run_id
+        )
+        return _run(rows[0]) if rows else None
+
+    def latest(self, limit: int) -> list[TrainingRun]:
+        rows = self.conn.run(f"SELECT {_COLUMNS} FROM training_runs ORDER BY created_at DESC LIMIT :limit", limit=limit)
+        return [_run(r) for r in rows]
+
+    def record_model_version(
+        self, version: str, run_id: str | None, artifacts_uri: str, manifest: dict[str, Any], metrics: dict[str, Any]
+    ) -> None:
+        self.conn.run(
+            "INSERT INTO model_versions (version, run_id, artifacts_uri, manifest, metrics)"
+            " VALUES (:version, CAST(:run_id AS uuid), :uri, CAST(:manifest AS jsonb), CAST(:metrics AS jsonb))",
+            version=version,
+            run_id=run_id,
+            uri=artifacts_uri,
+            manifest=json.dumps(manifest),
+            metrics=json.dumps(metrics),
+        )

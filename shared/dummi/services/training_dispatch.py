@@ -1,0 +1,72 @@
+"""How an HTTP trigger gets its queued run executed: in a background thread of the local server, or by
+invoking the training function asynchronously in AWS (the HTTP call returns 202 at once either way)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from functools import lru_cache
+from typing import Protocol
+
+from dummi.config import get_settings
+
+logger = logging.getLogger(__name__)
+
+RUN_EVENT_KEY = "dummi_training_run"
+
+
+class TrainingDispatcher(Protocol):
+    def dispatch(self, run_id: str) -> None: ...
+
+
+class ThreadDispatcher:
+    """Local: run in a daemon thread of this process (the local server)."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def dispatch(self, run_id: str) -> None:
+        thread = threading.Thread(target=self._run, args=(run_id,), name=f"training-{run_id[:8]}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    @staticmethod
+    def _run(run_id: str) -> None:
+        from dummi.artifacts.store import get_artifact_store
+        from dummi.db.connection import get_database
+        from dummi.progress import LogProgress
+        from dummi.services.training_service import execute_run
+
+        try:
+            execute_run(get_database(), get_artifact_store(), run_id, progress=LogProgress())
+        except Exception:  # execute_run records failures itself; this is a last resort
+            logger.exception("training run %s crashed", run_id)
+
+
+class LambdaDispatcher:
+    """AWS: invoke the training function asynchronously with {"dummi_training_run": run_id}."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+
+    def dispatch(self, run_id: str) -> None:
+        from dummi.aws import get_client
+
+        get_client("lambda").invoke(
+            FunctionName=self.function_name,
+            InvocationType="Event",
+            Payload=json.dumps({RUN_EVENT_KEY: run_id}).encode(),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_training_dispatcher() -> TrainingDispatcher:
+    settings = get_settings()
+    if settings.dummi_training_dispatch == "lambda":
+        name = settings.dummi_training_function_name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        if not name:
+            raise RuntimeError("lambda dispatch needs DUMMI_TRAINING_FUNCTION_NAME or AWS_LAMBDA_FUNCTION_NAME")
+        return LambdaDispatcher(name)
+    return ThreadDispatcher()

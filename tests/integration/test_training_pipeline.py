@@ -1,0 +1,142 @@
+"""The training pipeline end to end on the sample data: real Postgres, real ONNX embeddings, real FAISS and
+NMF, both artifact stores (file, and S3 through moto's server), and the loader serving uses."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dummi.artifacts.loader import ModelCache
+from dummi.artifacts.publish import read_pointer
+from dummi.artifacts.store import FileStore, S3Store
+from dummi.ml.embeddings import get_embedder
+from dummi.ml.model_bundle import parse_bundle
+from dummi.services.sample_data import load_sample_data
+from dummi.services.training_service import (
+    TrainingAlreadyRunningError,
+    TrainingParams,
+    execute_run,
+    latest_runs,
+    request_run,
+    run_now,
+)
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_data.json"
+
+
+@pytest.fixture
+def sample(db):
+    load_sample_data(db, SAMPLE)
+    return json.loads(SAMPLE.read_text())
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request, tmp_path):
+    if request.param == "file":
+        return FileStore(tmp_path / "artifacts")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Store(bucket, "dummi")
+
+
+def _stored_vectors(db) -> dict[str, bytes | None]:
+    rows = db.read(lambda c: c.run("SELECT content_id, embedding FROM content"))
+    return {r[0]: r[1] for r in rows}
+
+
+def test_training_publishes_a_loadable_model(db, sample, store):
+    run = run_now(db, store, "test", TrainingParams())
+    assert run.state == "succeeded", run.error
+    assert run.counts["items"] == len(sample["content"])
+    assert run.counts["content_embedded"] == len(sample["content"])
+    assert run.counts["interactions"] == len(sample["interactions"]) + len(sample["feedback"])
+    assert run.counts["cf_users"] == len(sample["users"])
+    assert {"embed", "index", "cf", "publish", "total"} <= set(run.timings)
+
+    pointer = read_pointer(store)
+    assert pointer["version"] == run.model_version
+    assert all(v is not None for v in _stored_vectors(db).values()), "embeddings stored in Postgres"
+
+    loaded = ModelCache(store, parse_bundle, check_interval=0).get()
+    bundle = loaded.model
+    assert loaded.version == run.model_version and bundle.size == len(sample["content"])
+    assert bundle.cf is not None and bundle.cf.item_factors.shape == (bundle.size, len(sample["users"]))
+    assert loaded.manifest["model"]["cf"]["algorithm"] == "nmf"
+    # the index finds an item from its own text
+    query = get_embedder().encode(["Recommender Systems 101. machine-learning. recommender-systems"])
+    _, positions = bundle.index.search(query, 1)
+    assert bundle.item_ids[positions[0][0]] == "ml-105"
+    # the most popular item is one many users engaged with
+    assert bundle.item_ids[int(np.argmax(bundle.popularity))] in {"ml-105", "web-302", "ds-404", "ml-106"}
+    runs = db.read(lambda c: c.run("SELECT version, artifacts_uri FROM model_versions"))
+    assert runs == [[run.model_version, store.uri]]
+
+
+def test_retraining_embeds_only_changed_text(db, sample, store):
+    run_now(db, store, "test", TrainingParams())
+    db.read(lambda c: c.run("UPDATE content SET title = 'Changed', text_hash = NULL WHERE content_id = 'py-201'"))
+    second = run_now(db, store, "test", TrainingParams())
+    assert second.counts["content_embedded"] == 1
+    third = run_now(db, store, "test", TrainingParams(regenerate_embeddings=True))
+    assert third.counts["content_examined"] == len(sample["content"]) and third.counts["content_embedded"] == 0
+
+
+def test_a_failed_run_is_recorded_and_leaves_the_pointer(db, sample, store, monkeypatch):
+    good = run_now(db, store, "test", TrainingParams())
+
+    def explode(self, matrix):
+        raise RuntimeError("factorization blew up")
+
+    monkeypatch.setattr("dummi.ml.collaborative.NMFAlgorithm.fit", explode)
+    failed = run_now(db, store, "test", TrainingParams())
+    assert failed.state == "failed"
+    assert "factorization blew up" in failed.error
+    assert read_pointer(store)["version"] == good.model_version
+    assert "embed" in failed.timings and failed.finished_at is not None
+
+
+def test_retrain_cf_false_keeps_the_published_factors(db, sample, store):
+    first = run_now(db, store, "test", TrainingParams())
+    second = run_now(db, store, "test", TrainingParams(retrain_cf=False))
+    cache = ModelCache(store, parse_bundle, check_interval=0)
+    bundle = cache.get().model
+    assert second.model_version != first.model_version
+    assert bundle.cf.params["reused_from"] == first.model_version
+
+
+def test_concurrent_triggers_start_one_run(db, sample, tmp_path):
+    results, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def trigger():
+        barrier.wait()
+        try:
+            results.append(request_run(db, "test", TrainingParams()))
+        except TrainingAlreadyRunningError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=trigger) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1 and len(errors) == 3
+    assert all(e.run is None or e.run.run_id == results[0].run_id for e in errors)
+
+    store = FileStore(tmp_path / "a")
+    done = execute_run(db, store, results[0].run_id)
+    assert done.state == "succeeded"
+    assert execute_run(db, store, results[0].run_id) is None, "a duplicate delivery does nothing"
+    assert request_run(db, "test", TrainingParams()).state == "queued", "finished runs do not block"
+
+
+def test_a_stale_run_does_not_block_forever(db, sample):
+    stuck = request_run(db, "test", TrainingParams())
+    db.read(lambda c: c.run("UPDATE training_runs SET updated_at = now() - interval '1 hour'"))
+    fresh = request_run(db, "test", TrainingParams())
+    states = {r.run_id: r for r in latest_runs(db)}
+    assert states[stuck.run_id].state == "failed" and "abandoned" in states[stuck.run_id].error
+    assert states[fresh.run_id].state == "queued"

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+from scipy import sparse
+
+from dummi.ml.collaborative import make_algorithm
+
+
+def _two_taste_groups(seed=0):
+    """Users 0-19 like items 0-9, users 20-39 like items 10-19, each with a few items held back."""
+    rng = np.random.default_rng(seed)
+    m = np.zeros((40, 20), np.float32)
+    for u in range(40):
+        items = np.arange(10) if u < 20 else np.arange(10, 20)
+        m[u, rng.choice(items, size=6, replace=False)] = 5.0
+    return m
+
+
+def test_nmf_fold_in_ranks_the_users_own_group_first():
+    m = _two_taste_groups()
+    model = make_algorithm("nmf", n_components=4).fit(sparse.csr_matrix(m))
+    assert model.item_factors.shape == (20, 4) and model.projection.shape == (20, 4)
+    for u in (3, 27):
+        scores = model.scores(m[u])
+        unseen = [i for i in range(20) if m[u, i] == 0]
+        top = sorted(unseen, key=lambda i: -scores[i])[:4]
+        group = range(10) if u < 20 else range(10, 20)
+        assert all(i in group for i in top), (u, top)
+
+
+def test_fold_in_of_a_brand_new_user_uses_only_its_row():
+    m = _two_taste_groups()
+    model = make_algorithm("nmf", n_components=4).fit(sparse.csr_matrix(m))
+    newcomer = np.zeros(20, np.float32)
+    newcomer[[11, 12]] = 5.0
+    scores = model.scores(newcomer)
+    assert np.argsort(-scores)[:5].min() >= 10  # items of the second group
+
+
+def test_nmf_components_are_bounded_by_the_matrix():
+    model = make_algorithm("nmf", n_components=50).fit(sparse.csr_matrix(np.eye(3, dtype=np.float32)))
+    assert model.params["n_components"] == 3
+
+
+def test_unknown_algorithm_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown CF algorithm"):
+        make_algorithm("magic")
