@@ -10,7 +10,7 @@ AWS_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format openapi validate build model train training-image training-deps-check clean
+.PHONY: help run test lint format openapi validate build model train bench training-image training-deps-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ model: $(VENV)/.installed-local ## export all-MiniLM-L6-v2 to ONNX into DUMMI_MO
 
 train: $(VENV)/.installed-local ## run the training pipeline once, with progress bars
 	$(BIN)/dummi train
+
+bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index, training); takes minutes
+	$(BIN)/python tests/benchmarks/bench_embeddings.py
+	$(BIN)/python tests/benchmarks/bench_index.py
+	$(BIN)/python tests/benchmarks/bench_training.py
 
 training-image: ## docker build of the training/embedding image (needs a Docker engine)
 	docker build -f functions/training/Dockerfile -t dummi-training .

@@ -80,6 +80,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0 if run.state == "succeeded" else 1
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    import time
+
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.errors import InvalidRequestError
+    from dummi.services.import_service import import_directory
+
+    db = get_database()
+    migrate(db)
+    started = time.perf_counter()
+    try:
+        result = import_directory(
+            db, args.data, progress=lambda what, n: print(f"  {what}: {n}", file=sys.stderr, flush=True)
+        )
+    except InvalidRequestError as exc:
+        print(f"dummi import: {exc.message} (nothing was written)", file=sys.stderr)
+        return 2
+    print(
+        f"imported {result.users} users, {result.content} content items, {result.events} interactions"
+        f" ({result.skipped_events} naming unknown users or content skipped) from {', '.join(result.files)}"
+        f" in {time.perf_counter() - started:.1f}s"
+    )
+    if args.embed:
+        from dummi.local_server import embed_pending
+
+        embed_pending()
+    return 0
+
+
 def _cmd_export_model(args: argparse.Namespace) -> int:
     from dummi.config import get_settings
     from dummi.ml.onnx_export import export_model
@@ -133,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--regenerate-embeddings", action="store_true", help="hash-check every item's text, not only pending ones"
     )
     train.set_defaults(func=_cmd_train)
+
+    imp = sub.add_parser("import", help="bulk load content.jsonl, users.jsonl and train.jsonl / interactions.jsonl")
+    imp.add_argument("--data", type=Path, required=True, help="folder with the .jsonl files")
+    imp.add_argument("--embed", action="store_true", help="embed the imported text now (else at the next train)")
+    imp.set_defaults(func=_cmd_import)
 
     export = sub.add_parser("export-model", help="export all-MiniLM-L6-v2 to ONNX (build step; no torch needed)")
     export.add_argument("--out", help="folder to write (default: DUMMI_MODEL_DIR or <data dir>/model)")

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Exact search over 50K x 384 floats is ~2 ms a query on one core; past that HNSW is faster at recall
-# ~0.99 (measured in tests/benchmarks/bench_index.py).
-EXACT_MAX_ITEMS = 50_000
+# Measured on real embeddings (tests/benchmarks/bench_index.py, one core): exact search costs 0.24 ms a query
+# at 10K items and 2.8 ms at 50K (linear in the catalog), while HNSW answers in 0.1-0.2 ms with recall@10
+# 1.000 at 10K and 0.9997 at 50K. Up to 20K items exact search stays near 1 ms and is never wrong; above,
+# HNSW is an order of magnitude faster for a recall loss under 0.1%, and the request budget needs that.
+EXACT_MAX_ITEMS = 20_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128

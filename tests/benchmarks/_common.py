@@ -1,0 +1,43 @@
+"""Helpers shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATASETS = Path(os.environ.get("DUMMI_DATASETS", ROOT.parent / "shared" / "datasets"))
+ML100K = DATASETS / "ml-100k-split"
+
+
+def content_texts() -> list[str]:
+    """Real catalog text: the ml-100k split's content when present, else the sample catalog."""
+    from dummi.ml.text import content_text
+
+    path = ML100K / "content.jsonl"
+    if path.exists():
+        rows = [json.loads(line) for line in path.open()]
+    else:
+        rows = json.loads((ROOT / "data" / "sample_data.json").read_text())["content"]
+    return [content_text(r["title"], r["category"], r.get("tags", []), r.get("description", "")) for r in rows]
+
+
+def model_dir() -> Path:
+    from dummi.config import get_settings
+    from dummi.ml.embeddings import ensure_onnx_model
+
+    return ensure_onnx_model(get_settings().model_dir)
+
+
+def in_fresh_process(code: str) -> dict:
+    """Run ``code`` in a new interpreter (cold imports); it must print one JSON object last."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+PEAK_RSS_SNIPPET = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024"
+"""Peak resident memory of the current process in MB (VmHWM; unlike ru_maxrss it is not inherited from the
+parent across fork + exec)."""

@@ -1,0 +1,95 @@
+"""`dummi import`: bulk load with COPY, all or nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dummi.cli import main
+from dummi.errors import InvalidRequestError
+from dummi.services.import_service import import_directory
+
+
+def _write(folder, name, rows):
+    (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    _write(
+        tmp_path,
+        "users.jsonl",
+        [
+            {"user_id": "u1", "interests": ["drama", 'say "hi"', "a,b"], "skill_level": "intermediate"},
+            {"user_id": "u2"},
+        ],
+    )
+    _write(
+        tmp_path,
+        "content.jsonl",
+        [
+            {
+                "content_id": "m1",
+                "title": "Toy Story (1995)",
+                "category": "animation",
+                "tags": ["animation", "comedy"],
+                "description": 'Line one\nline "two", with commas',
+            },
+            {"content_id": "m2", "title": "GoldenEye (1995)", "category": "action"},
+        ],
+    )
+    _write(
+        tmp_path,
+        "train.jsonl",
+        [
+            {
+                "user_id": "u1",
+                "content_id": "m1",
+                "interaction_type": "like",
+                "duration_seconds": None,
+                "timestamp": "1997-09-22T21:57:58+00:00",
+            },
+            {
+                "user_id": "u2",
+                "content_id": "m2",
+                "interaction_type": "view_time",
+                "duration_seconds": 30.5,
+                "timestamp": "1997-09-23T10:00:00+00:00",
+            },
+            {"user_id": "u2", "content_id": "m1", "feedback_type": "negative"},
+            {"user_id": "ghost", "content_id": "m1", "interaction_type": "click"},
+        ],
+    )
+    return tmp_path
+
+
+def test_import_loads_everything_with_copy(db, client, data_dir):
+    result = import_directory(db, data_dir)
+    assert (result.users, result.content, result.events, result.skipped_events) == (2, 2, 3, 1)
+    assert client.get("/users/u1").json()["interests"] == ["drama", 'say "hi"', "a,b"]
+    assert client.get("/content/m1").json()["description"] == 'Line one\nline "two", with commas'
+    assert client.get("/users/u2").json()["history"] == ["m1", "m2"]  # feedback (now) is newer than 1997
+    rows = db.read(lambda c: c.run("SELECT kind, event_type, duration_seconds FROM interactions ORDER BY 1, 2"))
+    assert rows == [["feedback", "negative", None], ["interaction", "like", None], ["interaction", "view_time", 30.5]]
+    again = import_directory(db, data_dir)
+    assert (again.users, again.content) == (0, 0), "existing ids are kept, not duplicated"
+
+
+def test_a_bad_line_names_file_line_and_field_and_writes_nothing(db, client, data_dir):
+    _write(
+        data_dir,
+        "content.jsonl",
+        [{"content_id": "ok", "title": "T", "category": "c"}, {"content_id": "bad", "title": "", "category": "c"}],
+    )
+    with pytest.raises(InvalidRequestError, match=r"content.jsonl:2: title"):
+        import_directory(db, data_dir)
+    assert client.get("/users/u1").status_code == 404
+
+
+def test_cli_import_reports_and_exits_nonzero_on_bad_data(db, data_dir, capsys):
+    assert main(["import", "--data", str(data_dir)]) == 0
+    assert "imported 2 users, 2 content items, 3 interactions" in capsys.readouterr().out
+    (data_dir / "users.jsonl").write_text("{not json\n")
+    assert main(["import", "--data", str(data_dir)]) == 2
+    assert "users.jsonl:1: not JSON" in capsys.readouterr().err
