@@ -110,6 +110,36 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import logging
+
+    from dummi.progress import BarProgress
+    from dummi.services.evaluation_service import evaluate_directory, format_metrics
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    result = evaluate_directory(
+        args.data,
+        args.recommendations_out,
+        database_url=args.database_url,
+        progress=BarProgress(),
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(format_metrics(result.metrics))
+    print(f"model {result.model_version}; " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "metrics": result.metrics,
+                    "model_version": result.model_version,
+                    "timings": result.timings,
+                    "training": result.training,
+                }
+            )
+        )
+    return 0
+
+
 def _cmd_export_model(args: argparse.Namespace) -> int:
     from dummi.config import get_settings
     from dummi.ml.onnx_export import export_model
@@ -168,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--data", type=Path, required=True, help="folder with the .jsonl files")
     imp.add_argument("--embed", action="store_true", help="embed the imported text now (else at the next train)")
     imp.set_defaults(func=_cmd_import)
+
+    ev = sub.add_parser("evaluate", help="import, train and recommend on a split; print the offline metrics")
+    ev.add_argument("--data", type=Path, required=True, help="folder with content, users, train, test (.jsonl)")
+    ev.add_argument("--recommendations-out", type=Path, required=True, help="file for the top-10 lists")
+    ev.add_argument("--database-url", help="an empty Postgres to use (default: a temporary embedded one)")
+    ev.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")
+    ev.set_defaults(func=_cmd_evaluate)
 
     export = sub.add_parser("export-model", help="export all-MiniLM-L6-v2 to ONNX (build step; no torch needed)")
     export.add_argument("--out", help="folder to write (default: DUMMI_MODEL_DIR or <data dir>/model)")

@@ -52,7 +52,9 @@ class Settings(BaseSettings):
         default=None,
         description="function to invoke for lambda dispatch; default this function (AWS_LAMBDA_FUNCTION_NAME)",
     )
-    dummi_cf_algorithm: str = Field(default="nmf", description="collaborative filtering algorithm")
+    dummi_cf_algorithm: str = Field(
+        default="auto", description="auto (chosen on a time-based holdout), nmf (the seed's) or ease"
+    )
     dummi_cf_factors: int = Field(default=50, ge=1, le=1000, description="latent factors")
 
     @property

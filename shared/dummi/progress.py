@@ -55,10 +55,11 @@ class LogProgress:
 class BarProgress:
     """A text progress bar on stderr (no dependency), one line per step."""
 
-    def __init__(self, stream=None, width: int = 30) -> None:
+    def __init__(self, stream=None, width: int = 30, min_interval: float = 0.2) -> None:
         self._stream = stream or sys.stderr
         self._width = width
-        self._step, self._total, self._done, self._started = "", None, 0, 0.0
+        self._min_interval = min_interval
+        self._step, self._total, self._done, self._started, self._drawn = "", None, 0, 0.0, 0.0
 
     def start(self, step: str, total: int | None = None) -> None:
         self._step, self._total, self._done = step, total, 0
@@ -67,7 +68,8 @@ class BarProgress:
 
     def advance(self, n: int = 1) -> None:
         self._done += n
-        self._draw()
+        if time.monotonic() - self._drawn >= self._min_interval:  # redraw a few times a second at most
+            self._draw()
 
     def finish(self, message: str = "") -> None:
         elapsed = time.monotonic() - self._started
@@ -76,6 +78,7 @@ class BarProgress:
         self._stream.flush()
 
     def _draw(self, final: str = "") -> None:
+        self._drawn = time.monotonic()
         if self._total:
             filled = int(self._width * min(self._done, self._total) / self._total)
             bar = f"[{'#' * filled}{'.' * (self._width - filled)}] {self._done}/{self._total}"

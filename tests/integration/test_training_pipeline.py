@@ -69,8 +69,15 @@ def test_training_publishes_a_loadable_model(db, sample, store):
     query = get_embedder().encode(["Recommender Systems 101. machine-learning. recommender-systems"])
     _, positions = bundle.index.search(query, 1)
     assert bundle.item_ids[positions[0][0]] == "ml-105"
-    # the most popular item is one many users engaged with
-    assert bundle.item_ids[int(np.argmax(bundle.popularity))] in {"ml-105", "web-302", "ds-404", "ml-106"}
+    # popularity counts likes (a quarter for clicks and views, minus a quarter for skips)
+    weights = {"like": 1.0, "positive": 1.0, "click": 0.25, "view_time": 0.25, "skip": -0.25, "negative": -0.25}
+    expected: dict[str, float] = {}
+    for e in sample["interactions"]:
+        expected[e["content_id"]] = expected.get(e["content_id"], 0.0) + weights[e["interaction_type"]]
+    for e in sample["feedback"]:
+        expected[e["content_id"]] = expected.get(e["content_id"], 0.0) + weights[e["feedback_type"]]
+    best = max(expected.values())
+    assert bundle.item_ids[int(np.argmax(bundle.popularity))] in {c for c, v in expected.items() if v == best}
     runs = db.read(lambda c: c.run("SELECT version, artifacts_uri FROM model_versions"))
     assert runs == [[run.model_version, store.uri]]
 

@@ -15,12 +15,40 @@ def _two_taste_groups(seed=0):
     return m
 
 
+def _score(model, row):
+    items = np.flatnonzero(row)
+    return model.scores(items, row[items])
+
+
+@pytest.mark.parametrize("algorithm", ["nmf", "ease"])
+def test_each_algorithm_ranks_the_users_own_group_first(algorithm):
+    m = _two_taste_groups()
+    params = {"n_components": 4} if algorithm == "nmf" else {"l2": 10.0, "neighbours": 8}
+    model = make_algorithm(algorithm, **params).fit(sparse.csr_matrix(m))
+    for u in (3, 27):
+        scores = _score(model, m[u])
+        unseen = [i for i in range(20) if m[u, i] == 0]
+        top = sorted(unseen, key=lambda i: -scores[i])[:3]
+        group = range(10) if u < 20 else range(10, 20)
+        assert all(i in group for i in top), (algorithm, u, top)
+
+
+def test_ease_keeps_the_strongest_neighbours_and_round_trips():
+    from dummi.ml.collaborative import model_from_arrays
+
+    m = _two_taste_groups()
+    model = make_algorithm("ease", l2=10.0, neighbours=5).fit(sparse.csr_matrix(m))
+    assert model.indices.shape == (20 * 5,)
+    again = model_from_arrays("ease", "item_item", model.arrays(), model.params)
+    assert np.array_equal(_score(again, m[3]), _score(model, m[3]))
+
+
 def test_nmf_fold_in_ranks_the_users_own_group_first():
     m = _two_taste_groups()
     model = make_algorithm("nmf", n_components=4).fit(sparse.csr_matrix(m))
     assert model.item_factors.shape == (20, 4) and model.projection.shape == (20, 4)
     for u in (3, 27):
-        scores = model.scores(m[u])
+        scores = _score(model, m[u])
         unseen = [i for i in range(20) if m[u, i] == 0]
         top = sorted(unseen, key=lambda i: -scores[i])[:4]
         group = range(10) if u < 20 else range(10, 20)
@@ -32,7 +60,7 @@ def test_fold_in_of_a_brand_new_user_uses_only_its_row():
     model = make_algorithm("nmf", n_components=4).fit(sparse.csr_matrix(m))
     newcomer = np.zeros(20, np.float32)
     newcomer[[11, 12]] = 5.0
-    scores = model.scores(newcomer)
+    scores = _score(model, newcomer)
     assert np.argsort(-scores)[:5].min() >= 10  # items of the second group
 
 

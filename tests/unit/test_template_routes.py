@@ -145,7 +145,8 @@ def test_every_declared_route_is_served_by_the_named_handler(function_name):
 
 
 @pytest.mark.parametrize(
-    "function_name", ["UsersFunction", "ContentFunction", "InteractionsFunction", "TrainingFunction"]
+    "function_name",
+    ["UsersFunction", "ContentFunction", "InteractionsFunction", "TrainingFunction", "RecommendationsFunction"],
 )
 def test_route_group_functions_serve_nothing_undeclared(function_name):
     props = FUNCTIONS[function_name]

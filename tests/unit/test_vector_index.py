@@ -19,7 +19,7 @@ def test_flat_index_returns_ids_by_cosine():
     scores, positions = index.search(vectors[17], 3)
     assert index.ids[positions[0][0]] == "c17"
     assert scores[0][0] == pytest.approx(1.0, abs=1e-5)
-    assert np.allclose(index.vectors(positions[0][:1]), vectors[17])
+    assert np.allclose(index.stored_vectors(), vectors)
 
 
 def test_choose_kind_switches_to_hnsw_for_large_catalogs():
@@ -33,6 +33,7 @@ def test_hnsw_recall_against_exact_and_round_trip():
     exact, approx = build_index(ids, vectors, kind="flat"), build_index(ids, vectors, kind="hnsw")
     queries = vectors[:200]
     assert recall_at_k(exact, approx, queries, 10) >= 0.95
+    assert np.allclose(approx.stored_vectors(), vectors)
     again = VectorIndex.deserialize(approx.serialize(), ids, "hnsw")
     assert again.size == 3000 and again.index.hnsw.efSearch == approx.index.hnsw.efSearch
     assert np.array_equal(again.search(queries, 5)[1], approx.search(queries, 5)[1])

@@ -32,9 +32,16 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
 
 
 def all_routers() -> list[APIRouter]:
-    from dummi.api import content, health, interactions, training, users
+    from dummi.api import content, health, interactions, recommendations, training, users
 
-    return [health.router, users.router, content.router, interactions.router, training.router]
+    return [
+        health.router,
+        users.router,
+        content.router,
+        interactions.router,
+        recommendations.router,
+        training.router,
+    ]
 
 
 def create_full_app() -> FastAPI:

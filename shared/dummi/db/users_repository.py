@@ -90,6 +90,11 @@ class UsersRepository:
         )
         return self.conn.row_count
 
+    def interest_vectors(self) -> dict[str, tuple[list[str], bytes | None]]:
+        """Every user's interests and their stored embedding (training's holdout uses them)."""
+        rows = self.conn.run("SELECT user_id, interests, interests_embedding FROM users")
+        return {r[0]: (list(r[1] or []), r[2]) for r in rows}
+
     def history(self, user_id: str, limit: int) -> list[str]:
         """Distinct content ids the user interacted with, most recent interaction first."""
         rows = self.conn.run(

@@ -1,17 +1,21 @@
-"""Collaborative filtering, pluggable: each algorithm turns the weighted user x item matrix into two
-item-side arrays that serving needs, whatever the algorithm:
+"""Collaborative filtering, pluggable. Every algorithm turns the user x item matrix into a model that
+scores a user from its *current* interactions (a sparse row: item positions and weights), so events
+recorded after training change the next answer without a retrain:
 
-    user vector  w = max(0, x @ projection)      (fold-in: x is the user's current weighted row)
-    item scores  s = w @ item_factors.T
+* ``nmf`` (the seed's): scikit-learn NMF; a user is folded in by least squares onto the item factors,
+  ``w = max(0, x P)``, and scored ``s = w H^T``.
+* ``ease``: EASE (Steck, 2019), a closed-form item-item model, ``s = x B``; B is kept sparse (the
+  strongest neighbours of each item), so scoring costs |x| x neighbours. Its training inverts an
+  items x items matrix, so it is offered only up to ``EASE_MAX_ITEMS``.
 
-so a user is scored from its *current* interactions (no retrain needed for new events), and serving does
-not care which algorithm produced the arrays. ``ALGORITHMS`` names them; the training manifest records the
-choice.
+Serving needs numpy only (no scikit-learn, no SciPy): models are plain arrays. ``ALGORITHMS`` names them;
+training picks one by measured quality on a time-based holdout and records it in the manifest.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,20 +23,68 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+EASE_MAX_ITEMS = 10_000
+EASE_NEIGHBOURS = 2000  # per item; catalogs up to this size keep the full matrix
+
+
+class CFModel(Protocol):
+    algorithm: str
+    kind: str
+    params: dict[str, Any]
+
+    def scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Scores over all items for a user whose row has ``weights`` at positions ``items``."""
+        ...
+
+    def arrays(self) -> dict[str, np.ndarray]: ...
+
 
 @dataclass
-class CFModel:
+class FactorModel:
     algorithm: str
     item_factors: np.ndarray  # (n_items, k)
-    projection: np.ndarray  # (n_items, k): maps a user's row to its factors
+    projection: np.ndarray  # (n_items, k): fold-in
     params: dict[str, Any] = field(default_factory=dict)
+    kind: str = "factors"
 
-    def user_factors(self, row: np.ndarray) -> np.ndarray:
-        """Factors of one user (or several) from dense weighted row(s) over the items."""
-        return np.maximum(np.asarray(row, dtype=np.float32) @ self.projection, 0.0)
+    def scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        user = np.maximum(weights.astype(np.float32) @ self.projection[items], 0.0)
+        return self.item_factors @ user
 
-    def scores(self, row: np.ndarray) -> np.ndarray:
-        return self.user_factors(row) @ self.item_factors.T
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"item_factors": self.item_factors, "projection": self.projection}
+
+
+@dataclass
+class ItemItemModel:
+    algorithm: str
+    indptr: np.ndarray  # CSR over source items: row i holds i's neighbours j and B[i, j]
+    indices: np.ndarray
+    data: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
+    kind: str = "item_item"
+
+    @property
+    def n_items(self) -> int:
+        return len(self.indptr) - 1
+
+    def scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n_items, dtype=np.float32)
+        for i, w in zip(items, weights, strict=True):
+            lo, hi = self.indptr[i], self.indptr[i + 1]
+            out[self.indices[lo:hi]] += w * self.data[lo:hi]
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"indptr": self.indptr, "indices": self.indices, "data": self.data}
+
+
+def model_from_arrays(algorithm: str, kind: str, arrays: dict[str, np.ndarray], params: dict) -> CFModel:
+    if kind == "factors":
+        return FactorModel(algorithm, arrays["item_factors"], arrays["projection"], params)
+    if kind == "item_item":
+        return ItemItemModel(algorithm, arrays["indptr"], arrays["indices"], arrays["data"], params)
+    raise ValueError(f"unknown CF model kind {kind!r}")
 
 
 class CFAlgorithm(Protocol):
@@ -44,7 +96,7 @@ class CFAlgorithm(Protocol):
 def _ridge_projection(item_factors: np.ndarray, reg: float) -> np.ndarray:
     """Least-squares fold-in: w = x H^T (H H^T + reg I)^-1, with H = item_factors.T (k x n_items)."""
     k = item_factors.shape[1]
-    gram = item_factors.T @ item_factors + reg * np.eye(k, dtype=np.float64)
+    gram = item_factors.T.astype(np.float64) @ item_factors + reg * np.eye(k)
     return (item_factors @ np.linalg.inv(gram)).astype(np.float32)
 
 
@@ -71,15 +123,12 @@ class NMFAlgorithm:
         self.fold_in_reg = fold_in_reg
         self.random_state = random_state
 
-    def fit(self, matrix: Any) -> CFModel:
-        import warnings
-
+    def fit(self, matrix: Any) -> FactorModel:
         from sklearn.decomposition import NMF
         from sklearn.exceptions import ConvergenceWarning
 
         n_users, n_items = matrix.shape
-        # NMF cannot have more components than the smaller side of the matrix.
-        k = max(1, min(self.n_components, n_users, n_items))
+        k = max(1, min(self.n_components, n_users, n_items))  # no more components than the matrix allows
         model = NMF(
             n_components=k,
             init="nndsvda",
@@ -93,24 +142,117 @@ class NMFAlgorithm:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(matrix)
-        item_factors = model.components_.T.astype(np.float32)  # (n_items, k)
+        item_factors = model.components_.T.astype(np.float32)
         params = {
             "n_components": k,
             "max_iter": self.max_iter,
             "iterations_run": int(model.n_iter_),
             "reconstruction_err": float(model.reconstruction_err_),
-            "alpha_W": self.alpha_w,
-            "alpha_H": self.alpha_h,
             "fold_in_reg": self.fold_in_reg,
         }
-        return CFModel(self.name, item_factors, _ridge_projection(item_factors, self.fold_in_reg), params)
+        return FactorModel(self.name, item_factors, _ridge_projection(item_factors, self.fold_in_reg), params)
 
 
-ALGORITHMS: dict[str, type] = {"nmf": NMFAlgorithm}
+class EASEAlgorithm:
+    """EASE on the binary matrix of positive interactions (weights made it worse on our holdout)."""
+
+    name = "ease"
+
+    def __init__(self, l2: float = 500.0, neighbours: int = EASE_NEIGHBOURS, binary: bool = True, **_: Any) -> None:
+        self.l2 = l2
+        self.neighbours = neighbours
+        self.binary = binary
+
+    def fit(self, matrix: Any) -> ItemItemModel:
+        n_items = matrix.shape[1]
+        if n_items > EASE_MAX_ITEMS:
+            raise ValueError(f"EASE needs an {n_items}^2 inverse; it is offered up to {EASE_MAX_ITEMS} items")
+        x = matrix.copy()
+        if self.binary:
+            x.data = np.ones_like(x.data)
+        gram = (x.T @ x).toarray().astype(np.float64)
+        gram[np.diag_indices(n_items)] += self.l2
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)
+        b[np.diag_indices(n_items)] = 0.0
+        k = min(self.neighbours, max(n_items - 1, 1))
+        indptr = np.arange(0, n_items * k + 1, k, dtype=np.int64)
+        # the k largest weights of each row (B[i, j]: how much having i says about j)
+        top = (
+            np.argpartition(-b, kth=k - 1, axis=1)[:, :k] if k < n_items else np.tile(np.arange(n_items), (n_items, 1))
+        )
+        data = np.take_along_axis(b, top, axis=1).astype(np.float32)
+        return ItemItemModel(
+            self.name,
+            indptr,
+            top.astype(np.int32).ravel(),
+            data.ravel(),
+            {"l2": self.l2, "neighbours": k, "binary": self.binary},
+        )
+
+
+@dataclass
+class CooccurrenceModel:
+    """Newcomers: P(like j | engaged with i), shrunk toward popularity, combined over the user's few items.
+
+    With p_j the popularity share of j, C_ij the users who engaged with i and liked j, and n_i the users who
+    engaged with i: score_j = sum over the user's items i of log((C_ij + a p_j) / (n_i + a)). Up to terms that
+    do not depend on j this is |I| log p_j + sum_i log(1 + C_ij / (a p_j)): popularity, lifted where the
+    user's items were co-liked with j. Only the strongest co-likes of each item are kept (sparse), which
+    drops only small lifts. ``a`` (prior strength) is chosen on the holdout's simulated newcomers.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    counts: np.ndarray
+    prior_strength: float = 50.0
+    algorithm: str = "cooccurrence"
+    kind: str = "cooccurrence"
+
+    def lift(self, items: np.ndarray, shares: np.ndarray, prior_strength: float | None = None) -> np.ndarray:
+        """sum_i log(1 + C_ij / (a p_j)) over the user's items; ``shares``: popularity share of every item
+        (sums to 1, strictly positive). The full score is ``len(items) * log(shares) + lift``."""
+        a = self.prior_strength if prior_strength is None else prior_strength
+        out = np.zeros(len(shares))
+        for i in items:
+            lo, hi = self.indptr[i], self.indptr[i + 1]
+            j = self.indices[lo:hi]
+            out[j] += np.log1p(self.counts[lo:hi] / (a * shares[j]))
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"indptr": self.indptr, "indices": self.indices, "counts": self.counts}
+
+
+def fit_cooccurrence(engaged: Any, liked: Any, *, keep: int = 200, prior_strength: float = 50.0) -> CooccurrenceModel:
+    """``engaged``: binary users x items (any interaction); ``liked``: binary users x items (likes)."""
+    co = (engaged.T @ liked).tocsr()  # items x items: engaged with i and liked j
+    co.setdiag(0)
+    co.eliminate_zeros()
+    indptr, indices, counts = [0], [], []
+    for i in range(co.shape[0]):
+        lo, hi = co.indptr[i], co.indptr[i + 1]
+        cols, vals = co.indices[lo:hi], co.data[lo:hi]
+        if len(vals) > keep:
+            top = np.argpartition(-vals, keep - 1)[:keep]
+            cols, vals = cols[top], vals[top]
+        indices.append(cols)
+        counts.append(vals)
+        indptr.append(indptr[-1] + len(cols))
+    return CooccurrenceModel(
+        np.asarray(indptr, np.int64),
+        np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32),
+        np.concatenate(counts).astype(np.float32) if counts else np.zeros(0, np.float32),
+        prior_strength,
+    )
+
+
+ALGORITHMS: dict[str, type] = {"nmf": NMFAlgorithm, "ease": EASEAlgorithm}
 
 
 def make_algorithm(name: str, **params: Any) -> CFAlgorithm:
     try:
-        return ALGORITHMS[name](**params)
+        cls = ALGORITHMS[name]
     except KeyError:
         raise ValueError(f"unknown CF algorithm {name!r}; known: {sorted(ALGORITHMS)}") from None
+    return cls(**params)

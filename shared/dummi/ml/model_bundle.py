@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from dummi.ml.collaborative import CFModel
+from dummi.ml.collaborative import CFModel, CooccurrenceModel, model_from_arrays
 from dummi.ml.vector_index import VectorIndex, from_npy, to_npy
 
 INDEX_FILE = "index.faiss"
 ITEMS_FILE = "items.json"
 POPULARITY_FILE = "popularity.npy"
-CF_FACTORS_FILE = "cf_item_factors.npy"
-CF_PROJECTION_FILE = "cf_projection.npy"
+CF_PREFIX = "cf_"
+COOC_PREFIX = "cooc_"
 
 
 @dataclass
@@ -27,15 +27,20 @@ class ModelBundle:
     index: VectorIndex
     popularity: np.ndarray  # (n_items,) in [0, 1]
     cf: CFModel | None  # None when there were no interactions to learn from
+    settings: dict[str, Any] = field(default_factory=dict)  # ranking settings chosen on the holdout
+    vectors: np.ndarray | None = field(default=None, repr=False)  # (n_items, 384); read from the index if None
+    cooccurrence: CooccurrenceModel | None = None  # the newcomers' model
     position: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.item_ids)
         if self.index.size != n or len(self.popularity) != n or len(self.titles) != n or len(self.categories) != n:
             raise ValueError("bundle parts disagree on the number of items")
-        if self.cf is not None and (self.cf.item_factors.shape[0] != n or self.cf.projection.shape[0] != n):
-            raise ValueError("CF arrays do not match the items")
+        if self.cf is not None and len(self.cf.scores(np.empty(0, np.int64), np.empty(0, np.float32))) != n:
+            raise ValueError("CF model does not match the items")
         self.position = {cid: i for i, cid in enumerate(self.item_ids)}
+        if self.vectors is None:
+            self.vectors = self.index.stored_vectors()
 
     @property
     def size(self) -> int:
@@ -56,11 +61,22 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
         ITEMS_FILE: json.dumps(items).encode(),
         POPULARITY_FILE: to_npy(bundle.popularity.astype(np.float32)),
     }
-    facts: dict[str, Any] = {"items": bundle.size, "index": bundle.index.kind, "cf": None}
+    facts: dict[str, Any] = {"items": bundle.size, "index": bundle.index.kind, "cf": None, "settings": bundle.settings}
     if bundle.cf is not None:
-        files[CF_FACTORS_FILE] = to_npy(bundle.cf.item_factors.astype(np.float32))
-        files[CF_PROJECTION_FILE] = to_npy(bundle.cf.projection.astype(np.float32))
-        facts["cf"] = {"algorithm": bundle.cf.algorithm, "params": bundle.cf.params}
+        arrays = bundle.cf.arrays()
+        for name, array in arrays.items():
+            files[f"{CF_PREFIX}{name}.npy"] = to_npy(array)
+        facts["cf"] = {
+            "algorithm": bundle.cf.algorithm,
+            "kind": bundle.cf.kind,
+            "arrays": sorted(arrays),
+            "params": bundle.cf.params,
+        }
+    if bundle.cooccurrence is not None:
+        arrays = bundle.cooccurrence.arrays()
+        for name, array in arrays.items():
+            files[f"{COOC_PREFIX}{name}.npy"] = to_npy(array)
+        facts["cooccurrence"] = {"prior_strength": bundle.cooccurrence.prior_strength, "arrays": sorted(arrays)}
     return files, facts
 
 
@@ -68,13 +84,17 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
     items = json.loads(files[ITEMS_FILE])
     index = VectorIndex.deserialize(files[INDEX_FILE], items["ids"], items["index_kind"])
     cf = None
-    cf_meta = manifest.get("model", {}).get("cf")
+    model = manifest.get("model", {})
+    cf_meta = model.get("cf")
     if cf_meta is not None:
-        cf = CFModel(
-            cf_meta["algorithm"],
-            from_npy(files[CF_FACTORS_FILE]),
-            from_npy(files[CF_PROJECTION_FILE]),
-            cf_meta.get("params", {}),
+        arrays = {name: from_npy(files[f"{CF_PREFIX}{name}.npy"]) for name in cf_meta["arrays"]}
+        cf = model_from_arrays(cf_meta["algorithm"], cf_meta["kind"], arrays, cf_meta.get("params", {}))
+    cooccurrence = None
+    co_meta = model.get("cooccurrence")
+    if co_meta is not None:
+        arrays = {name: from_npy(files[f"{COOC_PREFIX}{name}.npy"]) for name in co_meta["arrays"]}
+        cooccurrence = CooccurrenceModel(
+            arrays["indptr"], arrays["indices"], arrays["counts"], float(co_meta["prior_strength"])
         )
     return ModelBundle(
         item_ids=index.ids,
@@ -83,4 +103,6 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         index=index,
         popularity=from_npy(files[POPULARITY_FILE]),
         cf=cf,
+        settings=model.get("settings", {}),
+        cooccurrence=cooccurrence,
     )

@@ -41,13 +41,15 @@ class VectorIndex:
             return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
         return self.index.search(queries, k)
 
-    def vectors(self, positions: np.ndarray) -> np.ndarray:
-        """Stored vectors at these positions."""
-        return (
-            np.vstack([self.index.reconstruct(int(p)) for p in positions])
-            if len(positions)
-            else np.empty((0, self.index.d), np.float32)
-        )
+    def stored_vectors(self) -> np.ndarray:
+        """All stored vectors as an (n, d) float32 array (read from the flat storage, once per load)."""
+        import faiss
+
+        flat = faiss.downcast_index(self.index.storage) if self.kind == "hnsw" else self.index
+        n, d = self.size, self.index.d
+        if n == 0:
+            return np.empty((0, d), np.float32)
+        return faiss.vector_to_array(flat.codes).view(np.float32).reshape(n, d)
 
     # -- persistence (the ids are saved beside the index by the model bundle) -------------------------
     def serialize(self) -> bytes:

@@ -49,7 +49,7 @@ class TrainingAlreadyRunningError(ConflictError):
 class TrainingParams:
     retrain_cf: bool = True
     regenerate_embeddings: bool = False  # True: hash-check every row, not only rows a write marked
-    cf_algorithm: str = "nmf"
+    cf_algorithm: str = "auto"  # auto: choose on the holdout; or a name from dummi.ml.collaborative.ALGORITHMS
     cf_factors: int = 50
 
     def as_dict(self) -> dict[str, Any]:
@@ -204,7 +204,6 @@ def train_and_publish(
 ) -> str:
     """Build every artifact from Postgres and publish them as a new version; returns the version."""
     from dummi.config import get_settings
-    from dummi.ml.collaborative import make_algorithm
     from dummi.ml.embeddings import from_bytes, get_embedder
     from dummi.ml.interactions import build_matrix, popularity
     from dummi.ml.model_bundle import ModelBundle, bundle_files
@@ -246,28 +245,56 @@ def train_and_publish(
         report.counts["interactions"] = len(events)
     checkpoint()
 
+    titles, categories = [i[1] for i in items], [i[2] for i in items]
+    settings_chosen: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    cf_config: dict[str, Any] | None = _explicit_cf_config(params)
+    if params.retrain_cf and params.cf_algorithm == "auto":
+        with _Timer(report, "tune"):
+            progress.start("choosing on the holdout")
+            choice = _choose_on_holdout(db, events, ids, titles, categories, index, vectors, params, embedder)
+            if choice is not None:
+                cf_config, settings_chosen, metrics = choice.cf_config, choice.settings, choice.metrics
+                winner = (cf_config or {}).get("algorithm")
+                progress.finish(f"{winner}, holdout NDCG@10 {metrics['holdout']['all']['ndcg']:.4f}")
+            else:
+                cf_config = {"algorithm": "nmf", "n_components": params.cf_factors}
+                progress.finish("too little data to hold out; using NMF and default settings")
+        checkpoint()
+
     cf = None
     with _Timer(report, "cf"):
         matrix = build_matrix(events, ids)
         report.counts.update(cf_users=matrix.shape[0], cf_nonzeros=int(matrix.matrix.nnz))
-        if params.retrain_cf and matrix.matrix.nnz > 0:
-            progress.start(f"fitting {params.cf_algorithm}")
-            algorithm = make_algorithm(params.cf_algorithm, n_components=params.cf_factors)
-            cf = algorithm.fit(matrix.matrix)
+        if params.retrain_cf and matrix.matrix.nnz > 0 and cf_config is not None:
+            progress.start(f"fitting {cf_config['algorithm']}")
+            cf = _fit(cf_config, matrix.matrix)
             progress.finish(f"{matrix.shape[0]} users x {matrix.shape[1]} items, {matrix.matrix.nnz} values")
         elif not params.retrain_cf:
-            cf = _previous_cf(store, ids)
+            cf, settings_chosen = _previous_cf(store, ids)
 
     with _Timer(report, "popularity"):
         pop = popularity(events, ids)
+        cooccurrence = None
+        if events:
+            from dummi.ml.collaborative import fit_cooccurrence
+            from dummi.ml.interactions import engagement_matrices
+
+            cooccurrence = fit_cooccurrence(
+                *engagement_matrices(events, ids),
+                prior_strength=float(settings_chosen.get("prior_strength", 50.0)),
+            )
 
     bundle = ModelBundle(
         item_ids=np.array(ids, dtype=object),
-        titles=[i[1] for i in items],
-        categories=[i[2] for i in items],
+        titles=titles,
+        categories=categories,
         index=index,
         popularity=pop,
         cf=cf,
+        settings=settings_chosen,
+        vectors=vectors,
+        cooccurrence=cooccurrence,
     )
     with _Timer(report, "publish"):
         progress.start("publishing")
@@ -285,7 +312,7 @@ def train_and_publish(
                 "model": facts,
                 "counts": dict(report.counts),
                 "timings": dict(report.timings),
-                "metrics": {},
+                "metrics": metrics,
             },
             retention=retention or settings.dummi_model_retention,
         )
@@ -296,28 +323,131 @@ def train_and_publish(
     return version
 
 
+def _explicit_cf_config(params: TrainingParams) -> dict[str, Any] | None:
+    if params.cf_algorithm == "auto":
+        return None
+    if params.cf_algorithm == "nmf":
+        return {"algorithm": "nmf", "n_components": params.cf_factors}
+    return {"algorithm": params.cf_algorithm}
+
+
+def _fit(config: dict[str, Any], matrix: Any):
+    from dummi.ml.collaborative import make_algorithm
+
+    options = {k: v for k, v in config.items() if k != "algorithm"}
+    return make_algorithm(config["algorithm"], **options).fit(matrix)
+
+
+def _cf_candidates(n_items: int, factors: int) -> list[dict[str, Any]]:
+    from dummi.ml.collaborative import EASE_MAX_ITEMS
+
+    candidates: list[dict[str, Any]] = [{"algorithm": "nmf", "n_components": factors}]
+    if n_items <= EASE_MAX_ITEMS:
+        candidates += [{"algorithm": "ease", "l2": l2} for l2 in (250.0, 500.0, 1000.0)]
+    return candidates
+
+
+def _choose_on_holdout(db, events, ids, titles, categories, index, vectors, params: TrainingParams, embedder):
+    """Fit each candidate on the holdout's training part and keep what ranks the held-out likes best."""
+    from dummi.db.users_repository import UsersRepository
+    from dummi.ml.collaborative import fit_cooccurrence
+    from dummi.ml.embeddings import from_bytes
+    from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
+    from dummi.ml.model_bundle import ModelBundle
+    from dummi.ml.recommender import HybridRecommender
+    from dummi.ml.tuning import MIN_USERS_TO_TUNE, choose, split_holdout, user_states
+
+    holdout = split_holdout(events)
+    if len(holdout.relevant) < MIN_USERS_TO_TUNE:
+        return None
+    raw = db.read(lambda conn: UsersRepository(conn).interest_vectors())
+    interests = {u: (names, from_bytes(v) if v is not None else None) for u, (names, v) in raw.items()}
+    interests.update(_interests_at_signup(holdout, categories, ids, embedder))
+    states = user_states(holdout.fit_events, interests, users=set(holdout.relevant))
+    matrix = build_matrix(holdout.fit_events, ids).matrix
+    fit_popularity = popularity(holdout.fit_events, ids)
+    cooccurrence = fit_cooccurrence(*engagement_matrices(holdout.fit_events, ids))
+    fitted: dict[str, Any] = {}
+    item_ids = np.array(ids, dtype=object)
+
+    def build(config, settings):
+        key = repr(sorted(config.items())) if config else "none"
+        if key not in fitted:
+            fitted[key] = _fit(config, matrix) if config else None
+        bundle = ModelBundle(
+            item_ids, titles, categories, index, fit_popularity, fitted[key], settings, vectors, cooccurrence
+        )
+        return HybridRecommender(bundle)
+
+    return choose(holdout, states, _cf_candidates(len(ids), params.cf_factors), build)
+
+
+def _interests_at_signup(holdout, categories: list[str], ids: list[str], embedder) -> dict[str, tuple]:
+    """Interests for the holdout's simulated newcomers, as their first items suggest them.
+
+    A user's stored interests are what it says *today* (PUT /users changes them as tastes move), so for a
+    user made a newcomer again they would leak what it went on to like. The categories of the items it
+    engaged with in its kept history stand in for what it would have declared at sign-up.
+    """
+    from collections import Counter
+
+    from dummi.ml.text import interests_text
+
+    category_of = dict(zip(ids, categories, strict=True))
+    kept: dict[str, Counter] = {u: Counter() for u in holdout.cold_users}
+    for e in holdout.fit_events:
+        if e.user_id in kept and e.event_type not in ("skip", "negative") and e.content_id in category_of:
+            kept[e.user_id][category_of[e.content_id]] += 1
+    names = {u: [c for c, _ in counts.most_common(3)] for u, counts in kept.items() if counts}
+    users = sorted(names)
+    vectors = embedder.encode([interests_text(names[u]) for u in users]) if users else []
+    return {u: (names[u], v) for u, v in zip(users, vectors, strict=True)}
+
+
 def _previous_cf(store: ArtifactStore, ids: list[str]):
-    """retrain_cf=false: keep the published CF model, re-aligned to today's items (new items get zeros)."""
+    """retrain_cf=false: keep the published CF model and its ranking settings, re-aligned to today's items."""
     from dummi.artifacts.loader import load_version
     from dummi.artifacts.publish import read_pointer
-    from dummi.ml.collaborative import CFModel
     from dummi.ml.model_bundle import parse_bundle
 
     pointer = read_pointer(store)
     if pointer is None:
-        return None
+        return None, {}
     manifest, files = load_version(store, pointer["version"], pointer.get("manifest_sha256"))
     previous = parse_bundle(manifest, files)
     if previous.cf is None:
-        return None
-    k = previous.cf.item_factors.shape[1]
-    factors = np.zeros((len(ids), k), np.float32)
-    projection = np.zeros((len(ids), k), np.float32)
+        return None, previous.settings
+    return _realign(previous.cf, previous.position, ids, pointer["version"]), previous.settings
+
+
+def _realign(cf, old_position: dict[str, int], ids: list[str], version: str):
+    """A published CF model on today's item positions; items it never saw get no CF signal."""
+    from dummi.ml.collaborative import FactorModel, ItemItemModel
+
+    new_of_old = np.full(len(old_position), -1, np.int64)
     for j, cid in enumerate(ids):
-        old = previous.position.get(cid)
+        old = old_position.get(cid)
         if old is not None:
-            factors[j] = previous.cf.item_factors[old]
-            projection[j] = previous.cf.projection[old]
-    return CFModel(
-        previous.cf.algorithm, factors, projection, {**previous.cf.params, "reused_from": pointer["version"]}
-    )
+            new_of_old[old] = j
+    params = {**cf.params, "reused_from": version}
+    if isinstance(cf, FactorModel):
+        k = cf.item_factors.shape[1]
+        factors, projection = np.zeros((len(ids), k), np.float32), np.zeros((len(ids), k), np.float32)
+        present = new_of_old >= 0
+        factors[new_of_old[present]] = cf.item_factors[present]
+        projection[new_of_old[present]] = cf.projection[present]
+        return FactorModel(cf.algorithm, factors, projection, params)
+    assert isinstance(cf, ItemItemModel)
+    rows: list[list[tuple[int, float]]] = [[] for _ in ids]
+    for old in range(cf.n_items):
+        new = new_of_old[old]
+        if new < 0:
+            continue
+        lo, hi = cf.indptr[old], cf.indptr[old + 1]
+        for j, w in zip(new_of_old[cf.indices[lo:hi]], cf.data[lo:hi], strict=True):
+            if j >= 0:
+                rows[new].append((int(j), float(w)))
+    indptr = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
+    indices = np.array([j for r in rows for j, _ in r], np.int32)
+    data = np.array([w for r in rows for _, w in r], np.float32)
+    return ItemItemModel(cf.algorithm, indptr, indices, data, params)

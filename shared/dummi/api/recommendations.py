@@ -1,0 +1,127 @@
+"""POST /recommendations/, GET /recommendations/popular and GET /content/{content_id}/similar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from dummi.api.deps import DatabaseDep
+from dummi.api.errors import error_responses
+from dummi.api.schemas import MAX_CATEGORY_LENGTH, MAX_ID_LENGTH, Category, Identifier, StrictModel
+from dummi.ml.recommender import RankRequest, Recommendation
+from dummi.services.recommendation_service import RecommendationEngine, get_engine
+
+router = APIRouter(tags=["recommendations"])
+
+EngineDep = Annotated[RecommendationEngine, Depends(get_engine)]
+MAX_RECOMMENDATIONS = 100
+MAX_EXCLUDE = 500
+
+
+class RecommendationRequest(StrictModel):
+    user_id: Identifier
+    n_recommendations: int = Field(default=10, ge=1, le=MAX_RECOMMENDATIONS)
+    use_cf: bool = Field(default=True, description="use collaborative filtering")
+    use_embeddings: bool = Field(default=True, description="use content similarity")
+    cf_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of collaborative filtering in the blend (0: content only, 1: CF only); 0.5 is "
+        "the blend the last training found best on its holdout",
+    )
+    category: Category | None = Field(default=None, description="only items of this category")
+    exclude: list[Identifier] = Field(default=[], max_length=MAX_EXCLUDE, description="content ids to leave out")
+
+
+class RecommendedItem(BaseModel):
+    content_id: str
+    title: str
+    category: str
+    score: float
+    method: str = Field(description="hybrid | cf | embedding | interest | popular")
+    reason: str
+
+
+class RecommendationsResponse(BaseModel):
+    user_id: str
+    recommendations: list[RecommendedItem]
+    model_version: str | None = Field(description="the published model used; null before the first training")
+    timestamp: datetime
+
+
+class ItemList(BaseModel):
+    recommendations: list[RecommendedItem]
+    model_version: str | None
+    timestamp: datetime
+
+
+def _items(recs: list[Recommendation]) -> list[RecommendedItem]:
+    return [
+        RecommendedItem(
+            content_id=r.content_id,
+            title=r.title,
+            category=r.category,
+            score=round(r.score, 6),
+            method=r.method,
+            reason=r.reason,
+        )
+        for r in recs
+    ]
+
+
+# API Gateway HTTP API routes cannot end in "/": both forms are served.
+@router.post("/recommendations", include_in_schema=False)
+@router.post("/recommendations/", responses=error_responses(404, 503))
+def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -> RecommendationsResponse:
+    """Personal top-K for a user: hybrid CF + content similarity for users with history, interest- and
+    popularity-based for newcomers. Never returns what the user has already interacted with."""
+    served = engine.recommend(
+        db,
+        body.user_id,
+        RankRequest(
+            n=body.n_recommendations,
+            use_cf=body.use_cf,
+            use_embeddings=body.use_embeddings,
+            cf_weight=body.cf_weight,
+            category=body.category,
+            exclude=frozenset(body.exclude),
+        ),
+    )
+    return RecommendationsResponse(
+        user_id=body.user_id,
+        recommendations=_items(served.recommendations),
+        model_version=served.model_version,
+        timestamp=datetime.now(UTC),
+    )
+
+
+@router.get("/recommendations/popular", responses=error_responses(503))
+def popular(
+    db: DatabaseDep,
+    engine: EngineDep,
+    category: Annotated[str | None, Query(min_length=1, max_length=MAX_CATEGORY_LENGTH)] = None,
+    n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
+) -> ItemList:
+    """The most liked items, overall or in one category."""
+    served = engine.popular(db, n, category)
+    return ItemList(
+        recommendations=_items(served.recommendations), model_version=served.model_version, timestamp=datetime.now(UTC)
+    )
+
+
+@router.get("/content/{content_id}/similar", responses=error_responses(404, 503))
+def similar(
+    content_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+    db: DatabaseDep,
+    engine: EngineDep,
+    n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
+) -> ItemList:
+    """Content most similar to this item (by embedding)."""
+    served = engine.similar(db, content_id, n)
+    return ItemList(
+        recommendations=_items(served.recommendations), model_version=served.model_version, timestamp=datetime.now(UTC)
+    )

@@ -1,0 +1,54 @@
+"""The recommender's reads: a user's whole state in one round trip, and content newer than the model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dummi.db.connection import Connection
+
+# Recent events used for the profile; the seen set covers the user's whole history.
+RECENT_EVENTS = 300
+
+
+class RecommendationsRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def user_state(self, user_id: str, recent: int = RECENT_EVENTS) -> dict[str, Any] | None:
+        """One query: the user's interests (and their embedding), its most recent events (newest first) and
+        every content id it ever interacted with. None if the user does not exist."""
+        rows = self.conn.run(
+            "SELECT u.interests, u.interests_embedding,"
+            " COALESCE((SELECT json_agg("
+            "             json_build_array(e.content_id, e.kind, e.event_type, e.duration_seconds, e.created_at)"
+            "             ORDER BY e.created_at DESC, e.interaction_id DESC)"
+            "           FROM (SELECT content_id, kind, event_type, duration_seconds, created_at, interaction_id"
+            "                 FROM interactions WHERE user_id = u.user_id"
+            "                 ORDER BY created_at DESC, interaction_id DESC LIMIT :recent) e), '[]'),"
+            " COALESCE((SELECT array_agg(DISTINCT i.content_id) FROM interactions i WHERE i.user_id = u.user_id),"
+            "          '{}')"
+            " FROM users u WHERE u.user_id = :user_id",
+            user_id=user_id,
+            recent=recent,
+        )
+        if not rows:
+            return None
+        interests, embedding, events, seen = rows[0]
+        return {"interests": list(interests or []), "embedding": embedding, "events": events, "seen": list(seen)}
+
+    def content_since(self, since: datetime | None) -> list[tuple[str, str, str, bytes, datetime]]:
+        """(content_id, title, category, embedding, created_at) embedded and created after ``since``."""
+        rows = self.conn.run(
+            "SELECT content_id, title, category, embedding, created_at FROM content"
+            " WHERE embedding IS NOT NULL AND (CAST(:since AS timestamptz) IS NULL OR created_at > :since)"
+            " ORDER BY created_at, content_id",
+            since=since,
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def content_vector(self, content_id: str) -> tuple[str, bytes | None] | None:
+        rows = self.conn.run(
+            "SELECT title, embedding FROM content WHERE content_id = :content_id", content_id=content_id
+        )
+        return (rows[0][0], rows[0][1]) if rows else None

@@ -1,0 +1,57 @@
+"""Top-K metrics as ../shared/EVALUATION.md defines them (k = 10): binary relevance, NDCG with the ideal
+DCG over min(|relevant|, k), recall, precision, MAP (AP / min(|relevant|, k)), hit rate, and catalog
+coverage. Used by `dummi evaluate` and by training's holdout selection alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+
+def user_metrics(recommended: Sequence[str], relevant: set[str], k: int = 10) -> dict[str, float]:
+    top = list(recommended[:k])
+    hits = [1.0 if item in relevant else 0.0 for item in top]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = float(np.dot(hits, discounts[: len(hits)]))
+    ideal = float(discounts[: min(len(relevant), k)].sum())
+    precisions = np.cumsum(hits) / np.arange(1, len(hits) + 1) if hits else np.array([])
+    ap = float((precisions * np.array(hits)).sum() / min(len(relevant), k)) if hits else 0.0
+    n_hits = sum(hits)
+    return {
+        "ndcg": dcg / ideal if ideal else 0.0,
+        "recall": n_hits / len(relevant),
+        "precision": n_hits / k,
+        "map": ap,
+        "hit_rate": 1.0 if n_hits else 0.0,
+    }
+
+
+def summarize(
+    recommendations: Mapping[str, Sequence[str]],
+    relevant: Mapping[str, set[str]],
+    cold_users: Iterable[str],
+    catalog_size: int,
+    k: int = 10,
+) -> dict[str, dict[str, float]]:
+    """Metrics for all / warm / cold users (users without relevant items are not scored), and coverage."""
+    cold = set(cold_users)
+    groups: dict[str, list[dict[str, float]]] = {"all": [], "warm": [], "cold": []}
+    covered: set[str] = set()
+    for user, items in recommendations.items():
+        covered.update(items[:k])
+        rel = relevant.get(user)
+        if not rel:
+            continue
+        m = user_metrics(items, rel, k)
+        groups["all"].append(m)
+        groups["cold" if user in cold else "warm"].append(m)
+    out: dict[str, dict[str, float]] = {}
+    for name, rows in groups.items():
+        out[name] = {
+            key: float(np.mean([r[key] for r in rows])) if rows else 0.0
+            for key in ("ndcg", "recall", "precision", "map", "hit_rate")
+        }
+        out[name]["users"] = float(len(rows))
+    out["all"]["coverage"] = len(covered) / catalog_size if catalog_size else 0.0
+    return out

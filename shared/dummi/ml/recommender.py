@@ -1,0 +1,358 @@
+"""The hybrid recommender: what serving and offline evaluation both run (numpy + FAISS, no torch).
+
+Warm users (>= ``cold_threshold`` distinct items): collaborative-filtering scores from the user's
+*current* interactions (folded in per request, recent ones weighted more) and content-similarity scores
+(a profile built from the embeddings of what the user engaged with, weighted by interaction type and
+recency), each standardized over the candidates and blended by ``cf_weight``. Cold users: popularity,
+lifted for items that match the user's embedded interests and the few items it engaged with. Skipped
+items' close neighbours are pushed down; seen items never come back. Items published after the model
+was trained ("fresh") are candidates at once through their stored embeddings.
+
+Ranking settings (recency half-life, content scale, cold-start boosts) come with the model: training
+chooses them on a time-based holdout (``dummi.ml.tuning``) and records them in the manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from dummi.ml.interactions import event_weight
+from dummi.ml.model_bundle import ModelBundle
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "cold_threshold": 5,  # the seed: fewer than 5 interactions is a cold-start user
+    "recency_half_life": 10.0,  # in items: the 10th most recent item counts half as much as the latest
+    "content_scale": 0.3,  # content z-scores' weight relative to CF's at cf_weight = 0.5
+    "skip_penalty": 0.5,  # how far an item as close as a skipped one is pushed down (in z units)
+    "skip_similarity": 0.6,  # cosine above which an item counts as a close neighbour of a skipped one
+    "interest_boost": 0.0,  # cold start: weight of the interest match (z units)
+    "profile_boost": 0.0,  # cold start: weight of similarity to the few items engaged with (z units)
+    "prior_strength": 50.0,  # cold start: how strongly co-likes are shrunk toward popularity
+    "candidates": 500,  # per source (CF top, content top) before blending
+}
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class UserEvent:
+    content_id: str
+    kind: str
+    event_type: str
+    duration_seconds: float | None
+    at: datetime
+
+
+@dataclass
+class UserState:
+    user_id: str
+    interests: list[str]
+    interests_vector: np.ndarray | None
+    events: list[UserEvent]  # most recent first (a bounded window)
+    seen: set[str]  # every content id the user ever interacted with
+
+
+@dataclass
+class FreshItems:
+    """Content embedded after the model was trained."""
+
+    ids: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.empty((0, 384), np.float32))
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    n: int = 10
+    use_cf: bool = True
+    use_embeddings: bool = True
+    cf_weight: float = 0.5
+    category: str | None = None
+    exclude: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    content_id: str
+    title: str
+    category: str
+    score: float
+    method: str  # hybrid | cf | embedding | interest | popular
+    reason: str
+
+
+@dataclass
+class _Profile:
+    positions: np.ndarray  # items with a positive total, most recent first (model items, then fresh ones)
+    weights: np.ndarray  # recency weights
+    skipped: np.ndarray  # positions with a negative total
+    engaged: np.ndarray  # every position the user interacted with
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    if len(x) == 0:
+        return x
+    std = float(x.std())
+    return (x - float(x.mean())) / std if std > EPSILON else np.zeros_like(x)
+
+
+class HybridRecommender:
+    def __init__(self, bundle: ModelBundle, fresh: FreshItems | None = None) -> None:
+        self.bundle = bundle
+        self.settings = {**DEFAULT_SETTINGS, **bundle.settings}
+        fresh = fresh or FreshItems()
+        known = bundle.position
+        keep = [i for i, cid in enumerate(fresh.ids) if cid not in known]
+        self.n_model = bundle.size
+        self.ids = np.concatenate([bundle.item_ids, np.array([fresh.ids[i] for i in keep], dtype=object)])
+        self.titles = list(bundle.titles) + [fresh.titles[i] for i in keep]
+        self.categories = list(bundle.categories) + [fresh.categories[i] for i in keep]
+        fresh_vectors = fresh.vectors[keep] if keep else np.empty((0, bundle.vectors.shape[1]), np.float32)
+        self.vectors = np.vstack([bundle.vectors, fresh_vectors]) if len(fresh_vectors) else bundle.vectors
+        self.popularity = np.concatenate([bundle.popularity, np.zeros(len(keep), np.float32)])
+        self.position = {cid: i for i, cid in enumerate(self.ids)}
+        self.category_array = np.array(self.categories, dtype=object)
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    # -- the user's profile -------------------------------------------------------------------------
+    def profile(self, user: UserState) -> _Profile:
+        """Items with a positive total, most recent first, weighted by type and recency."""
+        totals: dict[str, float] = {}
+        order: list[str] = []
+        for e in user.events:  # newest first
+            if e.content_id not in totals:
+                order.append(e.content_id)
+                totals[e.content_id] = 0.0
+            totals[e.content_id] += event_weight(e.kind, e.event_type, e.duration_seconds)
+        # Recency counts sessions, not events: items seen at the same moment are equally recent.
+        latest = {}
+        for e in user.events:
+            latest.setdefault(e.content_id, e.at)
+        half_life = float(self.settings["recency_half_life"])
+        positions, weights, skipped, engaged = [], [], [], []
+        session, previous = -1, None
+        for cid in order:
+            pos = self.position.get(cid)
+            if pos is None:
+                continue
+            engaged.append(pos)
+            total = totals[cid]
+            if total > 0:
+                if latest[cid] != previous:
+                    session, previous = session + 1, latest[cid]
+                positions.append(pos)
+                weights.append(0.5 ** (session / half_life) if half_life > 0 else 1.0)
+            elif total < 0:
+                skipped.append(pos)
+        return _Profile(
+            np.array(positions, np.int64),
+            np.array(weights, np.float32),
+            np.array(skipped, np.int64),
+            np.array(engaged, np.int64),
+        )
+
+    # -- ranking --------------------------------------------------------------------------------------
+    def recommend(self, user: UserState, request: RankRequest) -> list[Recommendation]:
+        profile = self.profile(user)
+        distinct = len({e.content_id for e in user.events})
+        if distinct < int(self.settings["cold_threshold"]) or len(profile.positions) == 0:
+            scores, parts = self._cold_scores(user, profile, request)
+        else:
+            scores, parts = self._warm_scores(profile, request)
+        return self._top(scores, parts, user, profile, request)
+
+    def _warm_scores(self, profile: _Profile, request: RankRequest) -> tuple[np.ndarray, dict[str, Any]]:
+        s = self.settings
+        m = int(s["candidates"])
+        use_cf = request.use_cf and self.bundle.cf is not None
+        use_content = request.use_embeddings
+        if not (use_cf or use_content):
+            use_content = True  # both off: content similarity alone is still a personal answer
+        candidates: list[np.ndarray] = []
+        cf_all = None
+        if use_cf:
+            model_items = profile.positions[profile.positions < self.n_model]
+            model_weights = profile.weights[profile.positions < self.n_model]
+            cf_all = np.zeros(self.size, np.float32)
+            cf_all[: self.n_model] = self.bundle.cf.scores(model_items, model_weights)
+            k = min(m, self.size - 1)
+            candidates.append(np.argpartition(-cf_all, k)[:k] if k > 0 else np.arange(self.size))
+        vector = None
+        if use_content:
+            vector = (profile.weights[:, None] * self.vectors[profile.positions]).sum(axis=0)
+            norm = float(np.linalg.norm(vector))
+            vector = vector / norm if norm > EPSILON else None
+            if vector is not None:
+                _, found = self.bundle.index.search(vector, min(m, self.n_model))
+                candidates.append(found[0][found[0] >= 0])
+        candidates.append(np.arange(self.n_model, self.size))  # fresh items always compete
+        pool = np.unique(np.concatenate(candidates)) if candidates else np.arange(self.size)
+        z_cf = _standardize(cf_all[pool]) if cf_all is not None else np.zeros(len(pool))
+        z_content = _standardize(self.vectors[pool] @ vector) if vector is not None else np.zeros(len(pool))
+        if cf_all is not None and vector is not None:
+            w = float(request.cf_weight)
+            cf_part, content_part = w * z_cf, (1 - w) * float(s["content_scale"]) * z_content
+        else:
+            cf_part, content_part = z_cf, z_content
+        scores = np.full(self.size, -np.inf)
+        scores[pool] = cf_part + content_part
+        return scores, {
+            "pool": pool,
+            "cf": cf_part if cf_all is not None else None,
+            "content": content_part if vector is not None else None,
+            "vector": vector,
+            "mode": "warm",
+        }
+
+    def _cold_scores(
+        self, user: UserState, profile: _Profile, request: RankRequest
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        s = self.settings
+        shares = self.popularity.astype(np.float64) + 1e-4
+        shares /= shares.sum()
+        cooc = self.bundle.cooccurrence
+        model_items = profile.engaged[profile.engaged < self.n_model]
+        base = np.log(shares)
+        colike = np.zeros(self.size)
+        if request.use_cf and cooc is not None and len(model_items):
+            colike[: self.n_model] = cooc.lift(model_items, shares[: self.n_model], float(s["prior_strength"]))
+            base = len(model_items) * base + colike
+        interest = np.zeros(self.size)
+        if request.use_embeddings and user.interests_vector is not None:
+            interest = _standardize(self.vectors @ user.interests_vector.astype(np.float32))
+        own = np.zeros(self.size)
+        if request.use_embeddings and len(profile.positions):
+            vector = (profile.weights[:, None] * self.vectors[profile.positions]).sum(axis=0)
+            own = _standardize(self.vectors @ (vector / (np.linalg.norm(vector) + EPSILON)))
+        interest_part = float(s["interest_boost"]) * interest
+        own_part = float(s["profile_boost"]) * own
+        scores = base + interest_part + own_part
+        return scores, {"interest": interest_part, "own": own_part, "colike": colike, "mode": "cold"}
+
+    def _top(
+        self,
+        scores: np.ndarray,
+        parts: dict[str, Any],
+        user: UserState,
+        profile: _Profile,
+        request: RankRequest,
+    ) -> list[Recommendation]:
+        scores = scores.astype(np.float64, copy=True)
+        # never what the user has seen, nor what the caller excludes
+        for cid in user.seen | set(request.exclude):
+            pos = self.position.get(cid)
+            if pos is not None:
+                scores[pos] = -np.inf
+        if request.category is not None:
+            scores[self.category_array != request.category] = -np.inf
+        # close neighbours of skipped items are pushed down
+        if len(profile.skipped) and float(self.settings["skip_penalty"]) > 0:
+            finite = np.flatnonzero(np.isfinite(scores))
+            if len(finite):
+                sims = (self.vectors[finite] @ self.vectors[profile.skipped].T).max(axis=1)
+                closeness = np.clip(
+                    (sims - float(self.settings["skip_similarity"])) / (1 - float(self.settings["skip_similarity"])),
+                    0,
+                    1,
+                )
+                scores[finite] -= (
+                    float(self.settings["skip_penalty"]) * closeness * max(1.0, float(scores[finite].std()))
+                )
+        finite = np.flatnonzero(np.isfinite(scores))
+        n = min(request.n, len(finite))
+        if n == 0:
+            return []
+        top = finite[np.argpartition(-scores[finite], n - 1)[:n]] if n < len(finite) else finite
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [self._explain(int(p), float(scores[p]), parts, user, profile) for p in top]
+
+    # -- explanations ---------------------------------------------------------------------------------
+    def _explain(self, pos: int, score: float, parts: dict, user: UserState, profile: _Profile) -> Recommendation:
+        cid, title, category = str(self.ids[pos]), self.titles[pos], self.categories[pos]
+        if parts["mode"] == "cold":
+            i = int(pos)
+            if parts["interest"][i] > 0.25 and user.interests:
+                interest = _matching_interest(user.interests, title, category)
+                return Recommendation(cid, title, category, score, "interest", f"matches your interest {interest}")
+            if parts["own"][i] > 0.25 and len(profile.positions):
+                liked = self.titles[int(profile.positions[0])]
+                return Recommendation(cid, title, category, score, "embedding", f"similar to {liked}")
+            if parts["colike"][i] > 1.0:  # co-liked at more than e x its popular share
+                return Recommendation(cid, title, category, score, "cf", "liked by people with similar taste")
+            return Recommendation(cid, title, category, score, "popular", f"popular in {category}")
+        where = np.searchsorted(parts["pool"], pos)
+        cf = parts["cf"][where] if parts["cf"] is not None else None
+        content = parts["content"][where] if parts["content"] is not None else None
+        if cf is not None and content is not None:
+            method = "hybrid"
+        elif cf is not None:
+            method = "cf"
+        else:
+            method = "embedding"
+        if content is not None and (cf is None or content >= cf):
+            sims = self.vectors[profile.positions] @ self.vectors[pos]
+            liked = self.titles[int(profile.positions[int(np.argmax(sims))])]
+            return Recommendation(cid, title, category, score, method, f"similar to {liked}")
+        return Recommendation(cid, title, category, score, method, "liked by people with similar taste")
+
+    # -- item-to-item and popularity --------------------------------------------------------------------
+    def similar(self, content_id: str, n: int, vector: np.ndarray | None = None) -> list[Recommendation]:
+        pos = self.position.get(content_id)
+        if vector is None:
+            if pos is None:
+                return []
+            vector = self.vectors[pos]
+        sims = self.vectors @ vector.astype(np.float32) if self.size <= 50_000 else None
+        if sims is None:
+            found_scores, found = self.bundle.index.search(vector, min(n + 1, self.n_model))
+            pairs = [(int(p), float(sc)) for p, sc in zip(found[0], found_scores[0], strict=True) if p >= 0]
+            fresh = self.vectors[self.n_model :] @ vector
+            pairs += [(self.n_model + i, float(v)) for i, v in enumerate(fresh)]
+        else:
+            pairs = list(enumerate(sims.tolist()))
+        pairs = [(p, sc) for p, sc in pairs if p != pos]
+        pairs.sort(key=lambda x: -x[1])
+        title = self.titles[pos] if pos is not None else content_id
+        return [
+            Recommendation(str(self.ids[p]), self.titles[p], self.categories[p], sc, "embedding", f"similar to {title}")
+            for p, sc in pairs[:n]
+        ]
+
+    def popular(self, n: int, category: str | None = None, exclude: Sequence[str] = ()) -> list[Recommendation]:
+        scores = self.popularity.astype(np.float64, copy=True)
+        if category is not None:
+            scores[self.category_array != category] = -np.inf
+        for cid in exclude:
+            pos = self.position.get(cid)
+            if pos is not None:
+                scores[pos] = -np.inf
+        finite = np.flatnonzero(np.isfinite(scores))
+        top = finite[np.argsort(-scores[finite], kind="stable")][:n]
+        return [
+            Recommendation(
+                str(self.ids[p]),
+                self.titles[p],
+                self.categories[p],
+                float(scores[p]),
+                "popular",
+                f"popular in {self.categories[p]}",
+            )
+            for p in top
+        ]
+
+
+def _matching_interest(interests: list[str], title: str, category: str) -> str:
+    """The interest named in the item's title or category, else the user's first."""
+    text = f"{title} {category}".lower().replace("-", " ")
+    for interest in interests:
+        if interest.lower().replace("-", " ") in text:
+            return interest
+    return interests[0]

@@ -1,0 +1,114 @@
+"""`dummi evaluate`, as ../shared/EVALUATION.md specifies: import content, users and train into a fresh
+database through the import path, run the real training pipeline, ask the real recommender (default
+request) for 10 items for every user, write them out, and score them against test.jsonl."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dummi.artifacts.loader import ModelCache
+from dummi.artifacts.store import FileStore
+from dummi.db.connection import Database
+from dummi.db.migrations import migrate
+from dummi.ml.metrics import summarize
+from dummi.ml.model_bundle import parse_bundle
+from dummi.ml.recommender import RankRequest
+from dummi.progress import NullProgress, Progress
+from dummi.services.import_service import import_directory
+from dummi.services.recommendation_service import RecommendationEngine
+from dummi.services.training_service import TrainingParams, run_now
+
+K = 10
+
+
+@dataclass
+class EvaluationResult:
+    metrics: dict[str, dict[str, float]]
+    model_version: str | None
+    timings: dict[str, float]
+    training: dict[str, Any]
+
+
+def evaluate_directory(
+    data_dir: Path,
+    recommendations_out: Path,
+    *,
+    database_url: str | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> EvaluationResult:
+    progress = progress or NullProgress()
+    data_dir = Path(data_dir)
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="dummi-evaluate-") as tmp:
+        work = Path(tmp)
+        stop = None
+        if database_url is None:
+            from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
+
+            database_url = start_embedded_postgres(work / "data")
+            stop = lambda: stop_embedded_postgres(work / "data")  # noqa: E731
+        db = Database(database_url, pool_size=2, statement_timeout_ms=3_600_000)
+        try:
+            migrate(db)
+            started = time.perf_counter()
+            imported = import_directory(db, data_dir, progress=lambda what, n: None)
+            timings["import"] = time.perf_counter() - started
+            log(f"imported {imported.users} users, {imported.content} items, {imported.events} interactions")
+
+            store = FileStore(work / "artifacts")
+            started = time.perf_counter()
+            run = run_now(db, store, "evaluate", TrainingParams(), progress=progress)
+            timings["train"] = time.perf_counter() - started
+            if run is None or run.state != "succeeded":
+                raise RuntimeError(f"training failed: {run.error if run else 'not run'}")
+            log(f"trained {run.model_version} in {timings['train']:.1f}s")
+
+            engine = RecommendationEngine(db, ModelCache(store, parse_bundle, check_interval=3600))
+            users = [json.loads(line)["user_id"] for line in (data_dir / "users.jsonl").open() if line.strip()]
+            started = time.perf_counter()
+            recommendations: dict[str, list[str]] = {}
+            progress.start("recommending", len(users))
+            recommendations_out.parent.mkdir(parents=True, exist_ok=True)
+            with recommendations_out.open("w") as out:
+                for user in users:
+                    served = engine.recommend(db, user, RankRequest(n=K))
+                    recommendations[user] = [r.content_id for r in served.recommendations]
+                    out.write(json.dumps({"user_id": user, "recommendations": recommendations[user]}) + "\n")
+                    progress.advance()
+            progress.finish()
+            timings["recommend"] = time.perf_counter() - started
+        finally:
+            db.close()
+            if stop is not None:
+                stop()
+
+    relevant: dict[str, set[str]] = {}
+    test = data_dir / "test.jsonl"
+    for line in test.open():
+        if line.strip():
+            e = json.loads(line)
+            if e.get("interaction_type") == "like":
+                relevant.setdefault(e["user_id"], set()).add(e["content_id"])
+    cold_file = data_dir / "cold_users.txt"
+    cold = set(cold_file.read_text().split()) if cold_file.exists() else set()
+    metrics = summarize(recommendations, relevant, cold, imported.content, K)
+    return EvaluationResult(metrics, run.model_version, timings, {"timings": run.timings, "counts": run.counts})
+
+
+def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
+    lines = [f"{'users':<6} {'n':>5} {'NDCG@10':>8} {'Recall@10':>9} {'Prec@10':>8} {'MAP@10':>8} {'HitRate':>8}"]
+    for group in ("all", "warm", "cold"):
+        m = metrics[group]
+        lines.append(
+            f"{group:<6} {int(m['users']):>5} {m['ndcg']:>8.4f} {m['recall']:>9.4f} {m['precision']:>8.4f} "
+            f"{m['map']:>8.4f} {m['hit_rate']:>8.4f}"
+        )
+    lines.append(f"catalog coverage: {metrics['all']['coverage']:.3f}")
+    return "\n".join(lines)

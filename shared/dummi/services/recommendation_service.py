@@ -1,0 +1,139 @@
+"""Serving recommendations: the published model (loaded once, re-checked every few seconds), content newer
+than the model (refreshed every few seconds), and one Postgres round trip per request for the user."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+
+from dummi.artifacts.loader import ModelCache
+from dummi.db.connection import Database
+from dummi.db.recommendations_repository import RecommendationsRepository
+from dummi.errors import NotFoundError
+from dummi.ml.embeddings import from_bytes
+from dummi.ml.model_bundle import ModelBundle, parse_bundle
+from dummi.ml.recommender import (
+    FreshItems,
+    HybridRecommender,
+    RankRequest,
+    Recommendation,
+    UserEvent,
+    UserState,
+)
+from dummi.ml.vector_index import build_index
+
+FRESH_REFRESH_SECONDS = 5.0
+# Content created this long before the model's training started is looked at again, in case it was
+# embedded only after training had read the catalog.
+FRESH_MARGIN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Served:
+    recommendations: list[Recommendation]
+    model_version: str | None
+
+
+def _empty_bundle() -> ModelBundle:
+    index = build_index([], np.empty((0, 384), np.float32), kind="flat")
+    return ModelBundle(np.array([], dtype=object), [], [], index, np.zeros(0, np.float32), None)
+
+
+class RecommendationEngine:
+    """Process-wide state of the recommendations function (kept across invocations)."""
+
+    def __init__(self, db: Database, models: ModelCache[ModelBundle], fresh_refresh: float = FRESH_REFRESH_SECONDS):
+        self._db = db
+        self._models = models
+        self._fresh_refresh = fresh_refresh
+        self._lock = threading.Lock()
+        self._recommender: HybridRecommender | None = None
+        self._key: tuple[str | None, int] | None = None
+        self._fresh = FreshItems()
+        self._fresh_checked: float | None = None
+        self._fresh_version: str | None = "unset"
+
+    def recommender(self, db: Database | None = None) -> tuple[HybridRecommender, str | None]:
+        """The recommender for the current model plus fresh content (rebuilt only when either changes)."""
+        loaded = self._models.get()
+        version = loaded.version if loaded else None
+        bundle = loaded.model if loaded else None
+        self._refresh_fresh(db or self._db, loaded, version, bundle)
+        key = (version, len(self._fresh.ids))
+        if self._recommender is None or key != self._key:
+            with self._lock:
+                if self._recommender is None or key != self._key:
+                    self._recommender = HybridRecommender(bundle or _empty_bundle(), self._fresh)
+                    self._key = key
+        return self._recommender, version
+
+    def _refresh_fresh(self, db: Database, loaded, version: str | None, bundle: ModelBundle | None) -> None:
+        now = time.monotonic()
+        if (
+            self._fresh_checked is not None
+            and version == self._fresh_version
+            and now - self._fresh_checked < self._fresh_refresh
+        ):
+            return
+        since = None
+        if loaded is not None:
+            since = datetime.fromisoformat(loaded.manifest["created_at"]) - FRESH_MARGIN
+        rows = db.read(lambda conn: RecommendationsRepository(conn).content_since(since))
+        known = bundle.position if bundle is not None else {}
+        rows = [r for r in rows if r[0] not in known]
+        self._fresh = FreshItems(
+            ids=[r[0] for r in rows],
+            titles=[r[1] for r in rows],
+            categories=[r[2] for r in rows],
+            vectors=np.vstack([from_bytes(r[3]) for r in rows]) if rows else np.empty((0, 384), np.float32),
+        )
+        self._fresh_checked, self._fresh_version = now, version
+
+    def recommend(self, db: Database, user_id: str, request: RankRequest) -> Served:
+        recommender, version = self.recommender(db)
+        raw = db.read(lambda conn: RecommendationsRepository(conn).user_state(user_id))
+        if raw is None:
+            raise NotFoundError("user", user_id, field="user_id")
+        state = UserState(
+            user_id=user_id,
+            interests=raw["interests"],
+            interests_vector=from_bytes(raw["embedding"]) if raw["embedding"] is not None else None,
+            events=[
+                UserEvent(cid, kind, etype, duration, datetime.fromisoformat(at))
+                for cid, kind, etype, duration, at in raw["events"]
+            ],
+            seen=set(raw["seen"]),
+        )
+        return Served(recommender.recommend(state, request), version)
+
+    def popular(self, db: Database, n: int, category: str | None) -> Served:
+        recommender, version = self.recommender(db)
+        return Served(recommender.popular(n, category), version)
+
+    def similar(self, db: Database, content_id: str, n: int) -> Served:
+        recommender, version = self.recommender(db)
+        if content_id in recommender.position:
+            return Served(recommender.similar(content_id, n), version)
+        found = db.read(lambda conn: RecommendationsRepository(conn).content_vector(content_id))
+        if found is None:
+            raise NotFoundError("content", content_id, field="content_id")
+        title, blob = found
+        if blob is None:  # not embedded yet: nothing to compare with
+            return Served([], version)
+        return Served(recommender.similar(content_id, n, vector=from_bytes(blob)), version)
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> RecommendationEngine:
+    from dummi.artifacts.store import get_artifact_store
+    from dummi.config import get_settings
+    from dummi.db.connection import get_database
+
+    settings = get_settings()
+    models = ModelCache(get_artifact_store, parse_bundle, check_interval=settings.dummi_model_check_seconds)
+    return RecommendationEngine(get_database(), models)
