@@ -111,12 +111,14 @@ def db(migrated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
 
 def _clear_caches() -> None:
     from dummi.services.embedding_queue import get_embedding_queue
+    from dummi.services.recommendation_service import get_engine
     from dummi.services.training_dispatch import get_training_dispatcher
 
     get_settings.cache_clear()
     get_database.cache_clear()
     get_embedding_queue.cache_clear()
     get_training_dispatcher.cache_clear()
+    get_engine.cache_clear()
 
 
 @pytest.fixture

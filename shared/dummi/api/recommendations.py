@@ -31,7 +31,7 @@ class RecommendationRequest(StrictModel):
         ge=0.0,
         le=1.0,
         description="share of collaborative filtering in the blend (0: content only, 1: CF only); 0.5 is "
-        "the blend the last training found best on its holdout",
+        "the blend the last training found best on its holdout (scaled linearly on each side)",
     )
     category: Category | None = Field(default=None, description="only items of this category")
     exclude: list[Identifier] = Field(default=[], max_length=MAX_EXCLUDE, description="content ids to leave out")

@@ -27,11 +27,11 @@ from dummi.ml.model_bundle import ModelBundle
 DEFAULT_SETTINGS: dict[str, Any] = {
     "cold_threshold": 5,  # the seed: fewer than 5 interactions is a cold-start user
     "recency_half_life": 10.0,  # in items: the 10th most recent item counts half as much as the latest
-    "content_scale": 0.3,  # content z-scores' weight relative to CF's at cf_weight = 0.5
+    "cf_share": 0.75,  # CF's share of the blend at the request's default cf_weight = 0.5 (tuned)
     "skip_penalty": 0.5,  # how far an item as close as a skipped one is pushed down (in z units)
     "skip_similarity": 0.6,  # cosine above which an item counts as a close neighbour of a skipped one
-    "interest_boost": 0.0,  # cold start: weight of the interest match (z units)
-    "profile_boost": 0.0,  # cold start: weight of similarity to the few items engaged with (z units)
+    "interest_boost": 0.5,  # cold start: weight of the interest match (z units)
+    "profile_boost": 0.3,  # cold start: weight of similarity to the few items engaged with (z units)
     "prior_strength": 50.0,  # cold start: how strongly co-likes are shrunk toward popularity
     "candidates": 500,  # per source (CF top, content top) before blending
 }
@@ -92,6 +92,14 @@ class _Profile:
     weights: np.ndarray  # recency weights
     skipped: np.ndarray  # positions with a negative total
     engaged: np.ndarray  # every position the user interacted with
+
+
+def effective_cf_weight(cf_weight: float, cf_share: float) -> float:
+    """The request's cf_weight on the calibrated scale: 0 is content only, 1 is CF only, and the default
+    0.5 is the share training found best on its holdout (``cf_share``); linear on each side of 0.5."""
+    if cf_weight <= 0.5:
+        return 2 * cf_weight * cf_share
+    return cf_share + (cf_weight - 0.5) * 2 * (1 - cf_share)
 
 
 def _standardize(x: np.ndarray) -> np.ndarray:
@@ -195,11 +203,15 @@ class HybridRecommender:
                 candidates.append(found[0][found[0] >= 0])
         candidates.append(np.arange(self.n_model, self.size))  # fresh items always compete
         pool = np.unique(np.concatenate(candidates)) if candidates else np.arange(self.size)
-        z_cf = _standardize(cf_all[pool]) if cf_all is not None else np.zeros(len(pool))
+        z_cf = np.zeros(len(pool))
+        if cf_all is not None:
+            # items newer than the model have no CF signal yet: they count as average, not as "disliked"
+            known = pool < self.n_model
+            z_cf[known] = _standardize(cf_all[pool[known]])
         z_content = _standardize(self.vectors[pool] @ vector) if vector is not None else np.zeros(len(pool))
         if cf_all is not None and vector is not None:
-            w = float(request.cf_weight)
-            cf_part, content_part = w * z_cf, (1 - w) * float(s["content_scale"]) * z_content
+            w = effective_cf_weight(float(request.cf_weight), float(s["cf_share"]))
+            cf_part, content_part = w * z_cf, (1 - w) * z_content
         else:
             cf_part, content_part = z_cf, z_content
         scores = np.full(self.size, -np.inf)

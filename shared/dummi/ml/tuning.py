@@ -141,7 +141,7 @@ def choose(
         value = score(config, settings, warm, "warm")
         if value > best:
             best_cf, best = config, value
-    for key, grid in (("recency_half_life", [5.0, 10.0, 20.0, 0.0]), ("content_scale", [0.0, 0.15, 0.3, 0.6])):
+    for key, grid in (("recency_half_life", [5.0, 10.0, 20.0, 0.0]), ("cf_share", [0.5, 0.65, 0.8, 0.9, 1.0])):
         best_value, best_setting = -1.0, settings[key]
         for value in grid:
             v = score(best_cf, {**settings, key: value}, warm, "warm")
