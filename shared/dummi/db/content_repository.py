@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dummi.db.connection import Connection
 from dummi.db.records import ContentRecord, EmbeddingResult, EmbeddingSource
 from dummi.errors import ConflictError, NotFoundError
@@ -70,6 +72,10 @@ class ContentRepository:
             stamps=[i.read_at for i in items],
         )
         return self.conn.row_count
+
+    def clock(self) -> datetime:
+        """The database's current time (watermarks are taken on one clock)."""
+        return self.conn.run("SELECT clock_timestamp()")[0][0]
 
     def embedded_items(self) -> list[tuple[str, str, str, bytes]]:
         """(content_id, title, category, embedding) of every embedded item, in content_id order."""

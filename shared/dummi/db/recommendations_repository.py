@@ -37,15 +37,23 @@ class RecommendationsRepository:
         interests, embedding, events, seen = rows[0]
         return {"interests": list(interests or []), "embedding": embedding, "events": events, "seen": list(seen)}
 
-    def content_since(self, since: datetime | None) -> list[tuple[str, str, str, bytes, datetime]]:
-        """(content_id, title, category, embedding, created_at) embedded and created after ``since``."""
+    def embedded_ids_since(self, since: datetime | None) -> list[str]:
+        """Ids of embedded content created after ``since`` (all of it when None): cheap, no vectors."""
         rows = self.conn.run(
-            "SELECT content_id, title, category, embedding, created_at FROM content"
-            " WHERE embedding IS NOT NULL AND (CAST(:since AS timestamptz) IS NULL OR created_at > :since)"
-            " ORDER BY created_at, content_id",
+            "SELECT content_id FROM content"
+            " WHERE embedding IS NOT NULL AND (CAST(:since AS timestamptz) IS NULL OR created_at > :since)",
             since=since,
         )
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [r[0] for r in rows]
+
+    def embedded_content(self, content_ids: list[str]) -> list[tuple[str, str, str, bytes]]:
+        """(content_id, title, category, embedding) of these items, in content_id order."""
+        rows = self.conn.run(
+            "SELECT content_id, title, category, embedding FROM content"
+            " WHERE content_id = ANY(CAST(:ids AS text[])) AND embedding IS NOT NULL ORDER BY content_id",
+            ids=content_ids,
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def content_vector(self, content_id: str) -> tuple[str, bytes | None] | None:
         rows = self.conn.run(

@@ -94,6 +94,34 @@ class _Profile:
     engaged: np.ndarray  # every position the user interacted with
 
 
+class _Vectors:
+    """Row access and products over model vectors followed by fresh vectors, without concatenating them."""
+
+    def __init__(self, model: np.ndarray, fresh: np.ndarray) -> None:
+        self.model, self.fresh, self.n_model = model, fresh, len(model)
+
+    def __len__(self) -> int:
+        return self.n_model + len(self.fresh)
+
+    def __getitem__(self, positions) -> np.ndarray:
+        if isinstance(positions, (int, np.integer)):
+            p = int(positions)
+            return self.model[p] if p < self.n_model else self.fresh[p - self.n_model]
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(self.fresh):
+            return self.model[positions]
+        out = np.empty((len(positions), self.model.shape[1]), np.float32)
+        in_model = positions < self.n_model
+        out[in_model] = self.model[positions[in_model]]
+        out[~in_model] = self.fresh[positions[~in_model] - self.n_model]
+        return out
+
+    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
+        if not len(self.fresh):
+            return self.model @ vector
+        return np.concatenate([self.model @ vector, self.fresh @ vector])
+
+
 def effective_cf_weight(cf_weight: float, cf_share: float) -> float:
     """The request's cf_weight on the calibrated scale: 0 is content only, 1 is CF only, and the default
     0.5 is the share training found best on its holdout (``cf_share``); linear on each side of 0.5."""
@@ -121,7 +149,9 @@ class HybridRecommender:
         self.titles = list(bundle.titles) + [fresh.titles[i] for i in keep]
         self.categories = list(bundle.categories) + [fresh.categories[i] for i in keep]
         fresh_vectors = fresh.vectors[keep] if keep else np.empty((0, bundle.vectors.shape[1]), np.float32)
-        self.vectors = np.vstack([bundle.vectors, fresh_vectors]) if len(fresh_vectors) else bundle.vectors
+        # Model vectors are the index's own memory; fresh ones are few. Kept apart, so new content never
+        # costs a copy of the whole catalog.
+        self.vectors = _Vectors(bundle.vectors, fresh_vectors)
         self.popularity = np.concatenate([bundle.popularity, np.zeros(len(keep), np.float32)])
         self.position = {cid: i for i, cid in enumerate(self.ids)}
         self.category_array = np.array(self.categories, dtype=object)
@@ -326,7 +356,7 @@ class HybridRecommender:
         if sims is None:
             found_scores, found = self.bundle.index.search(vector, min(n + 1, self.n_model))
             pairs = [(int(p), float(sc)) for p, sc in zip(found[0], found_scores[0], strict=True) if p >= 0]
-            fresh = self.vectors[self.n_model :] @ vector
+            fresh = self.vectors.fresh @ vector
             pairs += [(self.n_model + i, float(v)) for i, v in enumerate(fresh)]
         else:
             pairs = list(enumerate(sims.tolist()))

@@ -42,14 +42,15 @@ class VectorIndex:
         return self.index.search(queries, k)
 
     def stored_vectors(self) -> np.ndarray:
-        """All stored vectors as an (n, d) float32 array (read from the flat storage, once per load)."""
+        """All stored vectors as an (n, d) float32 array sharing the index's memory (no copy: at 100K items
+        a copy would cost 150 MB and a few hundred ms of cold start). Valid while this index lives."""
         import faiss
 
         flat = faiss.downcast_index(self.index.storage) if self.kind == "hnsw" else self.index
         n, d = self.size, self.index.d
         if n == 0:
             return np.empty((0, d), np.float32)
-        return faiss.vector_to_array(flat.codes).view(np.float32).reshape(n, d)
+        return faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
 
     # -- persistence (the ids are saved beside the index by the model bundle) -------------------------
     def serialize(self) -> bytes:

@@ -28,9 +28,9 @@ from dummi.ml.recommender import (
 from dummi.ml.vector_index import build_index
 
 FRESH_REFRESH_SECONDS = 5.0
-# Content created this long before the model's training started is looked at again, in case it was
-# embedded only after training had read the catalog.
-FRESH_MARGIN = timedelta(hours=1)
+# Content created shortly before training read the catalog may have been embedded (or committed) only after
+# that read: it is looked at again. Only its ids are read; vectors only for items the model lacks.
+FRESH_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,16 @@ class RecommendationEngine:
             return
         since = None
         if loaded is not None:
-            since = datetime.fromisoformat(loaded.manifest["created_at"]) - FRESH_MARGIN
-        rows = db.read(lambda conn: RecommendationsRepository(conn).content_since(since))
+            as_of = loaded.manifest.get("items_as_of") or loaded.manifest["created_at"]
+            since = datetime.fromisoformat(as_of) - FRESH_MARGIN
         known = bundle.position if bundle is not None else {}
-        rows = [r for r in rows if r[0] not in known]
+
+        def read(conn):
+            repo = RecommendationsRepository(conn)
+            missing = [cid for cid in repo.embedded_ids_since(since) if cid not in known]
+            return repo.embedded_content(missing) if missing else []
+
+        rows = db.read(read)
         self._fresh = FreshItems(
             ids=[r[0] for r in rows],
             titles=[r[1] for r in rows],

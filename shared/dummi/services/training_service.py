@@ -233,6 +233,8 @@ def train_and_publish(
 
     with _Timer(report, "index"):
         progress.start("building index")
+        # Serving treats content created after this moment as "fresh" (not in this model).
+        items_as_of = db.read(lambda conn: ContentRepository(conn).clock())
         items = db.read(lambda conn: ContentRepository(conn).embedded_items())
         ids = [i[0] for i in items]
         vectors = np.vstack([from_bytes(i[3]) for i in items]) if items else np.empty((0, 384), np.float32)
@@ -307,6 +309,7 @@ def train_and_publish(
             files,
             {
                 "created_at": datetime.now(UTC).isoformat(),
+                "items_as_of": items_as_of.isoformat(),
                 "run_id": run_id,
                 "params": params.as_dict(),
                 "model": facts,

@@ -1,0 +1,237 @@
+"""Latency of a warm recommendation through the real handler (API Gateway v2 event, in process, Postgres
+on a local socket), the recommendations function's cold start (fresh process: imports + artifact load),
+and peak RSS, on synthetic data: N items in topics (clustered unit vectors), N users with ~10 events each.
+
+    .venv/bin/python tests/benchmarks/bench_recommend.py [items=100000] [users=100000] [--core-only 1000000]
+
+--core-only N measures the recommender itself (no Postgres, no training: a synthetic model of N items)
+for catalogs too large to load and train here in a few minutes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from _common import PEAK_RSS_SNIPPET, ROOT, in_fresh_process
+
+TOPICS = 50
+EVENTS_PER_USER = 10
+DIM = 384
+
+
+def synthetic_vectors(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    centers = rng.standard_normal((TOPICS, DIM)).astype(np.float32)
+    topic = rng.integers(0, TOPICS, n)
+    x = centers[topic] + 0.6 * rng.standard_normal((n, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, topic
+
+
+def load(db, n_items: int, n_users: int, seed: int = 0) -> None:
+    """COPY synthetic content (already embedded), users and events into Postgres (a dev tool: raw SQL)."""
+    from dummi.ml.text import content_text, text_hash
+
+    rng = np.random.default_rng(seed)
+    vectors, topic = synthetic_vectors(n_items, rng)
+    by_topic = [np.flatnonzero(topic == t) for t in range(TOPICS)]
+    zipf = [1.0 / np.arange(1, len(ix) + 1) ** 0.9 for ix in by_topic]
+    zipf = [z / z.sum() for z in zipf]
+    conn = db.connect()
+
+    def copy(table: str, columns: str, lines) -> None:
+        buffer = io.BytesIO("".join(lines).encode())
+        conn.run(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT text)", stream=buffer)
+
+    def content_rows():
+        for i in range(n_items):
+            title, category = f"Item {i} about topic {topic[i]}", f"topic-{topic[i]}"
+            h = text_hash(content_text(title, category, [], ""))
+            yield f"c{i}\t{title}\t{category}\t{{}}\t\t\\\\x{vectors[i].astype('<f4').tobytes().hex()}\t{h}\n"
+
+    copy("content", "content_id, title, category, tags, description, embedding, text_hash", content_rows())
+    user_topic = rng.integers(0, TOPICS, n_users)
+
+    def user_rows():
+        for u in range(n_users):
+            t = user_topic[u]
+            interest = vectors[by_topic[t][0]].astype("<f4").tobytes().hex()
+            yield f"u{u}\t{{topic-{t}}}\tintermediate\t\\\\x{interest}\tbench\n"
+
+    copy("users", "user_id, interests, skill_level, interests_embedding, interests_hash", user_rows())
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def event_rows():
+        for u in range(n_users):
+            t = user_topic[u]
+            items = rng.choice(by_topic[t], size=EVENTS_PER_USER, p=zipf[t])
+            kinds = rng.choice(["like", "click", "skip"], size=EVENTS_PER_USER, p=[0.6, 0.3, 0.1])
+            for k, (item, kind) in enumerate(zip(items, kinds, strict=True)):
+                at = (start + timedelta(minutes=int(u) * 3 + k)).isoformat()
+                yield f"u{u}\tc{item}\tinteraction\t{kind}\t\\N\t{at}\n"
+
+    copy("interactions", "user_id, content_id, kind, event_type, duration_seconds, created_at", event_rows())
+    conn.close()
+
+
+def percentile(times, q):
+    return float(np.percentile(times, q))
+
+
+def bench_handler(n_requests: int, n_users: int) -> dict:
+    sys.path.insert(0, str(ROOT / "functions" / "recommendations"))
+    import app  # the real function module
+
+    event = json.loads((ROOT / "tests" / "events" / "recommendations_recommend.json").read_text())
+
+    class Context:
+        function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1769
+        invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:0:function:bench", "bench"
+
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 29_000
+
+    rng = np.random.default_rng(1)
+    times = []
+    for i in range(n_requests + 50):
+        event["body"] = json.dumps({"user_id": f"u{int(rng.integers(0, n_users))}", "n_recommendations": 10})
+        started = time.perf_counter()
+        response = app.handler(event, Context())
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response["statusCode"] == 200, response["body"]
+        if i >= 50:  # the first requests load the model and warm caches
+            times.append(elapsed)
+    return {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": float(np.mean(times))}
+
+
+COLD_START = """
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {fn!r})
+import app
+imported = time.perf_counter() - t0
+event = json.load(open({event!r}))
+event["body"] = json.dumps({{"user_id": "u1", "n_recommendations": 10}})
+class C:
+    function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1769
+    invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:0:function:bench", "cold"
+    def get_remaining_time_in_millis(self): return 29000
+r = app.handler(event, C())
+assert r["statusCode"] == 200, r
+print(json.dumps({{"import_s": imported, "first_response_s": time.perf_counter() - t0, "rss_mb": {rss},
+                  "torch": "torch" in sys.modules, "sklearn": "sklearn" in sys.modules}}))
+"""
+
+
+def core_only(n_items: int) -> None:
+    """The recommender on a synthetic model of n_items (NMF-shaped factors, HNSW index), no Postgres."""
+    from dummi.ml.collaborative import FactorModel
+    from dummi.ml.model_bundle import ModelBundle
+    from dummi.ml.recommender import HybridRecommender, RankRequest, UserEvent, UserState
+    from dummi.ml.vector_index import build_index
+
+    rng = np.random.default_rng(0)
+    vectors, topic = synthetic_vectors(n_items, rng)
+    t = time.perf_counter()
+    index = build_index([f"c{i}" for i in range(n_items)], vectors)
+    print(f"  {index.kind} index over {n_items} items built in {time.perf_counter() - t:.0f}s")
+    factors = np.abs(rng.standard_normal((n_items, 50))).astype(np.float32) * 0.1
+    bundle = ModelBundle(
+        np.array([f"c{i}" for i in range(n_items)], dtype=object),
+        [f"Item {i}" for i in range(n_items)],
+        [f"topic-{k}" for k in topic],
+        index,
+        rng.random(n_items).astype(np.float32),
+        FactorModel("nmf", factors, factors.copy()),
+        {},
+        vectors,
+    )
+    recommender = HybridRecommender(bundle)
+    now = datetime.now(UTC)
+    times = []
+    for i in range(300):
+        items = rng.integers(0, n_items, 12)
+        events = [
+            UserEvent(f"c{j}", "interaction", "like", None, now - timedelta(minutes=k)) for k, j in enumerate(items)
+        ]
+        state = UserState(f"u{i}", [], None, events, {f"c{j}" for j in items})
+        started = time.perf_counter()
+        recommender.recommend(state, RankRequest(n=10))
+        times.append((time.perf_counter() - started) * 1000)
+    peak = int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]) / 1024
+    print(
+        f"core recommender, {n_items} items: p50 {percentile(times[20:], 50):.2f} ms, "
+        f"p99 {percentile(times[20:], 99):.2f} ms, peak RSS {peak:.0f} MB"
+    )
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--core-only" in sys.argv:
+        core_only(int(args[0]) if args else 1_000_000)
+        return
+    n_items = int(args[0]) if args else 100_000
+    n_users = int(args[1]) if len(args) > 1 else 100_000
+    from dummi.artifacts.store import FileStore
+    from dummi.db.connection import Database
+    from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
+    from dummi.db.migrations import migrate
+    from dummi.services.training_service import TrainingParams, run_now
+
+    with tempfile.TemporaryDirectory(prefix="dummi-bench-") as tmp:
+        data = Path(tmp)
+        url = start_embedded_postgres(data)
+        os.environ.update(
+            DATABASE_URL=url,
+            ARTIFACTS_URI=(data / "artifacts").as_uri(),
+            POWERTOOLS_TRACE_DISABLED="1",
+            POWERTOOLS_METRICS_NAMESPACE="Bench",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            DUMMI_MODEL_CHECK_SECONDS="60",
+        )
+        db = Database(url, pool_size=2, statement_timeout_ms=3_600_000)
+        try:
+            migrate(db)
+            t = time.perf_counter()
+            load(db, n_items, n_users)
+            print(
+                f"loaded {n_items} items, {n_users} users, {n_users * EVENTS_PER_USER} events in "
+                f"{time.perf_counter() - t:.0f}s"
+            )
+            t = time.perf_counter()
+            run = run_now(db, FileStore(data / "artifacts"), "bench", TrainingParams(cf_algorithm="nmf"))
+            assert run.state == "succeeded", run.error
+            print(f"trained in {time.perf_counter() - t:.0f}s: {run.timings}")
+            db.read(lambda c: c.run("ANALYZE"))
+            warm = bench_handler(500, n_users)
+            print(
+                f"warm recommendation through the handler: p50 {warm['p50']:.2f} ms, p99 {warm['p99']:.2f} ms "
+                f"(targets 10 / 25 ms: {10 / warm['p50']:.1f}x / {25 / warm['p99']:.1f}x headroom)"
+            )
+            cold = in_fresh_process(
+                COLD_START.format(
+                    fn=str(ROOT / "functions" / "recommendations"),
+                    event=str(ROOT / "tests" / "events" / "recommendations_recommend.json"),
+                    rss=PEAK_RSS_SNIPPET,
+                )
+            )
+            print(
+                f"cold start (fresh process): imports {cold['import_s']:.2f}s, first answer "
+                f"{cold['first_response_s']:.2f}s (target 1.5 s), peak RSS {cold['rss_mb']:.0f} MB, "
+                f"torch imported: {cold['torch']}, scikit-learn imported: {cold['sklearn']}"
+            )
+        finally:
+            db.close()
+            stop_embedded_postgres(data)
+
+
+if __name__ == "__main__":
+    main()
