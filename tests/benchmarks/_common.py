@@ -32,9 +32,11 @@ def model_dir() -> Path:
     return ensure_onnx_model(get_settings().model_dir)
 
 
-def in_fresh_process(code: str) -> dict:
+def in_fresh_process(code: str, *, echo_stderr: bool = False) -> dict:
     """Run ``code`` in a new interpreter (cold imports); it must print one JSON object last."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    if echo_stderr:
+        print(out.stderr, file=sys.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -97,7 +97,11 @@ def main() -> None:
     p = np.linalg.inv(gram)
     b = -p / np.diag(p)
     np.fill_diagonal(b, 0)
-    record("EASE (lambda 250)", binary @ b, t)
+    ease_scores = binary @ b
+    record("EASE (lambda 250)", ease_scores, t)
+    popular = np.asarray(weighted.sum(0)).ravel()
+    segment = np.array([popular if uids[u] in cold else ease_scores[u] for u in range(len(uids))])
+    record("segment-aware: EASE warm, popularity cold", segment, t)
     t = time.perf_counter()
     from sklearn.decomposition import NMF
 

@@ -28,9 +28,10 @@ from dummi.ml.recommender import (
 from dummi.ml.vector_index import build_index
 
 FRESH_REFRESH_SECONDS = 5.0
-# Content created shortly before training read the catalog may have been embedded (or committed) only after
-# that read: it is looked at again. Only its ids are read; vectors only for items the model lacks.
-FRESH_MARGIN = timedelta(minutes=10)
+# Content created shortly before training read the catalog may have been committed or embedded only after
+# that read (a write's transaction outlives its created_at by at most the statement timeout): it is looked
+# at again. Only ids are read; vectors only for items the model lacks.
+FRESH_MARGIN = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
