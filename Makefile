@@ -68,6 +68,8 @@ bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index,
 	$(BIN)/python tests/benchmarks/bench_embeddings.py
 	$(BIN)/python tests/benchmarks/bench_index.py
 	$(BIN)/python tests/benchmarks/bench_training.py
+	$(BIN)/python tests/benchmarks/bench_recommend.py 100000 100000
+	$(BIN)/pip install --quiet -e '.[bench]' && $(BIN)/python tests/benchmarks/bench_reference.py
 
 training-image: ## docker build of the training/embedding image (needs a Docker engine)
 	docker build -f functions/training/Dockerfile -t dummi-training .
