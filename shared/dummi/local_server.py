@@ -64,6 +64,8 @@ def serve(host: str, port: int, sample_data: Path | None) -> None:
     # Writes are embedded by a worker thread right after they commit; training runs in a thread.
     os.environ.setdefault("DUMMI_EMBEDDING_MODE", "background")
     os.environ.setdefault("DUMMI_TRAINING_DISPATCH", "thread")
+    # A model trained here is served within seconds (Lambda containers check every minute).
+    os.environ.setdefault("DUMMI_MODEL_CHECK_SECONDS", "3")
     get_settings.cache_clear()
     get_database.cache_clear()
     import uvicorn

@@ -86,13 +86,15 @@ def test_loader_loads_once_then_rechecks_at_most_every_interval(tmp_path):
     store, clock = FileStore(tmp_path), Clock()
     cache = ModelCache(store, parse, check_interval=60, clock=clock)
     assert cache.get() is None  # nothing published yet
-    clock.now = 61
     publish(store, "v1", {"a.bin": b"one"}, {})
+    clock.now = 2
+    assert cache.get() is None  # checked moments ago
+    clock.now = 6  # with nothing loaded the pointer is looked at again after a few seconds, not a minute
     assert cache.get().model == {"a.bin": "one"}
     publish(store, "v2", {"a.bin": b"two"}, {})
-    clock.now = 100
+    clock.now = 60
     assert cache.get().version == "v1"  # within the interval: no check
-    clock.now = 122
+    clock.now = 67
     assert cache.get().version == "v2"
 
 

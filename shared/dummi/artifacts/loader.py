@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+NO_MODEL_RECHECK_SECONDS = 5.0
+
 
 class ArtifactIntegrityError(Exception):
     pass
@@ -85,18 +87,22 @@ class ModelCache(Generic[T]):
     def get(self) -> Loaded[T] | None:
         """The model in service, after re-checking the pointer if ``check_interval`` has passed."""
         now = self._clock()
-        if self._checked_at is not None and now - self._checked_at < self._interval:
+        if self._checked_at is not None and now - self._checked_at < self._wait():
             return self._current
         if not self._lock.acquire(blocking=self._current is None):
             return self._current  # another thread is checking; serve what we have
         try:
-            if self._checked_at is not None and self._clock() - self._checked_at < self._interval:
+            if self._checked_at is not None and self._clock() - self._checked_at < self._wait():
                 return self._current
             self._refresh()
             self._checked_at = self._clock()
         finally:
             self._lock.release()
         return self._current
+
+    def _wait(self) -> float:
+        """Seconds between pointer checks; while nothing is loaded yet, look again soon."""
+        return self._interval if self._current is not None else min(self._interval, NO_MODEL_RECHECK_SECONDS)
 
     def _refresh(self) -> None:
         try:

@@ -204,10 +204,13 @@ class HybridRecommender:
         if distinct < int(self.settings["cold_threshold"]) or len(profile.positions) == 0:
             scores, parts = self._cold_scores(user, profile, request)
         else:
-            scores, parts = self._warm_scores(profile, request)
+            seen = np.fromiter((self.position[c] for c in user.seen if c in self.position), np.int64)
+            scores, parts = self._warm_scores(profile, request, seen)
         return self._top(scores, parts, user, profile, request)
 
-    def _warm_scores(self, profile: _Profile, request: RankRequest) -> tuple[np.ndarray, dict[str, Any]]:
+    def _warm_scores(
+        self, profile: _Profile, request: RankRequest, seen: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         s = self.settings
         m = int(s["candidates"])
         use_cf = request.use_cf and self.bundle.cf is not None
@@ -233,6 +236,7 @@ class HybridRecommender:
                 candidates.append(found[0][found[0] >= 0])
         candidates.append(np.arange(self.n_model, self.size))  # fresh items always compete
         pool = np.unique(np.concatenate(candidates)) if candidates else np.arange(self.size)
+        pool = np.setdiff1d(pool, seen, assume_unique=True)  # scores are standardized over real candidates
         z_cf = np.zeros(len(pool))
         if cf_all is not None:
             # items newer than the model have no CF signal yet: they count as average, not as "disliked"
