@@ -6,6 +6,7 @@ from datetime import datetime
 
 from dummi.db.connection import Connection
 from dummi.db.records import ContentRecord, EmbeddingResult, EmbeddingSource
+from dummi.db.vectors import CONTENT, store_vectors
 from dummi.errors import ConflictError, NotFoundError
 from dummi.ml.text import content_text
 
@@ -58,20 +59,8 @@ class ContentRepository:
         return [EmbeddingSource(r[0], content_text(r[1], r[2], r[3] or [], r[4]), r[5], r[6]) for r in rows]
 
     def store_embeddings(self, items: list[EmbeddingResult]) -> int:
-        """Save vectors for items whose row did not change since it was read (``updated_at`` matches)."""
-        if not items:
-            return 0
-        self.conn.run(
-            "UPDATE content c SET embedding = v.e, text_hash = v.h"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:embs AS bytea[]), CAST(:hashes AS text[]),"
-            "             CAST(:stamps AS timestamptz[])) AS v(id, e, h, t)"
-            " WHERE c.content_id = v.id AND c.updated_at = v.t",
-            ids=[i.key for i in items],
-            embs=[i.vector for i in items],
-            hashes=[i.text_hash for i in items],
-            stamps=[i.read_at for i in items],
-        )
-        return self.conn.row_count
+        """Save vectors for rows whose row did not change since it was read."""
+        return store_vectors(self.conn, CONTENT, items)
 
     def clock(self) -> datetime:
         """The database's current time (watermarks are taken on one clock)."""

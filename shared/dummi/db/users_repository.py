@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dummi.db.connection import Connection
 from dummi.db.records import EmbeddingResult, EmbeddingSource, UserRecord
+from dummi.db.vectors import USER_INTERESTS, store_vectors
 from dummi.errors import ConflictError, NotFoundError
 from dummi.ml.text import interests_text
 
@@ -75,20 +76,8 @@ class UsersRepository:
         return [EmbeddingSource(r[0], interests_text(r[1] or []), r[2], r[3]) for r in rows]
 
     def store_interest_embeddings(self, items: list[EmbeddingResult]) -> int:
-        """Save vectors for users whose row did not change since it was read (``updated_at`` matches)."""
-        if not items:
-            return 0
-        self.conn.run(
-            "UPDATE users u SET interests_embedding = v.e, interests_hash = v.h"
-            " FROM unnest(CAST(:ids AS text[]), CAST(:embs AS bytea[]), CAST(:hashes AS text[]),"
-            "             CAST(:stamps AS timestamptz[])) AS v(id, e, h, t)"
-            " WHERE u.user_id = v.id AND u.updated_at = v.t",
-            ids=[i.key for i in items],
-            embs=[i.vector for i in items],
-            hashes=[i.text_hash for i in items],
-            stamps=[i.read_at for i in items],
-        )
-        return self.conn.row_count
+        """Save vectors for users whose row did not change since it was read."""
+        return store_vectors(self.conn, USER_INTERESTS, items)
 
     def interest_vectors(self) -> dict[str, tuple[list[str], bytes | None]]:
         """Every user's interests and their stored embedding (training's holdout uses them)."""

@@ -141,26 +141,22 @@ def choose(
         value = score(config, settings, warm, "warm")
         if value > best:
             best_cf, best = config, value
-    for key, grid in (("recency_half_life", [5.0, 10.0, 20.0, 0.0]), ("cf_share", [0.5, 0.65, 0.8, 0.9, 1.0])):
+
+    def tune(key: str, grid: list[float], users: list[str], group: str) -> None:
+        """One coordinate of the search: keep the value that scores best, the others fixed."""
         best_value, best_setting = -1.0, settings[key]
         for value in grid:
-            v = score(best_cf, {**settings, key: value}, warm, "warm")
+            v = score(best_cf, {**settings, key: value}, users, group)
             if v > best_value:
                 best_value, best_setting = v, value
         settings[key] = best_setting
-    for key, grid in (
-        ("prior_strength", [10.0, 50.0, 200.0, 1000.0]),
-        ("interest_boost", [0.0, 0.1, 0.25, 0.5]),
-        ("profile_boost", [0.0, 0.1, 0.25, 0.5]),
-    ):
-        if not cold:
-            break
-        best_value, best_setting = -1.0, settings[key]
-        for value in grid:
-            v = score(best_cf, {**settings, key: value}, cold, "cold")
-            if v > best_value:
-                best_value, best_setting = v, value
-        settings[key] = best_setting
+
+    tune("recency_half_life", [5.0, 10.0, 20.0, 0.0], warm, "warm")
+    tune("cf_share", [0.5, 0.65, 0.8, 0.9, 1.0], warm, "warm")
+    if cold:
+        tune("prior_strength", [10.0, 50.0, 200.0, 1000.0], cold, "cold")
+        tune("interest_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
+        tune("profile_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
     final = evaluate(build(best_cf, settings), states, holdout, warm + cold)
     metrics = {
         "holdout": {g: {k: round(v, 5) for k, v in m.items()} for g, m in final.items()},
