@@ -72,3 +72,16 @@ def test_nmf_components_are_bounded_by_the_matrix():
 def test_unknown_algorithm_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown CF algorithm"):
         make_algorithm("magic")
+
+
+@pytest.mark.parametrize("algorithm", ["itemknn", "ease+itemknn"])
+def test_item_models_rank_the_users_own_group_and_round_trip(algorithm):
+    from dummi.ml.collaborative import model_from_arrays
+
+    m = _two_taste_groups()
+    model = make_algorithm(algorithm).fit(sparse.csr_matrix(m))
+    scores = _score(model, m[3])
+    unseen = [i for i in range(20) if m[3, i] == 0]
+    assert all(i < 10 for i in sorted(unseen, key=lambda i: -scores[i])[:3])
+    again = model_from_arrays(model.algorithm, model.kind, model.arrays(), model.params)
+    assert np.allclose(_score(again, m[3]), scores)

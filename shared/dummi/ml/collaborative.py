@@ -79,11 +79,42 @@ class ItemItemModel:
         return {"indptr": self.indptr, "indices": self.indices, "data": self.data}
 
 
+def _z(x: np.ndarray) -> np.ndarray:
+    std = float(x.std())
+    return (x - float(x.mean())) / std if std > 1e-12 else np.zeros_like(x)
+
+
+@dataclass
+class BlendModel:
+    """Two models' standardized scores, the second weighted: EASE and item-kNN err in different ways."""
+
+    algorithm: str
+    first: CFModel
+    second: CFModel
+    weight: float
+    params: dict[str, Any] = field(default_factory=dict)
+    kind: str = "blend"
+
+    def scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return _z(self.first.scores(items, weights)) + self.weight * _z(self.second.scores(items, weights))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {f"a_{k}": v for k, v in self.first.arrays().items()}
+        out.update({f"b_{k}": v for k, v in self.second.arrays().items()})
+        return out
+
+
 def model_from_arrays(algorithm: str, kind: str, arrays: dict[str, np.ndarray], params: dict) -> CFModel:
     if kind == "factors":
         return FactorModel(algorithm, arrays["item_factors"], arrays["projection"], params)
     if kind == "item_item":
         return ItemItemModel(algorithm, arrays["indptr"], arrays["indices"], arrays["data"], params)
+    if kind == "blend":
+        parts = []
+        for prefix, member in (("a_", params["first"]), ("b_", params["second"])):
+            sub = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            parts.append(model_from_arrays(member["algorithm"], member["kind"], sub, member["params"]))
+        return BlendModel(algorithm, parts[0], parts[1], float(params["weight"]), params)
     raise ValueError(f"unknown CF model kind {kind!r}")
 
 
@@ -247,7 +278,61 @@ def fit_cooccurrence(engaged: Any, liked: Any, *, keep: int = 200, prior_strengt
     )
 
 
-ALGORITHMS: dict[str, type] = {"nmf": NMFAlgorithm, "ease": EASEAlgorithm}
+def _top_per_row(dense: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays keeping the k largest entries of each row of a dense square matrix."""
+    n = dense.shape[0]
+    k = min(k, max(n - 1, 1))
+    top = np.argpartition(-dense, kth=k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (n, 1))
+    data = np.take_along_axis(dense, top, axis=1).astype(np.float32)
+    indptr = np.arange(0, n * top.shape[1] + 1, top.shape[1], dtype=np.int64)
+    return indptr, top.astype(np.int32).ravel(), data.ravel()
+
+
+class ItemKNNAlgorithm:
+    """Item-kNN: cosine similarity of items over the weighted matrix, strongest neighbours kept."""
+
+    name = "itemknn"
+
+    def __init__(self, neighbours: int = EASE_NEIGHBOURS, **_: Any) -> None:
+        self.neighbours = neighbours
+
+    def fit(self, matrix: Any) -> ItemItemModel:
+        n_items = matrix.shape[1]
+        if n_items > EASE_MAX_ITEMS:
+            raise ValueError(f"item-kNN keeps a dense {n_items}^2 similarity; offered up to {EASE_MAX_ITEMS} items")
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel()) + 1e-9
+        sim = (matrix.T @ matrix).toarray().astype(np.float64) / np.outer(norms, norms)
+        np.fill_diagonal(sim, 0.0)
+        indptr, indices, data = _top_per_row(sim, self.neighbours)
+        return ItemItemModel(self.name, indptr, indices, data, {"neighbours": int(indptr[1] - indptr[0])})
+
+
+class EASEKNNAlgorithm:
+    """EASE blended with item-kNN (standardized scores, item-kNN weighted)."""
+
+    name = "ease+itemknn"
+
+    def __init__(self, l2: float = 250.0, weight: float = 1.0, **_: Any) -> None:
+        self.l2 = l2
+        self.weight = weight
+
+    def fit(self, matrix: Any) -> BlendModel:
+        first = EASEAlgorithm(l2=self.l2).fit(matrix)
+        second = ItemKNNAlgorithm().fit(matrix)
+        params = {
+            "weight": self.weight,
+            "first": {"algorithm": first.algorithm, "kind": first.kind, "params": first.params},
+            "second": {"algorithm": second.algorithm, "kind": second.kind, "params": second.params},
+        }
+        return BlendModel(self.name, first, second, self.weight, params)
+
+
+ALGORITHMS: dict[str, type] = {
+    "nmf": NMFAlgorithm,
+    "ease": EASEAlgorithm,
+    "itemknn": ItemKNNAlgorithm,
+    "ease+itemknn": EASEKNNAlgorithm,
+}
 
 
 def make_algorithm(name: str, **params: Any) -> CFAlgorithm:

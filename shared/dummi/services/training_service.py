@@ -347,6 +347,8 @@ def _cf_candidates(n_items: int, factors: int) -> list[dict[str, Any]]:
     candidates: list[dict[str, Any]] = [{"algorithm": "nmf", "n_components": factors}]
     if n_items <= EASE_MAX_ITEMS:
         candidates += [{"algorithm": "ease", "l2": l2} for l2 in (250.0, 500.0, 1000.0)]
+        candidates += [{"algorithm": "itemknn"}]
+        candidates += [{"algorithm": "ease+itemknn", "l2": 250.0, "weight": w} for w in (1.0, 2.5)]
     return candidates
 
 
