@@ -113,8 +113,10 @@ def popularity(events: list[Event], item_ids: list[str], *, half_life_days: floa
 
 
 def engagement_matrices(events: list[Event], item_ids: list[str], user_ids: list[str] | None = None):
-    """(engaged, liked): binary users x items matrices of any interaction, and of likes (like or positive
-    feedback), rows in ``user_ids`` order (default: every user with an event, sorted)."""
+    """(engaged, liked): binary users x items matrices of positive engagement (likes, clicks, views,
+    positive feedback) and of likes (like or positive feedback), rows in ``user_ids`` order (default: every
+    user with an event, sorted). Skips are left out of both: "users who engaged with i" means users who
+    engaged with it willingly."""
     from scipy import sparse
 
     column = {cid: j for j, cid in enumerate(item_ids)}
@@ -125,7 +127,8 @@ def engagement_matrices(events: list[Event], item_ids: list[str], user_ids: list
         i, j = row.get(e.user_id), column.get(e.content_id)
         if i is None or j is None:
             continue
-        engaged.add((i, j))
+        if event_weight(e.kind, e.event_type, e.duration_seconds) > 0:
+            engaged.add((i, j))
         if e.event_type in ("like", "positive"):
             liked.add((i, j))
 
