@@ -1,16 +1,21 @@
 # Dummi: `make run` starts the service on a fresh machine; `make test` runs the whole suite (what CI runs).
 SHELL := /bin/bash
 PYTHON ?= python3
-PYTHON312 ?= $(shell command -v python3.12 || ls $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+# Real interpreters, not pyenv shims (a shim first on PATH re-invokes itself during sam build).
+PYTHON312 ?= $(or $(shell ls $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1),$(shell command -v python3.12))
+# LocalStack in host mode needs Python 3.13 (it imports warnings.deprecated).
+PYTHON313 ?= $(or $(shell ls $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1),$(shell command -v python3.13))
 VENV := .venv
 BIN := $(VENV)/bin
+LOCALSTACK_VENV := $(VENV)/localstack
 # The SAM CLI pins click at a version transformers refuses, so it gets a virtual environment of its own.
 SAM := $(VENV)/tools/bin/sam
 AWS_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format openapi validate build model train bench training-image training-deps-check clean
+.PHONY: help run test test-localstack lint format openapi validate build model train bench invoke-train \
+	invoke-recommend training-image training-deps-check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -35,11 +40,23 @@ $(SAM): | $(BIN)/python
 run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DATA_DIR, DATABASE_URL override)
 	$(BIN)/dummi run
 
-test: $(VENV)/.installed-dev $(SAM) ## lint, unit, integration and end-to-end tests, and `sam validate --lint`
+test: $(VENV)/.installed-dev $(SAM) ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 	$(SAM) validate --lint --region $(AWS_REGION)
+	$(MAKE) --no-print-directory build
+	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory test-localstack; \
+	else echo "skipped: the LocalStack tier needs Python 3.13 (make test-localstack)"; fi
+
+$(LOCALSTACK_VENV)/bin/python:
+	@test -n "$(PYTHON313)" || { echo "test-localstack needs Python 3.13 (set PYTHON313=...)"; exit 1; }
+	$(PYTHON313) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/pip install --quiet 'localstack-core[runtime]==2026.3.0' 'cbor2<6' \
+		'pyopenssl==25.3.0' 'cryptography<47' service_identity hypercorn
+
+test-localstack: $(VENV)/.installed-dev $(LOCALSTACK_VENV)/bin/python ## the AWS tier against LocalStack in host mode
+	bash localstack/run-tests.sh
 
 lint: $(VENV)/.installed-dev ## ruff check and format check
 	$(BIN)/ruff check .
@@ -55,8 +72,15 @@ openapi: $(VENV)/.installed-local ## export the OpenAPI spec to shared/openapi.j
 validate: $(SAM) ## sam validate --lint
 	$(SAM) validate --lint --region $(AWS_REGION)
 
-build: $(SAM) ## sam build of every zip function and layer (python3.12 from PATH or pyenv)
-	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region $(AWS_REGION)
+build: $(SAM) ## sam build of every zip function and layer (python3.12 from PATH or pyenv); skips the image
+	@test -n "$(PYTHON312)" || { echo "sam build needs Python 3.12 (set PYTHON312=...)"; exit 1; }
+	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region $(AWS_REGION) --cached --parallel
+
+invoke-train: build ## with Docker: run the scheduled training event through sam local invoke
+	$(SAM) local invoke TrainingFunction --event tests/events/training_schedule.json --config-env local
+
+invoke-recommend: build ## with Docker: run a recommendation request through sam local invoke
+	$(SAM) local invoke RecommendationsFunction --event tests/events/recommendations_recommend.json --config-env local
 
 model: $(VENV)/.installed-local ## export all-MiniLM-L6-v2 to ONNX into DUMMI_MODEL_DIR (default .dummi/model)
 	$(BIN)/dummi export-model

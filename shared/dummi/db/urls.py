@@ -62,13 +62,17 @@ def parse_database_url(url: str) -> ConnectParams:
 
 
 def url_from_secret(secret: dict[str, Any]) -> str:
-    """Build a URL from an RDS-style secret (username, password, host, port, dbname)."""
+    """Build a URL from an RDS-style secret (username, password, host, port, dbname); a host that is a path
+    is a Unix-socket folder (local Postgres)."""
     user = quote(str(secret["username"]), safe="")
     password = quote(str(secret["password"]), safe="")
-    host = secret["host"]
+    host = str(secret["host"])
     port = int(secret.get("port", 5432))
     dbname = quote(str(secret.get("dbname", "dummi")), safe="")
-    return f"postgresql://{user}:{password}@{host}:{port}/{dbname}?sslmode={secret.get('sslmode', 'require')}"
+    sslmode = secret.get("sslmode", "require")
+    if host.startswith("/"):
+        return f"postgresql://{user}:{password}@:{port}/{dbname}?host={quote(host)}&sslmode={sslmode}"
+    return f"postgresql://{user}:{password}@{host}:{port}/{dbname}?sslmode={sslmode}"
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make test-localstack: LocalStack in host mode (no Docker), bound to loopback, in its own virtual
+# environment; create the bucket and secret as the ready-hook does; run the AWS integration tier against
+# it; stop it by PID whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LS_PYTHON=${LS_PYTHON:-.venv/localstack/bin/python}
+# A free loopback port unless one is given: never collide with a LocalStack the developer already runs.
+PORT=${LOCALSTACK_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+ROOT_DIR=$(mktemp -d -t dummi-localstack-XXXX)
+LOG="$ROOT_DIR/localstack.log"
+
+OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$ROOT_DIR" GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$PORT" \
+  SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 "$LS_PYTHON" -m localstack.runtime.main >"$LOG" 2>&1 &
+PID=$!
+trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$ROOT_DIR"' EXIT
+
+for _ in $(seq 1 120); do
+  if curl -sf "http://127.0.0.1:$PORT/_localstack/health" >/dev/null; then break; fi
+  if ! kill -0 "$PID" 2>/dev/null; then echo "LocalStack exited:"; tail -20 "$LOG"; exit 1; fi
+  sleep 0.5
+done
+curl -sf "http://127.0.0.1:$PORT/_localstack/health" >/dev/null || { echo "LocalStack not ready in 60 s"; tail -20 "$LOG"; exit 1; }
+echo "LocalStack (host mode, pid $PID) answering on 127.0.0.1:$PORT"
+
+DUMMI_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT" .venv/bin/python -m pytest tests/aws -q "$@"

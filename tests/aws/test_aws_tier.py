@@ -1,0 +1,133 @@
+"""Publish to S3 and load back, the schedule as the template declares it, and the database secret through
+Powertools Parameters: against moto's server (make test) or LocalStack (make test-localstack)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from dummi.artifacts.loader import ModelCache
+from dummi.artifacts.publish import read_pointer
+from dummi.artifacts.store import S3Store
+from dummi.ml.model_bundle import parse_bundle
+from dummi.services.sample_data import load_sample_data
+from dummi.services.training_service import TrainingParams, run_now
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Cfn(yaml.SafeLoader):
+    pass
+
+
+_Cfn.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _template() -> dict:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Cfn)
+
+
+class CountingStore(S3Store):
+    """Counts full downloads, so a test can see that an unchanged pointer costs no download."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.downloads = 0
+
+    def _get(self, key, etag):
+        found = super()._get(key, etag)
+        if found is not None:
+            self.downloads += 1
+        return found
+
+
+def test_a_trained_model_is_published_to_s3_and_loaded_back(db, aws):
+    load_sample_data(db, ROOT / "data" / "sample_data.json")
+    prefix = f"dummi-{uuid.uuid4().hex[:8]}"
+    run = run_now(db, S3Store(aws["bucket"], prefix), "test", TrainingParams())
+    assert run.state == "succeeded", run.error
+
+    store = CountingStore(aws["bucket"], prefix)
+    cache = ModelCache(store, parse_bundle, check_interval=0)
+    loaded = cache.get()
+    assert loaded.version == run.model_version == read_pointer(store)["version"]
+    assert loaded.model.size == 38 and loaded.model.cf is not None
+    downloads = store.downloads
+    assert cache.get().version == run.model_version
+    assert store.downloads == downloads, "an unchanged pointer is answered 304, nothing downloaded"
+
+    s3 = boto3.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=aws["bucket"], Prefix=prefix)["Contents"]]
+    assert f"{prefix}/models/latest.json" in keys and f"{prefix}/models/{run.model_version}/manifest.json" in keys
+
+
+def test_the_schedule_declared_in_the_template_can_be_created_as_declared(aws):
+    template = _template()
+    expression = template["Parameters"]["TrainingSchedule"]["Default"]
+    nightly = template["Resources"]["TrainingFunction"]["Properties"]["Events"]["Nightly"]
+    assert nightly["Type"] == "ScheduleV2"
+    props = nightly["Properties"]
+    sqs = boto3.client("sqs")
+    dlq = sqs.get_queue_attributes(
+        QueueUrl=sqs.create_queue(QueueName=f"dummi-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"],
+        AttributeNames=["QueueArn"],
+    )["Attributes"]["QueueArn"]
+    scheduler = boto3.client("scheduler")
+    name = f"dummi-nightly-{uuid.uuid4().hex[:8]}"
+    scheduler.create_schedule(
+        Name=name,
+        ScheduleExpression=expression,
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": "arn:aws:lambda:us-east-1:000000000000:function:dummi-training",
+            "RoleArn": "arn:aws:iam::000000000000:role/dummi-scheduler",
+            "Input": props["Input"],
+            "RetryPolicy": props["RetryPolicy"],
+            "DeadLetterConfig": {"Arn": dlq},
+        },
+    )
+    found = scheduler.get_schedule(Name=name)
+    assert found["ScheduleExpression"] == "cron(0 3 * * ? *)" == expression
+    assert found["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == props["RetryPolicy"]["MaximumRetryAttempts"]
+    event = json.loads(found["Target"]["Input"])
+    assert event["detail-type"] == "Scheduled Event"  # what the training handler recognises
+
+
+def test_the_database_secret_is_read_through_powertools_parameters(aws, monkeypatch):
+    from aws_lambda_powertools.utilities import parameters
+
+    from dummi.config import get_settings
+    from dummi.db.connection import get_database
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_SECRET_ARN", aws["secret_arn"])
+    parameters.clear_caches()
+    get_settings.cache_clear()
+    get_database.cache_clear()
+    try:
+        db = get_database()
+        db.ping()  # connected with credentials from the secret
+        assert db.read(lambda conn: conn.run("SELECT current_database()"))[0][0] == "dummi_test"
+    finally:
+        db.close()
+        parameters.clear_caches()
+        get_settings.cache_clear()
+        get_database.cache_clear()
+
+
+@pytest.mark.parametrize("missing", ["arn:aws:secretsmanager:us-east-1:000000000000:secret:nope-abcdef"])
+def test_a_missing_secret_is_a_clear_error(aws, monkeypatch, missing):
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from dummi.config import Settings
+    from dummi.db.urls import resolve_database_url
+
+    parameters.clear_caches()
+    with pytest.raises(GetParameterError):
+        resolve_database_url(Settings(database_url=None, database_secret_arn=missing))
