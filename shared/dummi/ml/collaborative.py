@@ -227,10 +227,10 @@ class CooccurrenceModel:
     """Newcomers: P(like j | engaged with i), shrunk toward popularity, combined over the user's few items.
 
     With p_j the popularity share of j, C_ij the users who engaged positively with i and liked j, and n_i
-    the users who engaged with i (the newcomer's items include what it skipped: what it chose to look at
-    says something too, and measured on the holdout it helps): score_j = sum over the user's items i of log((C_ij + a p_j) / (n_i + a)). Up to terms that
-    do not depend on j this is |I| log p_j + sum_i log(1 + C_ij / (a p_j)): popularity, lifted where the
-    user's items were co-liked with j. Only the strongest co-likes of each item are kept (sparse), which
+    the users who engaged with i: score_j = sum over the user's items i of log((C_ij + a p_j) / (n_i + a)).
+    The newcomer's items include what it skipped (what it chose to look at says something too). Up to terms
+    that do not depend on j this is |I| log p_j + sum_i log(1 + C_ij / (a p_j)): popularity, lifted where
+    the user's items were co-liked with j. Only the strongest co-likes of each item are kept (sparse), which
     drops only small lifts. ``a`` (prior strength) is chosen on the holdout's simulated newcomers.
     """
 
