@@ -131,3 +131,58 @@ def test_a_missing_secret_is_a_clear_error(aws, monkeypatch, missing):
     parameters.clear_caches()
     with pytest.raises(GetParameterError):
         resolve_database_url(Settings(database_url=None, database_secret_arn=missing))
+
+
+def test_the_sam_translated_schedule_deploys_with_the_templates_expression(aws):
+    """Deploy the schedule, its role and its dead-letter queue exactly as SAM translates template.yaml,
+    through CloudFormation on LocalStack, and read the schedule back."""
+    import os
+    import subprocess
+    import time
+
+    if not os.environ.get("DUMMI_TEST_AWS_ENDPOINT"):
+        pytest.skip("moto's CloudFormation does not implement AWS::Scheduler::Schedule; make test-localstack runs this")
+    sam_python = ROOT / ".venv" / "tools" / "bin" / "python"
+    if not sam_python.exists():
+        pytest.skip("the SAM CLI's environment (.venv/tools) is not installed")
+    out = subprocess.run(
+        [str(sam_python), str(ROOT / "tests" / "aws" / "sam_translate.py"), "TrainingFunctionNightly"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    translated = json.loads(out.stdout)
+    resources = translated["Resources"]
+    assert {r["Type"] for r in resources.values()} == {"AWS::Scheduler::Schedule", "AWS::IAM::Role", "AWS::SQS::Queue"}
+    function_arn = "arn:aws:lambda:us-east-1:000000000000:function:dummi-training"
+    body = json.dumps(resources).replace(
+        json.dumps({"Fn::GetAtt": ["TrainingFunction", "Arn"]}), json.dumps(function_arn)
+    )
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"TrainingSchedule": translated["Parameters"]["TrainingSchedule"]},
+        "Resources": json.loads(body),
+    }
+    cfn = boto3.client("cloudformation")
+    stack = f"dummi-schedule-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    deadline = time.monotonic() + 60
+    status = "CREATE_IN_PROGRESS"
+    while status.endswith("IN_PROGRESS") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+    assert status == "CREATE_COMPLETE", cfn.describe_stack_events(StackName=stack)["StackEvents"][:3]
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    }
+    name = physical["TrainingFunctionNightly"].split("/")[-1]
+    schedule = boto3.client("scheduler").get_schedule(Name=name)
+    expected = _template()["Parameters"]["TrainingSchedule"]["Default"]
+    assert schedule["ScheduleExpression"] == expected
+    assert schedule["Target"]["Arn"] == function_arn
+    assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith(
+        physical["TrainingFunctionNightlyQueue"].split("/")[-1]
+    )
+    cfn.delete_stack(StackName=stack)
