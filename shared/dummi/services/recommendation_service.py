@@ -54,7 +54,7 @@ class RecommendationEngine:
         self._fresh_refresh = fresh_refresh
         self._lock = threading.Lock()
         self._recommender: HybridRecommender | None = None
-        self._key: tuple[str | None, int] | None = None
+        self._key: tuple[str | None, tuple[str, ...]] | None = None
         self._fresh = FreshItems()
         self._fresh_checked: float | None = None
         self._fresh_version: str | None = "unset"
@@ -65,7 +65,7 @@ class RecommendationEngine:
         version = loaded.version if loaded else None
         bundle = loaded.model if loaded else None
         self._refresh_fresh(db or self._db, loaded, version, bundle)
-        key = (version, len(self._fresh.ids))
+        key = (version, tuple(self._fresh.ids))
         if self._recommender is None or key != self._key:
             with self._lock:
                 if self._recommender is None or key != self._key:
