@@ -38,22 +38,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import logging
 
     from dummi.artifacts.store import get_artifact_store
-    from dummi.config import get_settings
     from dummi.db.connection import get_database
     from dummi.db.migrations import migrate
     from dummi.progress import BarProgress
     from dummi.services.training_service import TrainingAlreadyRunningError, TrainingParams, run_now
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
     db = get_database()
     migrate(db)
-    params = TrainingParams(
-        retrain_cf=not args.no_cf,
-        regenerate_embeddings=args.regenerate_embeddings,
-        cf_algorithm=settings.dummi_cf_algorithm,
-        cf_factors=settings.dummi_cf_factors,
-    )
+    params = TrainingParams.configured(retrain_cf=not args.no_cf, regenerate_embeddings=args.regenerate_embeddings)
     store = get_artifact_store()
     print(f"training into {store.uri}", file=sys.stderr)
     try:

@@ -36,15 +36,10 @@ def handle_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
         run = execute_run(db, store, str(event[RUN_EVENT_KEY]), progress=LogProgress())
         return {"run_id": event[RUN_EVENT_KEY], "state": run.state if run else "skipped"}
     if is_scheduled_event(event):
-        from dummi.config import get_settings
-
-        settings = get_settings()
         detail = event.get("detail") or {}
-        params = TrainingParams(
+        params = TrainingParams.configured(
             retrain_cf=bool(detail.get("retrain_cf", True)),
             regenerate_embeddings=bool(detail.get("regenerate_embeddings", False)),
-            cf_algorithm=settings.dummi_cf_algorithm,
-            cf_factors=settings.dummi_cf_factors,
         )
         try:
             run = run_now(db, store, "schedule", params, progress=LogProgress())

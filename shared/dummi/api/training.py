@@ -66,15 +66,9 @@ def _public(run: TrainingRun) -> TrainingRunPublic:
 @router.post("/train", status_code=202, responses=error_responses(409, 503))
 def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None = None) -> TrainingRunPublic:
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
-    from dummi.config import get_settings
-
-    settings = get_settings()
     body = body or TrainRequest()
-    params = training_service.TrainingParams(
-        retrain_cf=body.retrain_cf,
-        regenerate_embeddings=body.regenerate_embeddings,
-        cf_algorithm=settings.dummi_cf_algorithm,
-        cf_factors=settings.dummi_cf_factors,
+    params = training_service.TrainingParams.configured(
+        retrain_cf=body.retrain_cf, regenerate_embeddings=body.regenerate_embeddings
     )
     run = training_service.request_run(db, "api", params)
     try:

@@ -61,6 +61,19 @@ class TrainingParams:
         }
 
     @classmethod
+    def configured(cls, *, retrain_cf: bool = True, regenerate_embeddings: bool = False) -> TrainingParams:
+        """A run's parameters: the trigger's choices plus the algorithm settings of this deployment."""
+        from dummi.config import get_settings
+
+        settings = get_settings()
+        return cls(
+            retrain_cf=retrain_cf,
+            regenerate_embeddings=regenerate_embeddings,
+            cf_algorithm=settings.dummi_cf_algorithm,
+            cf_factors=settings.dummi_cf_factors,
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingParams:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
