@@ -79,9 +79,12 @@ class ItemItemModel:
         return {"indptr": self.indptr, "indices": self.indices, "data": self.data}
 
 
-def _z(x: np.ndarray) -> np.ndarray:
+def standardize(x: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance (all zeros when constant): puts differently scaled scores on one scale."""
+    if len(x) == 0:
+        return x
     std = float(x.std())
-    return (x - float(x.mean())) / std if std > 1e-12 else np.zeros_like(x)
+    return (x - float(x.mean())) / std if std > 1e-9 else np.zeros_like(x)
 
 
 @dataclass
@@ -96,7 +99,9 @@ class BlendModel:
     kind: str = "blend"
 
     def scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return _z(self.first.scores(items, weights)) + self.weight * _z(self.second.scores(items, weights))
+        return standardize(self.first.scores(items, weights)) + self.weight * standardize(
+            self.second.scores(items, weights)
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {f"a_{k}": v for k, v in self.first.arrays().items()}

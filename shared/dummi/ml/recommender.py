@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from dummi.ml.collaborative import standardize
 from dummi.ml.interactions import event_weight
 from dummi.ml.model_bundle import ModelBundle
 
@@ -130,13 +131,6 @@ def effective_cf_weight(cf_weight: float, cf_share: float) -> float:
     return cf_share + (cf_weight - 0.5) * 2 * (1 - cf_share)
 
 
-def _standardize(x: np.ndarray) -> np.ndarray:
-    if len(x) == 0:
-        return x
-    std = float(x.std())
-    return (x - float(x.mean())) / std if std > EPSILON else np.zeros_like(x)
-
-
 class HybridRecommender:
     def __init__(self, bundle: ModelBundle, fresh: FreshItems | None = None) -> None:
         self.bundle = bundle
@@ -241,8 +235,8 @@ class HybridRecommender:
         if cf_all is not None:
             # items newer than the model have no CF signal yet: they count as average, not as "disliked"
             known = pool < self.n_model
-            z_cf[known] = _standardize(cf_all[pool[known]])
-        z_content = _standardize(self.vectors[pool] @ vector) if vector is not None else np.zeros(len(pool))
+            z_cf[known] = standardize(cf_all[pool[known]])
+        z_content = standardize(self.vectors[pool] @ vector) if vector is not None else np.zeros(len(pool))
         if cf_all is not None and vector is not None:
             w = effective_cf_weight(float(request.cf_weight), float(s["cf_share"]))
             cf_part, content_part = w * z_cf, (1 - w) * z_content
@@ -273,11 +267,11 @@ class HybridRecommender:
             base = len(model_items) * base + colike
         interest = np.zeros(self.size)
         if request.use_embeddings and user.interests_vector is not None:
-            interest = _standardize(self.vectors @ user.interests_vector.astype(np.float32))
+            interest = standardize(self.vectors @ user.interests_vector.astype(np.float32))
         own = np.zeros(self.size)
         if request.use_embeddings and len(profile.positions):
             vector = (profile.weights[:, None] * self.vectors[profile.positions]).sum(axis=0)
-            own = _standardize(self.vectors @ (vector / (np.linalg.norm(vector) + EPSILON)))
+            own = standardize(self.vectors @ (vector / (np.linalg.norm(vector) + EPSILON)))
         interest_part = float(s["interest_boost"]) * interest
         own_part = float(s["profile_boost"]) * own
         scores = base + interest_part + own_part
