@@ -6,13 +6,17 @@ otherwise an embedded Postgres (pgserver) in a temporary folder, deleted at the 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 # Powertools and AWS settings for every test, before any function module is imported.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
@@ -129,6 +133,29 @@ def client(db: Database):
 
     with TestClient(create_full_app(), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short tags (!Ref, !Sub, !GetAtt ...) as plain values."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def read_template() -> dict[str, Any]:
+    """template.yaml as data (intrinsic functions read as None)."""
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+
+
+def load_function_module(folder: str) -> ModuleType:
+    """A function's app.py (``functions/<folder>/app.py``), imported once per session like a Lambda container."""
+    name = f"_function_{Path(folder).name}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / folder / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def load_event(name: str, **changes: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
 from dummi.artifacts.loader import ModelCache
 from dummi.artifacts.publish import read_pointer
@@ -17,19 +16,9 @@ from dummi.artifacts.store import S3Store
 from dummi.ml.model_bundle import parse_bundle
 from dummi.services.sample_data import load_sample_data
 from dummi.services.training_service import TrainingParams, run_now
+from tests.conftest import read_template
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _Cfn(yaml.SafeLoader):
-    pass
-
-
-_Cfn.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def _template() -> dict:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Cfn)
 
 
 class CountingStore(S3Store):
@@ -67,7 +56,7 @@ def test_a_trained_model_is_published_to_s3_and_loaded_back(db, aws):
 
 
 def test_the_schedule_declared_in_the_template_can_be_created_as_declared(aws):
-    template = _template()
+    template = read_template()
     expression = template["Parameters"]["TrainingSchedule"]["Default"]
     nightly = template["Resources"]["TrainingFunction"]["Properties"]["Events"]["Nightly"]
     assert nightly["Type"] == "ScheduleV2"
@@ -178,7 +167,7 @@ def test_the_sam_translated_schedule_deploys_with_the_templates_expression(aws):
     }
     name = physical["TrainingFunctionNightly"].split("/")[-1]
     schedule = boto3.client("scheduler").get_schedule(Name=name)
-    expected = _template()["Parameters"]["TrainingSchedule"]["Default"]
+    expected = read_template()["Parameters"]["TrainingSchedule"]["Default"]
     assert schedule["ScheduleExpression"] == expected
     assert schedule["Target"]["Arn"] == function_arn
     assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 2

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_event
+from tests.conftest import load_event, load_function_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _handler(function: str):
-    path = ROOT / "functions" / function / "app.py"
-    name = f"_handler_{function}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name].handler
+    return load_function_module(f"functions/{function}").handler
 
 
 def _call(function: str, event_name: str, lambda_context, **changes) -> tuple[int, dict]:

@@ -243,18 +243,12 @@ def test_recommendations_before_any_training_use_embeddings(client, db, monkeypa
 
 
 def test_the_recommendations_function_handler(client, catalog, lambda_context):
-    import importlib.util
     import json
-    from pathlib import Path
 
-    from tests.conftest import load_event
+    from tests.conftest import load_event, load_function_module
 
-    path = Path(__file__).resolve().parents[2] / "functions" / "recommendations" / "app.py"
-    spec = importlib.util.spec_from_file_location("_handler_recommendations", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     event = load_event("recommendations_recommend")
-    response = module.handler(event, lambda_context)
+    response = load_function_module("functions/recommendations").handler(event, lambda_context)
     assert response["statusCode"] == 200, response["body"]
     body = json.loads(response["body"])
     assert body["model_version"] == catalog.model_version

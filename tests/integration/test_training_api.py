@@ -3,9 +3,7 @@ function's scheduled-event and SQS entry points with tests/events/ fixtures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -14,20 +12,14 @@ import pytest
 from dummi.artifacts.publish import read_pointer
 from dummi.artifacts.store import get_artifact_store
 from dummi.services.sample_data import load_sample_data
-from tests.conftest import load_event
+from tests.conftest import load_event, load_function_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample_data.json"
 
 
 def _training_module():
-    name = "_handler_training"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "training" / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+    return load_function_module("functions/training")
 
 
 def _wait_for_run(client, timeout=60):

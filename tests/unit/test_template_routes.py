@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from dummi.config import get_settings
 from dummi.db.connection import get_database
-from tests.conftest import FakeLambdaContext, load_event
+from tests.conftest import FakeLambdaContext, load_event, load_function_module, read_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short tags (!Ref, !Sub, !GetAtt ...) as plain values."""
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def _template() -> dict:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
-
-
 def _functions() -> dict[str, dict]:
-    resources = _template()["Resources"]
+    resources = read_template()["Resources"]
     return {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
 
 
@@ -40,16 +26,6 @@ def _declared_routes(props: dict) -> set[tuple[str, str]]:
         for e in (props.get("Events") or {}).values()
         if e["Type"] == "HttpApi"
     }
-
-
-def _load_app_module(code_uri: str):
-    path = ROOT / code_uri / "app.py"
-    name = f"_function_{path.parent.name}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _documented_routes(app) -> set[tuple[str, str]]:
@@ -130,7 +106,7 @@ def _code_and_handler(props: dict) -> tuple[str, str]:
 def test_every_declared_route_is_served_by_the_named_handler(function_name):
     props = FUNCTIONS[function_name]
     code_dir, handler_attr = _code_and_handler(props)
-    module = _load_app_module(code_dir)
+    module = load_function_module(code_dir)
     handler = getattr(module, handler_attr)
     assert callable(handler)
     declared = _declared_routes(props)
@@ -150,7 +126,7 @@ def test_every_declared_route_is_served_by_the_named_handler(function_name):
 )
 def test_route_group_functions_serve_nothing_undeclared(function_name):
     props = FUNCTIONS[function_name]
-    module = _load_app_module(_code_and_handler(props)[0])
+    module = load_function_module(_code_and_handler(props)[0])
     declared = _declared_routes(props)
     # The collection routes are also served with the seed's trailing slash (POST /users/).
     allowed = declared | {(m, p + "/") for m, p in declared}
