@@ -147,7 +147,12 @@ class HybridRecommender:
         # costs a copy of the whole catalog.
         self.vectors = _Vectors(bundle.vectors, fresh_vectors)
         self.popularity = np.concatenate([bundle.popularity, np.zeros(len(keep), np.float32)])
-        self.position = {cid: i for i, cid in enumerate(self.ids)}
+        self.position = bundle.position  # the model's own map; extended only when fresh items exist
+        if keep:
+            self.position = {
+                **bundle.position,
+                **{cid: self.n_model + k for k, cid in enumerate(self.ids[self.n_model :])},
+            }
         self.category_array = np.array(self.categories, dtype=object)
 
     @property
