@@ -7,7 +7,9 @@ otherwise an embedded Postgres (pgserver) in a temporary folder, deleted at the 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -31,7 +33,7 @@ from dummi.db.migrations import migrate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
-TABLES = "interactions, model_versions, training_runs, content, users, app_state"
+TABLES = "interactions, model_versions, training_runs, content, users, app_state, api_keys"
 
 
 @pytest.fixture(scope="session")
@@ -163,6 +165,17 @@ def load_event(name: str, **changes: Any) -> dict[str, Any]:
     event = json.loads((EVENTS / f"{name}.json").read_text())
     event.update(changes)
     return event
+
+
+@pytest.fixture
+def service_log() -> Iterator[io.StringIO]:
+    """What the Powertools service logger writes (its handler keeps the stdout it found at import, so
+    load a function module before asking for this)."""
+    handler = logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"]).handlers[0]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
 
 
 class FakeLambdaContext:

@@ -1,7 +1,8 @@
-"""MetaFunction: GET /health, and the API's docs (GET /docs, GET /openapi.json) for every route group.
+"""MetaFunction: GET /health, the API's docs (GET /docs, GET /openapi.json) for every route group, and API key
+management (POST /keys, GET /keys, DELETE /keys/{key_id}; admin scope).
 
-The docs describe the whole API, so this app mounts every router; the template routes only the three
-paths above to it. Routers import no heavy libraries, so this stays a small, fast function.
+The docs describe the whole API, so this app mounts every router; the template routes only the
+routes above to it. Routers import no heavy libraries, so this stays a small, fast function.
 """
 
 from dummi.api.app import create_full_app

@@ -154,6 +154,38 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.errors import DummiError
+    from dummi.services import api_keys
+
+    db = get_database()
+    migrate(db)
+    try:
+        if args.keys_command == "create":
+            new = api_keys.create_key(db, args.scope, args.name)
+            print(
+                f"created key {new.record.key_id} ({', '.join(new.record.scopes)}); it is shown only now:",
+                file=sys.stderr,
+            )
+            print(new.key)
+        elif args.keys_command == "revoke":
+            record = api_keys.revoke_key(db, args.key_id)
+            print(f"revoked {record.key_id} at {record.revoked_at.isoformat()}")
+        else:
+            for record in api_keys.list_keys(db, include_revoked=args.all):
+                revoked = f"  revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""
+                print(
+                    f"{record.key_id}  {','.join(record.scopes):<16} {record.created_at.isoformat()}"
+                    f"  {record.name}{revoked}"
+                )
+    except DummiError as exc:
+        print(f"dummi keys {args.keys_command}: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_db_url(args: argparse.Namespace) -> int:
     from dummi.config import get_settings
     from dummi.db.urls import resolve_database_url
@@ -206,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     spec = sub.add_parser("openapi", help="export the OpenAPI spec")
     spec.add_argument("--out", default="-", help="file to write, or - for stdout")
     spec.set_defaults(func=_cmd_openapi)
+
+    keys = sub.add_parser("keys", help="API keys (needed when DUMMI_AUTH=on): create, list, revoke")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key and print it once (only its hash is stored)")
+    create.add_argument(
+        "--scope", action="append", required=True, help="read, write or admin (repeat or comma-separate)"
+    )
+    create.add_argument("--name", default="", help="what the key is for")
+    listing = keys_sub.add_parser("list", help="key ids, scopes and names (never the keys)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (the part after dk_)")
+    revoke.add_argument("key_id")
+    keys.set_defaults(func=_cmd_keys)
 
     url = sub.add_parser("db-url", help="print the database URL in use (starts the embedded server if needed)")
     url.set_defaults(func=_cmd_db_url)

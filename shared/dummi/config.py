@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,23 @@ class Settings(BaseSettings):
         default="auto", description="auto (chosen on a time-based holdout), nmf (the seed's) or ease"
     )
     dummi_cf_factors: int = Field(default=50, ge=1, le=1000, description="latent factors")
+
+    dummi_auth: Literal["on", "off"] = Field(
+        default="off", description="on: every route but /health and /docs needs an X-API-Key with the right scope"
+    )
+    dummi_auth_cache_seconds: float = Field(
+        default=30.0, ge=0, description="how long a checked key is trusted in-process (also how long a revoke takes)"
+    )
+    dummi_cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty = none")
+    dummi_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get a 413")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.dummi_auth == "on"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.dummi_cors_origins.split(",") if origin.strip()]
 
     @property
     def artifacts_uri(self) -> str:

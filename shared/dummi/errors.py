@@ -27,6 +27,18 @@ class ConflictError(DummiError):
     code = "conflict"
 
 
+class UnauthenticatedError(DummiError):
+    """No API key, or one that is unknown or revoked (401)."""
+
+    code = "unauthenticated"
+
+
+class ForbiddenError(DummiError):
+    """A valid API key without the scope the route needs (403)."""
+
+    code = "forbidden"
+
+
 class InvalidRequestError(DummiError):
     """A request that is well formed but not acceptable (e.g. an update with no fields)."""
 

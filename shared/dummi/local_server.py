@@ -78,6 +78,10 @@ def serve(host: str, port: int, sample_data: Path | None) -> None:
     # so the embedded Postgres is stopped cleanly rather than left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     prepare(sample_data)
+    if get_settings().auth_enabled:
+        print("dummi: auth: on (DUMMI_AUTH=on): send X-API-Key; make one with `dummi keys create`", flush=True)
+    else:
+        print("dummi: auth: off, anyone on this machine can call the API (DUMMI_AUTH=on turns keys on)", flush=True)
     print(
         f"dummi: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops the server and the database", flush=True
     )

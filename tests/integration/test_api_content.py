@@ -18,9 +18,13 @@ def test_create_content_as_in_the_seed(client):
 
 
 def test_duplicate_and_unknown_content(client):
-    client.post("/content/", json=TUT1)
-    duplicate = client.post("/content/", json=TUT1)
-    assert duplicate.status_code == 409 and duplicate.json()["field"] == "content_id"
+    created = client.post("/content/", json=TUT1)
+    retry = client.post("/content/", json=TUT1)
+    assert (created.status_code, retry.status_code) == (201, 200)
+    assert retry.json() == created.json()  # the stored item, not a second one
+    changed = client.post("/content/", json={**TUT1, "title": "Another title"})
+    assert changed.status_code == 409 and changed.json()["field"] == "content_id"
+    assert client.get("/content/tut1").json()["title"] == TUT1["title"]
     assert client.get("/content/nope").status_code == 404
 
 

@@ -57,3 +57,55 @@ def test_bad_interaction_values_are_422(client, alice_and_tut1):
     assert client.post("/recommendations/interact", json={**base, "interaction_type": "share"}).status_code == 422
     assert client.post("/recommendations/feedback", json={**base, "feedback_type": "meh"}).status_code == 422
     assert client.get("/users/alice").json()["history"] == []
+
+
+def _count(db) -> int:
+    return db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0]
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/recommendations/interact", {"interaction_type": "view_time", "duration_seconds": 42.5}),
+        ("/recommendations/feedback", {"feedback_type": "negative"}),
+    ],
+)
+def test_an_event_sent_twice_with_its_event_id_is_stored_once(client, alice_and_tut1, db, path, payload):
+    event = {"user_id": "alice", "content_id": "tut1", "event_id": "evt-7f3a", **payload}
+    first = client.post(path, json=event)
+    retry = client.post(path, json=event)
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.json() == first.json() and first.json()["event_id"] == "evt-7f3a"
+    assert _count(db) == 1
+
+    changed = client.post(path, json={**event, "content_id": "tut1", "user_id": "alice", **_other(payload)})
+    assert changed.status_code == 409 and changed.json()["field"] == "event_id"
+    # without an event_id every post is a new event
+    client.post(path, json={k: v for k, v in event.items() if k != "event_id"})
+    client.post(path, json={k: v for k, v in event.items() if k != "event_id"})
+    assert _count(db) == 3
+
+
+def _other(payload: dict) -> dict:
+    if "feedback_type" in payload:
+        return {"feedback_type": "positive"}
+    return {"duration_seconds": payload["duration_seconds"] + 1}
+
+
+def test_concurrent_retries_of_one_event_store_it_once(client, alice_and_tut1, db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    event = {"user_id": "alice", "content_id": "tut1", "interaction_type": "like", "event_id": "once"}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: client.post("/recommendations/interact", json=event), range(12)))
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["interaction_id"] for a in answers}) == 1
+    assert _count(db) == 1
+
+
+def test_an_event_id_is_checked_like_any_id(client, alice_and_tut1):
+    event = {"user_id": "alice", "content_id": "tut1", "interaction_type": "click"}
+    bad = client.post("/recommendations/interact", json={**event, "event_id": "has space"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "event_id"]
+    too_long = client.post("/recommendations/interact", json={**event, "event_id": "e" * 129})
+    assert too_long.status_code == 422

@@ -20,8 +20,20 @@ def test_duplicate_user_is_409_naming_the_field(client):
     client.post("/users/", json=ALICE)
     response = client.post("/users/", json={**ALICE, "skill_level": "expert"})
     assert response.status_code == 409
-    assert response.json() == {"detail": "user 'alice' already exists", "code": "conflict", "field": "user_id"}
+    assert response.json() == {
+        "detail": "user 'alice' already exists with other fields",
+        "code": "conflict",
+        "field": "user_id",
+    }
     assert client.get("/users/alice").json()["skill_level"] == "intermediate"
+
+
+def test_creating_the_same_user_again_is_a_safe_retry(client):
+    first = client.post("/users/", json=ALICE)
+    retry = client.post("/users/", json=ALICE)
+    assert (first.status_code, retry.status_code) == (201, 200)
+    assert retry.json()["created_at"] == first.json()["created_at"]
+    assert client.get("/users/alice").json()["interests"] == ALICE["interests"]
 
 
 def test_unknown_user_is_404(client):

@@ -52,7 +52,7 @@ def test_a_failed_transaction_writes_nothing(db):
         with db.transaction() as conn:
             users = UsersRepository(conn)
             users.insert("first", [], "beginner")
-            users.insert("first", [], "beginner")  # the second insert fails the unit of work
+            users.insert("first", [], "expert")  # a conflicting second insert fails the unit of work
     assert db.read(lambda conn: UsersRepository(conn).get("first")) is None
 
 

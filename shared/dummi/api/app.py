@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from dummi import __version__
+from dummi.api.auth import API_KEY_HEADER
 from dummi.api.errors import install_error_handlers
+from dummi.api.limits import BodySizeLimit
+from dummi.config import get_settings
 
 DESCRIPTION = (
     "Hybrid content recommendations: users, content, interactions and feedback in; personal top-K recommendations out."
@@ -26,13 +30,23 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     install_error_handlers(app)
+    settings = get_settings()
+    app.add_middleware(BodySizeLimit, max_bytes=settings.dummi_max_body_bytes)
+    if settings.cors_origins:  # in AWS the HttpApi answers CORS itself (template parameter CorsAllowOrigins)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Content-Type", API_KEY_HEADER],
+            max_age=600,
+        )
     for router in routers:
         app.include_router(router)
     return app
 
 
 def all_routers() -> list[APIRouter]:
-    from dummi.api import content, health, interactions, recommendations, training, users
+    from dummi.api import content, health, interactions, keys, recommendations, training, users
 
     return [
         health.router,
@@ -41,6 +55,7 @@ def all_routers() -> list[APIRouter]:
         interactions.router,
         recommendations.router,
         training.router,
+        keys.router,
     ]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from dummi.api.auth import READ, WRITE
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import (
@@ -20,7 +21,7 @@ from dummi.api.schemas import (
 from dummi.db.records import ContentRecord
 from dummi.services import content_service
 
-router = APIRouter(prefix="/content", tags=["content"])
+router = APIRouter(prefix="/content", tags=["content"], responses=error_responses(401, 403))
 
 ContentIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, description="the content item's id")]
 CategoryPath = Annotated[str, Path(min_length=1, max_length=MAX_CATEGORY_LENGTH)]
@@ -41,18 +42,26 @@ def _public(item: ContentRecord) -> ContentPublic:
 
 # API Gateway HTTP API routes cannot end in "/": the template declares the path without it and the
 # gateway sends either form, so both are served here (no redirect round trip).
-@router.post("", status_code=201, include_in_schema=False)
-@router.post("/", status_code=201, responses=error_responses(409, 503))
-def create_content(body: ContentCreate, db: DatabaseDep, queue: EmbeddingQueueDep) -> ContentPublic:
-    """Create a content item; 409 if the id is taken. Its embedding follows within seconds."""
-    return _public(
-        content_service.create_content(
-            db, queue, body.content_id, body.title, body.category, body.tags, body.description
-        )
+@router.post("", status_code=201, include_in_schema=False, dependencies=[WRITE])
+@router.post(
+    "/",
+    status_code=201,
+    dependencies=[WRITE],
+    responses={200: {"model": ContentPublic, "description": "the item already exists with these fields (a safe retry)"}}
+    | error_responses(409, 413, 503),
+)
+def create_content(body: ContentCreate, db: DatabaseDep, queue: EmbeddingQueueDep, response: Response) -> ContentPublic:
+    """Create a content item (201); its embedding follows within seconds. The same request again answers
+    200 with the stored item; the id with other fields is a 409."""
+    item, created = content_service.create_content(
+        db, queue, body.content_id, body.title, body.category, body.tags, body.description
     )
+    if not created:
+        response.status_code = 200
+    return _public(item)
 
 
-@router.get("/category/{category}", responses=error_responses(503))
+@router.get("/category/{category}", dependencies=[READ], responses=error_responses(503))
 def list_category(
     category: CategoryPath,
     db: DatabaseDep,
@@ -64,6 +73,6 @@ def list_category(
     return ContentPage(category=category, items=[_public(i) for i in items], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{content_id}", responses=error_responses(404, 503))
+@router.get("/{content_id}", dependencies=[READ], responses=error_responses(404, 503))
 def get_content(content_id: ContentIdPath, db: DatabaseDep) -> ContentPublic:
     return _public(content_service.get_content(db, content_id))

@@ -12,8 +12,10 @@ from dummi.errors import (
     ConflictError,
     DatabaseUnavailableError,
     DummiError,
+    ForbiddenError,
     InvalidRequestError,
     NotFoundError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -21,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
 STATUS_BY_ERROR: dict[type[DummiError], int] = {
+    UnauthenticatedError: 401,
+    ForbiddenError: 403,
     NotFoundError: 404,
     ConflictError: 409,
     InvalidRequestError: 422,
@@ -50,13 +54,14 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
             "the database is unavailable; retry shortly" if isinstance(exc, DatabaseUnavailableError) else exc.message
         )
         return JSONResponse(error_body(detail, exc.code), status_code=status, headers=headers)
-    return JSONResponse(error_body(exc.message, exc.code, exc.field), status_code=status)
+    headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
+    return JSONResponse(error_body(exc.message, exc.code, exc.field), status_code=status, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own answers (no such route, method not allowed) in the same shape as ours."""
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "route_not_found", 405: "method_not_allowed"}
+    codes = {404: "route_not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
     return JSONResponse(
         error_body(detail, codes.get(exc.status_code, "http_error")),
@@ -80,5 +85,12 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict]:
     from dummi.api.schemas import ErrorResponse
 
-    descriptions = {404: "not found", 409: "already exists", 503: "database unavailable, retry later"}
+    descriptions = {
+        401: "no API key, or an unknown or revoked one (when DUMMI_AUTH=on)",
+        403: "the API key lacks the scope this route needs",
+        404: "not found",
+        409: "already exists",
+        413: "request body too large",
+        503: "database unavailable, retry later",
+    }
     return {status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses}

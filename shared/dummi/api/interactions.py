@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from dummi.api.auth import WRITE
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import FeedbackCreate, FeedbackPublic, InteractionCreate, InteractionPublic
 from dummi.services import interactions_service
 
-router = APIRouter(prefix="/recommendations", tags=["interactions"])
+router = APIRouter(
+    prefix="/recommendations", tags=["interactions"], dependencies=[WRITE], responses=error_responses(401, 403, 413)
+)
 
 
-@router.post("/interact", status_code=201, responses=error_responses(404, 503))
+@router.post("/interact", status_code=201, responses=error_responses(404, 409, 503))
 def record_interaction(body: InteractionCreate, db: DatabaseDep) -> InteractionPublic:
     """Record a click, like, skip or view_time (with duration_seconds); 404 names an unknown user or content."""
     event = interactions_service.record_interaction(
-        db, body.user_id, body.content_id, body.interaction_type.value, body.duration_seconds
+        db, body.user_id, body.content_id, body.interaction_type.value, body.duration_seconds, event_id=body.event_id
     )
     return InteractionPublic(
         interaction_id=event.interaction_id,
@@ -25,17 +28,21 @@ def record_interaction(body: InteractionCreate, db: DatabaseDep) -> InteractionP
         interaction_type=event.event_type,
         duration_seconds=event.duration_seconds,
         timestamp=event.created_at,
+        event_id=event.event_id,
     )
 
 
-@router.post("/feedback", status_code=201, responses=error_responses(404, 503))
+@router.post("/feedback", status_code=201, responses=error_responses(404, 409, 503))
 def record_feedback(body: FeedbackCreate, db: DatabaseDep) -> FeedbackPublic:
     """Record explicit feedback: positive, negative or neutral."""
-    event = interactions_service.record_feedback(db, body.user_id, body.content_id, body.feedback_type.value)
+    event = interactions_service.record_feedback(
+        db, body.user_id, body.content_id, body.feedback_type.value, event_id=body.event_id
+    )
     return FeedbackPublic(
         interaction_id=event.interaction_id,
         user_id=event.user_id,
         content_id=event.content_id,
         feedback_type=event.event_type,
         timestamp=event.created_at,
+        event_id=event.event_id,
     )

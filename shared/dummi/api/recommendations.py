@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
+from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import MAX_CATEGORY_LENGTH, MAX_ID_LENGTH, Category, Identifier, StrictModel
 from dummi.ml.recommender import RankRequest, Recommendation
 from dummi.services.recommendation_service import RecommendationEngine, get_engine
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], dependencies=[READ], responses=error_responses(401, 403))
 
 EngineDep = Annotated[RecommendationEngine, Depends(get_engine)]
 MAX_RECOMMENDATIONS = 100

@@ -141,11 +141,21 @@ class ContentPage(BaseModel):
 
 
 # -- interactions and feedback ---------------------------------------------------------------------
+EventId = Annotated[
+    Identifier,
+    Field(
+        description="the client's own id for this event (a UUID, say): sending the same event again stores it "
+        "once and answers as the first time; the same id with other fields is a 409"
+    ),
+]
+
+
 class InteractionCreate(StrictModel):
     user_id: Identifier
     content_id: Identifier
     interaction_type: InteractionType
     duration_seconds: Annotated[float, Field(ge=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False)] | None = None
+    event_id: EventId | None = None
 
 
 class InteractionPublic(BaseModel):
@@ -155,12 +165,14 @@ class InteractionPublic(BaseModel):
     interaction_type: InteractionType
     duration_seconds: float | None
     timestamp: datetime
+    event_id: str | None = None
 
 
 class FeedbackCreate(StrictModel):
     user_id: Identifier
     content_id: Identifier
     feedback_type: FeedbackType
+    event_id: EventId | None = None
 
 
 class FeedbackPublic(BaseModel):
@@ -169,6 +181,7 @@ class FeedbackPublic(BaseModel):
     content_id: str
     feedback_type: FeedbackType
     timestamp: datetime
+    event_id: str | None = None
 
 
 # -- service ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from dummi.api.auth import ADMIN
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import StrictModel
@@ -16,7 +17,7 @@ from dummi.errors import UnavailableError
 from dummi.services import training_service
 from dummi.services.training_dispatch import TrainingDispatcher, get_training_dispatcher
 
-router = APIRouter(prefix="/training", tags=["training"])
+router = APIRouter(prefix="/training", tags=["training"], dependencies=[ADMIN], responses=error_responses(401, 403))
 
 DispatcherDep = Annotated[TrainingDispatcher, Depends(get_training_dispatcher)]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from dummi.api.auth import READ, WRITE
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import (
@@ -19,7 +20,7 @@ from dummi.api.schemas import (
 from dummi.services import users_service
 from dummi.services.users_service import UserWithHistory
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 403))
 
 UserIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, description="the user's id")]
 HistoryLimit = Annotated[
@@ -41,20 +42,32 @@ def _public(found: UserWithHistory) -> UserPublic:
 
 # API Gateway HTTP API routes cannot end in "/": the template declares the path without it and the
 # gateway sends either form, so both are served here (no redirect round trip).
-@router.post("", status_code=201, include_in_schema=False)
-@router.post("/", status_code=201, responses=error_responses(409, 503))
-def create_user(body: UserCreate, db: DatabaseDep, queue: EmbeddingQueueDep) -> UserPublic:
-    """Create a user; 409 if the id is taken."""
-    return _public(users_service.create_user(db, queue, body.user_id, body.interests, body.skill_level.value))
+@router.post("", status_code=201, include_in_schema=False, dependencies=[WRITE])
+@router.post(
+    "/",
+    status_code=201,
+    dependencies=[WRITE],
+    responses={200: {"model": UserPublic, "description": "the user already exists with these fields (a safe retry)"}}
+    | error_responses(409, 413, 503),
+)
+def create_user(body: UserCreate, db: DatabaseDep, queue: EmbeddingQueueDep, response: Response) -> UserPublic:
+    """Create a user (201). The same request again answers 200 with the stored user; the id with other
+    fields is a 409."""
+    found = users_service.create_user(
+        db, queue, body.user_id, body.interests, body.skill_level.value, history_limit=DEFAULT_HISTORY_LIMIT
+    )
+    if not found.created:
+        response.status_code = 200
+    return _public(found)
 
 
-@router.get("/{user_id}", responses=error_responses(404, 503))
+@router.get("/{user_id}", dependencies=[READ], responses=error_responses(404, 503))
 def get_user(user_id: UserIdPath, db: DatabaseDep, history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT) -> UserPublic:
     """A user with `history`: the content ids it interacted with, most recent first."""
     return _public(users_service.get_user(db, user_id, history_limit=history_limit))
 
 
-@router.put("/{user_id}", responses=error_responses(404, 503))
+@router.put("/{user_id}", dependencies=[WRITE], responses=error_responses(404, 413, 503))
 def update_user(
     user_id: UserIdPath,
     body: UserUpdate,

@@ -21,7 +21,11 @@ class ContentRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def insert(self, content_id: str, title: str, category: str, tags: list[str], description: str) -> ContentRecord:
+    def insert(
+        self, content_id: str, title: str, category: str, tags: list[str], description: str
+    ) -> tuple[ContentRecord, bool]:
+        """Store a new item: (item, True). An item that exists with the same fields is a safe retry:
+        (stored item, False); with other fields, ConflictError."""
         rows = self.conn.run(
             f"INSERT INTO content (content_id, title, category, tags, description)"
             f" VALUES (:content_id, :title, :category, CAST(:tags AS text[]), :description)"
@@ -32,9 +36,13 @@ class ContentRepository:
             tags=tags,
             description=description,
         )
-        if not rows:
-            raise ConflictError(f"content {content_id!r} already exists", field="content_id")
-        return _record(rows[0])
+        if rows:
+            return _record(rows[0]), True
+        stored = self.get(content_id)
+        fields = (title, category, tags, description)
+        if stored is None or (stored.title, stored.category, stored.tags, stored.description) != fields:
+            raise ConflictError(f"content {content_id!r} already exists with other fields", field="content_id")
+        return stored, False
 
     def get(self, content_id: str) -> ContentRecord | None:
         rows = self.conn.run(f"SELECT {_COLUMNS} FROM content WHERE content_id = :content_id", content_id=content_id)

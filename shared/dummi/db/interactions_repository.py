@@ -11,9 +11,13 @@ from pg8000.exceptions import DatabaseError
 from dummi.db.connection import Connection
 from dummi.db.errors import is_foreign_key_violation
 from dummi.db.records import Event, InteractionRecord
-from dummi.errors import NotFoundError
+from dummi.errors import ConflictError, NotFoundError
 
-_COLUMNS = "interaction_id, user_id, content_id, kind, event_type, duration_seconds, created_at"
+_COLUMNS = "interaction_id, user_id, content_id, kind, event_type, duration_seconds, created_at, event_id"
+
+
+def _record(row: list) -> InteractionRecord:
+    return InteractionRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
 class InteractionsRepository:
@@ -29,15 +33,21 @@ class InteractionsRepository:
         event_type: str,
         duration_seconds: float | None = None,
         created_at: datetime | None = None,
+        event_id: str | None = None,
     ) -> InteractionRecord:
-        """Store one event; NotFoundError names the missing user or content. ``created_at`` defaults to now."""
+        """Store one event; NotFoundError names the missing user or content. ``created_at`` defaults to now.
+
+        With an ``event_id`` the event is stored once: sending it again returns the stored row (a retry),
+        while the same id with different fields is a ConflictError."""
         try:
             rows = self.conn.run(
-                f"INSERT INTO interactions (user_id, content_id, kind, event_type, duration_seconds, created_at)"
+                f"INSERT INTO interactions"
+                f" (user_id, content_id, kind, event_type, duration_seconds, created_at, event_id)"
                 f" SELECT :user_id, :content_id, :kind, :event_type, CAST(:duration AS double precision),"
-                f"        COALESCE(CAST(:created_at AS timestamptz), now())"
+                f"        COALESCE(CAST(:created_at AS timestamptz), now()), :event_id"
                 f" WHERE EXISTS (SELECT 1 FROM users WHERE user_id = :user_id)"
                 f"   AND EXISTS (SELECT 1 FROM content WHERE content_id = :content_id)"
+                f" ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING"
                 f" RETURNING {_COLUMNS}",
                 user_id=user_id,
                 content_id=content_id,
@@ -45,6 +55,7 @@ class InteractionsRepository:
                 event_type=event_type,
                 duration=duration_seconds,
                 created_at=created_at,
+                event_id=event_id,
             )
         except DatabaseError as exc:  # a concurrent delete slipped between the check and the insert
             if not is_foreign_key_violation(exc):
@@ -53,10 +64,20 @@ class InteractionsRepository:
             if "user" in constraint:
                 raise NotFoundError("user", user_id, field="user_id") from exc
             raise NotFoundError("content", content_id, field="content_id") from exc
+        if not rows and event_id is not None:
+            stored = self.by_event_id(event_id)
+            if stored is not None:
+                same = (stored.user_id, stored.content_id, stored.kind, stored.event_type, stored.duration_seconds)
+                if same != (user_id, content_id, kind, event_type, duration_seconds):
+                    raise ConflictError(f"event {event_id!r} was already recorded with other fields", field="event_id")
+                return stored
         if not rows:
             raise self._missing(user_id, content_id)
-        row = rows[0]
-        return InteractionRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+        return _record(rows[0])
+
+    def by_event_id(self, event_id: str) -> InteractionRecord | None:
+        rows = self.conn.run(f"SELECT {_COLUMNS} FROM interactions WHERE event_id = :event_id", event_id=event_id)
+        return _record(rows[0]) if rows else None
 
     def all_events(self) -> list[Event]:
         """Every interaction and feedback event, oldest first (the training set). Read with COPY: about three

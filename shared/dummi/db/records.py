@@ -35,6 +35,7 @@ class InteractionRecord:
     event_type: str
     duration_seconds: float | None
     created_at: datetime
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +66,15 @@ class Event:
     event_type: str
     duration_seconds: float | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored: never the key itself, only its SHA-256."""
+
+    key_id: str
+    name: str
+    scopes: list[str]
+    key_hash: bytes
+    created_at: datetime
+    revoked_at: datetime | None

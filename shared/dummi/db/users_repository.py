@@ -19,7 +19,9 @@ class UsersRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def insert(self, user_id: str, interests: list[str], skill_level: str) -> UserRecord:
+    def insert(self, user_id: str, interests: list[str], skill_level: str) -> tuple[UserRecord, bool]:
+        """Store a new user: (user, True). A user that exists with the same fields is a safe retry:
+        (stored user, False); with other fields, ConflictError."""
         rows = self.conn.run(
             f"INSERT INTO users (user_id, interests, skill_level)"
             f" VALUES (:user_id, CAST(:interests AS text[]), :skill_level)"
@@ -28,9 +30,12 @@ class UsersRepository:
             interests=interests,
             skill_level=skill_level,
         )
-        if not rows:
-            raise ConflictError(f"user {user_id!r} already exists", field="user_id")
-        return _record(rows[0])
+        if rows:
+            return _record(rows[0]), True
+        stored = self.get(user_id)
+        if stored is None or (stored.interests, stored.skill_level) != (interests, skill_level):
+            raise ConflictError(f"user {user_id!r} already exists with other fields", field="user_id")
+        return stored, False
 
     def get(self, user_id: str) -> UserRecord | None:
         rows = self.conn.run(f"SELECT {_COLUMNS} FROM users WHERE user_id = :user_id", user_id=user_id)

@@ -16,12 +16,14 @@ def create_content(
     category: str,
     tags: list[str],
     description: str,
-) -> ContentRecord:
-    """Store the item, then ask for its embedding (so it is recommendable before the next retrain)."""
+) -> tuple[ContentRecord, bool]:
+    """Store the item, then ask for its embedding (so it is recommendable before the next retrain).
+    Returns (item, created): a retry with identical fields finds the stored item (created False)."""
     with db.transaction() as conn:
-        item = ContentRepository(conn).insert(content_id, title, category, tags, description)
-    queue.enqueue("content", [item.content_id])
-    return item
+        item, created = ContentRepository(conn).insert(content_id, title, category, tags, description)
+    if created:
+        queue.enqueue("content", [item.content_id])
+    return item, created
 
 
 def get_content(db: Database, content_id: str) -> ContentRecord:

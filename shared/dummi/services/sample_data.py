@@ -67,14 +67,14 @@ def load_sample_data(db: Database, path: Path) -> LoadResult:
         n_users = n_content = 0
         for user in users:
             try:
-                UsersRepository(conn).insert(user.user_id, user.interests, user.skill_level.value)
-                n_users += 1
+                n_users += UsersRepository(conn).insert(user.user_id, user.interests, user.skill_level.value)[1]
             except ConflictError:
                 pass
         for item in content:
             try:
-                ContentRepository(conn).insert(item.content_id, item.title, item.category, item.tags, item.description)
-                n_content += 1
+                n_content += ContentRepository(conn).insert(
+                    item.content_id, item.title, item.category, item.tags, item.description
+                )[1]
             except ConflictError:
                 pass
         interactions = InteractionsRepository(conn)

@@ -14,17 +14,21 @@ from dummi.services.embedding_queue import EmbeddingQueue
 class UserWithHistory:
     user: UserRecord
     history: list[str]
+    created: bool = False
 
 
 def create_user(
-    db: Database, queue: EmbeddingQueue, user_id: str, interests: list[str], skill_level: str
+    db: Database, queue: EmbeddingQueue, user_id: str, interests: list[str], skill_level: str, *, history_limit: int
 ) -> UserWithHistory:
-    """Store the user, then ask for its interests to be embedded (cold-start matching)."""
+    """Store the user, then ask for its interests to be embedded (cold-start matching). A retry with
+    identical fields finds the stored user (``created`` False, with its history)."""
     with db.transaction() as conn:
-        user = UsersRepository(conn).insert(user_id, interests, skill_level)
-    if interests:
+        users = UsersRepository(conn)
+        user, created = users.insert(user_id, interests, skill_level)
+        history = [] if created else users.history(user_id, history_limit)
+    if interests and created:
         queue.enqueue("user", [user_id])
-    return UserWithHistory(user, [])
+    return UserWithHistory(user, history, created)
 
 
 def get_user(db: Database, user_id: str, *, history_limit: int) -> UserWithHistory:

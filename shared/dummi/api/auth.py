@@ -1,0 +1,43 @@
+"""The API-key check every protected route depends on (``DUMMI_AUTH=on``); /health and /docs stay open.
+
+The same check runs in every Lambda function and in the local server, rather than in an API Gateway
+Lambda authorizer: one code path, tested as it runs; no second function (and its cold start) in front
+of each uncached request; and a checked key costs nothing after the first request (``KeyCache``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.params import Depends as DependsParam
+from fastapi.security import APIKeyHeader
+
+from dummi.api.deps import DatabaseDep
+from dummi.config import get_settings
+from dummi.services.api_keys import Scope, authorize
+
+API_KEY_HEADER = "X-API-Key"
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A key from `dummi keys create` (needed when the service runs with DUMMI_AUTH=on).",
+)
+
+
+def requires(scope: Scope) -> DependsParam:
+    """A dependency that lets the request through only with a key holding ``scope`` (or admin)."""
+
+    def check(request: Request, db: DatabaseDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
+        if not get_settings().auth_enabled:
+            return
+        principal = authorize(db, key, scope)
+        request.state.api_key_id = principal.key_id
+
+    return Depends(check)
+
+
+READ = requires(Scope.READ)
+WRITE = requires(Scope.WRITE)
+ADMIN = requires(Scope.ADMIN)

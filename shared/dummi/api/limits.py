@@ -1,0 +1,48 @@
+"""A bound on request bodies: anything larger than ``DUMMI_MAX_BODY_BYTES`` is a 413, read no further.
+
+A declared Content-Length is checked before the app runs; a body sent without one (chunked) is counted
+as it arrives and cut off at the limit. The 413 has the same JSON shape as every other error.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dummi.api.errors import error_body
+
+TOO_LARGE = 413
+
+
+def _too_large_detail(max_bytes: int) -> str:
+    return f"request body is larger than {max_bytes} bytes"
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            body = error_body(_too_large_detail(self.max_bytes), "payload_too_large")
+            await JSONResponse(body, status_code=TOO_LARGE, headers={"Connection": "close"})(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI lets its own HTTPException through body parsing; the error handler shapes it.
+                    raise HTTPException(status_code=TOO_LARGE, detail=_too_large_detail(self.max_bytes))
+            return message
+
+        await self.app(scope, limited, send)

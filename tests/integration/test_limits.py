@@ -1,0 +1,68 @@
+"""Bounded requests: oversized bodies are a 413 read no further; unknown fields are a 422 everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture
+def small_limit(db, monkeypatch):
+    monkeypatch.setenv("DUMMI_MAX_BODY_BYTES", "2048")
+    from tests.conftest import _clear_caches
+
+    _clear_caches()
+
+
+def test_a_body_over_the_limit_is_a_413_with_a_json_error(small_limit, client, db):
+    body = {"content_id": "big", "title": "t", "category": "c", "description": "x" * 3000}
+    response = client.post("/content/", json=body)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert db.read(lambda conn: conn.run("SELECT count(*) FROM content"))[0][0] == 0
+    assert client.post("/content/", json={**body, "description": "x" * 100}).status_code == 201
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit(small_limit, client, db):
+    payload = json.dumps({"content_id": "big", "title": "t", "category": "c", "description": "x" * 3000}).encode()
+
+    def chunks():
+        for start in range(0, len(payload), 500):
+            yield payload[start : start + 500]
+
+    response = client.post("/content/", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+    assert db.read(lambda conn: conn.run("SELECT count(*) FROM content"))[0][0] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/users/", {"user_id": "u", "skill_level": "beginner", "role": "admin"}),
+        ("PUT", "/users/u", {"interests": ["x"], "role": "admin"}),
+        ("POST", "/content/", {"content_id": "c", "title": "t", "category": "c", "price": 1}),
+        ("POST", "/recommendations/interact", {"user_id": "u", "content_id": "c", "interaction_type": "click", "x": 1}),
+        ("POST", "/recommendations/", {"user_id": "u", "limit": 5}),
+        ("POST", "/training/train", {"retrain_cf": True, "epochs": 3}),
+    ],
+)
+def test_unknown_fields_are_a_422_naming_the_field(client, method, path, body):
+    response = client.request(method, path, json=body)
+    assert response.status_code == 422
+    extra = next(
+        iter(
+            set(body)
+            - {
+                "user_id",
+                "skill_level",
+                "interests",
+                "content_id",
+                "title",
+                "category",
+                "interaction_type",
+                "retrain_cf",
+            }
+        )
+    )
+    assert response.json()["detail"][0]["loc"] == ["body", extra]
