@@ -175,3 +175,46 @@ def test_the_sam_translated_schedule_deploys_with_the_templates_expression(aws):
         physical["TrainingFunctionNightlyQueue"].split("/")[-1]
     )
     cfn.delete_stack(StackName=stack)
+
+
+def test_recommendations_keep_answering_from_the_cached_model_when_s3_is_unreachable(db, aws, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from dummi.api.app import create_full_app
+    from dummi.aws import reset_clients
+    from dummi.services.recommendation_service import get_engine
+    from tests.conftest import _clear_caches
+
+    load_sample_data(db, ROOT / "data" / "sample_data.json")
+    prefix = f"dummi-{uuid.uuid4().hex[:8]}"
+    run = run_now(db, S3Store(aws["bucket"], prefix), "test", TrainingParams())
+    assert run.state == "succeeded", run.error
+    monkeypatch.setenv("ARTIFACTS_URI", f"s3://{aws['bucket']}/{prefix}")
+    monkeypatch.setenv("DUMMI_MODEL_CHECK_SECONDS", "0")  # every request re-checks the pointer
+    _clear_caches()
+    user = load_sample_users()[0]
+    with TestClient(create_full_app(), raise_server_exceptions=False) as client:
+        before = client.post("/recommendations/", json={"user_id": user})
+        assert before.status_code == 200 and before.json()["model_version"] == run.model_version
+
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+        reset_clients()
+        during = client.post("/recommendations/", json={"user_id": user})
+        assert during.status_code == 200 and during.json()["model_version"] == run.model_version
+        assert [r["content_id"] for r in during.json()["recommendations"]] == [
+            r["content_id"] for r in before.json()["recommendations"]
+        ]
+        assert get_engine()._models.last_error, "the failed check is recorded"
+        # the database is what decides what the user has seen: without it, no answer
+        monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:x@127.0.0.1:1/none")
+        from dummi.config import get_settings
+        from dummi.db.connection import get_database
+
+        get_settings.cache_clear()
+        get_database.cache_clear()
+        down = client.post("/recommendations/", json={"user_id": user})
+        assert down.status_code == 503 and down.headers["Retry-After"]
+
+
+def load_sample_users() -> list[str]:
+    return [u["user_id"] for u in json.loads((ROOT / "data" / "sample_data.json").read_text())["users"]]

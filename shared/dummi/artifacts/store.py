@@ -99,11 +99,13 @@ class S3Store:
 
     @property
     def client(self):
-        if self._client is None:
-            from dummi.aws import get_client
+        """The given client, else the process's cached one (looked up each time: cheap, and it follows
+        ``dummi.aws.reset_clients``)."""
+        if self._client is not None:
+            return self._client
+        from dummi.aws import get_client
 
-            self._client = get_client("s3")
-        return self._client
+        return get_client("s3")
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -88,11 +88,13 @@ class Database:
                 raise DatabaseUnavailableError(f"cannot connect to Postgres: {exc}") from exc
             raise
         # pg8000 uses one socket timeout for connecting and for every read. Connecting keeps the short
-        # one; reads wait a little longer than the server's statement_timeout, so a healthy slow query
-        # is cut by Postgres (a clear error) and only a dead server trips the socket timeout.
+        # one; reads wait longer than the server's statement_timeout (half as long again, at least 2 s
+        # more), so a healthy slow query is cut by Postgres (a clear error) and only a hung or dead
+        # server trips the socket timeout.
         sock = getattr(conn, "_usock", None)
         if sock is not None and self._statement_timeout_ms:
-            sock.settimeout(self._statement_timeout_ms / 1000 + 10)
+            seconds = self._statement_timeout_ms / 1000
+            sock.settimeout(seconds + max(2.0, seconds / 2))
         return conn
 
     def _acquire(self) -> Connection:
