@@ -14,7 +14,13 @@ DEFAULT_SAMPLE = Path("data/sample_data.json")
 def _cmd_run(args: argparse.Namespace) -> int:
     from dummi.local_server import serve
 
-    serve(args.host, args.port, None if args.no_sample else args.sample_data)
+    serve(
+        args.host,
+        args.port,
+        None if args.no_sample else args.sample_data,
+        workers=args.workers,
+        access_log=not args.no_access_log,
+    )
     return 0
 
 
@@ -203,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     run.add_argument("--sample-data", type=Path, default=DEFAULT_SAMPLE, help="loaded once into a new database")
     run.add_argument("--no-sample", action="store_true", help="do not load the sample data")
+    run.add_argument(
+        "--workers", type=int, default=int(os.environ.get("DUMMI_WORKERS", "1")), help="server processes (uvicorn)"
+    )
+    run.add_argument("--no-access-log", action="store_true", help="do not log every request")
     run.set_defaults(func=_cmd_run)
 
     mig = sub.add_parser("migrate", help="apply database migrations")

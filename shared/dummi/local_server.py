@@ -59,7 +59,15 @@ def embed_pending() -> None:
     embed_user_interests(get_database(), embedder)
 
 
-def serve(host: str, port: int, sample_data: Path | None) -> None:
+def create_worker_app():
+    """The app of one uvicorn worker process when ``dummi run --workers N`` runs several."""
+    from dummi.api.app import create_full_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_full_app()
+
+
+def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, access_log: bool = True) -> None:
     os.environ.setdefault("DUMMI_DB_POOL_SIZE", LOCAL_POOL_SIZE)
     # Writes are embedded by a worker thread right after they commit; training runs in a thread.
     os.environ.setdefault("DUMMI_EMBEDDING_MODE", "background")
@@ -86,9 +94,24 @@ def serve(host: str, port: int, sample_data: Path | None) -> None:
         f"dummi: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops the server and the database", flush=True
     )
     try:
-        uvicorn.run(create_full_app(), host=host, port=port, log_level="info")
+        if workers > 1:
+            # Worker processes reach the database this process started (or DATABASE_URL) by its URL.
+            from dummi.db.urls import resolve_database_url
+
+            os.environ["DATABASE_URL"] = resolve_database_url(get_settings())
+            uvicorn.run(
+                "dummi.local_server:create_worker_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                access_log=access_log,
+            )
+        else:
+            uvicorn.run(create_full_app(), host=host, port=port, log_level="info", access_log=access_log)
     finally:
-        shutdown()
+        shutdown()  # settings were read before DATABASE_URL was set for the workers: an embedded server stops
 
 
 def shutdown() -> None:

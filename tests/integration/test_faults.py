@@ -132,7 +132,7 @@ def _stored(server: EmbeddedServer) -> dict[str, int]:
     rows = Database(server.url).read(
         lambda conn: conn.run("SELECT event_id, count(*) FROM interactions WHERE event_id IS NOT NULL GROUP BY 1")
     )
-    return {event_id: count for event_id, count in rows}
+    return dict(rows)
 
 
 def test_a_postgres_restart_under_traffic_loses_nothing_and_doubles_nothing(server, app_client):

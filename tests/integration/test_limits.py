@@ -66,3 +66,39 @@ def test_unknown_fields_are_a_422_naming_the_field(client, method, path, body):
         )
     )
     assert response.json()["detail"][0]["loc"] == ["body", extra]
+
+
+def test_unknown_or_repeated_query_parameters_are_a_422(client):
+    misspelt = client.get("/content/category/python?limt=5")
+    assert misspelt.status_code == 422 and misspelt.json()["detail"][0]["loc"] == ["query", "limt"]
+    repeated = client.get("/content/category/python?limit=5&limit=50")
+    assert repeated.status_code == 422 and repeated.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert client.get("/content/category/python?limit=5&offset=0").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/training/train", {"retrain_cf": 0}, "retrain_cf"),
+        ("/recommendations/", {"user_id": "u", "n_recommendations": "5"}, "n_recommendations"),
+        ("/recommendations/", {"user_id": "u", "use_cf": "yes"}, "use_cf"),
+        ("/recommendations/", {"user_id": "u", "cf_weight": "0.5"}, "cf_weight"),
+        ("/recommendations/", {"user_id": "u", "n_recommendations": True}, "n_recommendations"),
+        ("/recommendations/interact", {"user_id": "u", "content_id": "c", "interaction_type": "view_time",
+                                       "duration_seconds": "30"}, "duration_seconds"),
+    ],
+)  # fmt: skip
+def test_numbers_and_booleans_are_not_guessed_from_other_types(client, path, body, field):
+    response = client.post(path, json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_a_whole_float_is_a_fine_count_and_blank_labels_are_refused(client):
+    client.post("/users/", json={"user_id": "u"})
+    assert client.post("/recommendations/", json={"user_id": "u", "n_recommendations": 3.0}).status_code == 200
+    assert client.post("/recommendations/", json={"user_id": "u", "n_recommendations": 3.5}).status_code == 422
+    blank = client.put("/users/u", json={"interests": ["python", "  "]})
+    assert blank.status_code == 422 and blank.json()["detail"][0]["loc"] == ["body", "interests", 1]
+    assert client.put("/users/u", json={"interests": None}).status_code == 422
+    assert client.put("/users/u", json={}).status_code == 422

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from dummi import __version__
 from dummi.api.auth import API_KEY_HEADER
-from dummi.api.errors import install_error_handlers
+from dummi.api.errors import install_error_handlers, reject_unknown_query
 from dummi.api.limits import BodySizeLimit
 from dummi.config import get_settings
 
@@ -28,6 +28,7 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        dependencies=[Depends(reject_unknown_query)],
     )
     install_error_handlers(app)
     settings = get_settings()

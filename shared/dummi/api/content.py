@@ -48,7 +48,7 @@ def _public(item: ContentRecord) -> ContentPublic:
     status_code=201,
     dependencies=[WRITE],
     responses={200: {"model": ContentPublic, "description": "the item already exists with these fields (a safe retry)"}}
-    | error_responses(409, 413, 503),
+    | error_responses(400, 409, 413, 503),
 )
 def create_content(body: ContentCreate, db: DatabaseDep, queue: EmbeddingQueueDep, response: Response) -> ContentPublic:
     """Create a content item (201); its embedding follows within seconds. The same request again answers

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from dummi.errors import (
     ConflictError,
@@ -59,15 +65,62 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own answers (no such route, method not allowed) in the same shape as ours."""
+    """Starlette's own answers (no such route, method not allowed, unparsable body) in the same shape as ours."""
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "route_not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    codes = {400: "invalid_body", 404: "route_not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; a path may have several.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return JSONResponse(
-        error_body(detail, codes.get(exc.status_code, "http_error")),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        error_body(detail, codes.get(exc.status_code, "http_error")), status_code=exc.status_code, headers=headers
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route serves at this path (asked of the routes themselves, by probing)."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.routes):
+            allowed.append(method)
+    return allowed
+
+
+def reject_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the route does not declare is a 422, as an unknown
+    body field is (a misspelt ``limt=5`` is reported, not silently ignored), and so is one given twice
+    (every query parameter here takes one value)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    allowed = _declared_query(route)
+    errors = []
+    for name in dict.fromkeys(request.query_params):
+        if name not in allowed:
+            errors.append({"type": "extra_forbidden", "loc": ("query", name), "msg": "Extra inputs are not permitted"})
+        elif len(request.query_params.getlist(name)) > 1:
+            errors.append({"type": "repeated", "loc": ("query", name), "msg": "Give this parameter once"})
+    if errors:
+        raise RequestValidationError(errors)
+
+
+_query_names: dict[int, frozenset[str]] = {}
+
+
+def _query_params(dependant: Dependant) -> Iterator[Any]:
+    yield from dependant.query_params
+    for sub in dependant.dependencies:
+        yield from _query_params(sub)
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    names = _query_names.get(id(route))
+    if names is None:
+        names = frozenset(param.alias for param in _query_params(route.dependant))
+        _query_names[id(route)] = names
+    return names
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -86,6 +139,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
     from dummi.api.schemas import ErrorResponse
 
     descriptions = {
+        400: "the body is not JSON (or not UTF-8)",
         401: "no API key, or an unknown or revoked one (when DUMMI_AUTH=on)",
         403: "the API key lacks the scope this route needs",
         404: "not found",

@@ -11,7 +11,10 @@ from dummi.api.schemas import FeedbackCreate, FeedbackPublic, InteractionCreate,
 from dummi.services import interactions_service
 
 router = APIRouter(
-    prefix="/recommendations", tags=["interactions"], dependencies=[WRITE], responses=error_responses(401, 403, 413)
+    prefix="/recommendations",
+    tags=["interactions"],
+    dependencies=[WRITE],
+    responses=error_responses(400, 401, 403, 413),
 )
 
 

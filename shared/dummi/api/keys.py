@@ -46,7 +46,7 @@ def _public(record: ApiKeyRecord) -> KeyPublic:
     )
 
 
-@router.post("", status_code=201, responses=error_responses(503))
+@router.post("", status_code=201, responses=error_responses(400, 413, 503))
 def create_key(body: KeyCreate, db: DatabaseDep) -> KeyCreated:
     new = api_keys.create_key(db, [scope.value for scope in body.scopes], body.name)
     return KeyCreated(key=new.key, **_public(new.record).model_dump())

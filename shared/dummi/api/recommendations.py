@@ -6,12 +6,20 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import MAX_CATEGORY_LENGTH, MAX_ID_LENGTH, Category, Identifier, StrictModel
+from dummi.api.schemas import (
+    MAX_CATEGORY_LENGTH,
+    MAX_ID_LENGTH,
+    Category,
+    Identifier,
+    StrictFloat,
+    StrictModel,
+    WholeNumber,
+)
 from dummi.ml.recommender import RankRequest, Recommendation
 from dummi.services.recommendation_service import RecommendationEngine, get_engine
 
@@ -24,10 +32,10 @@ MAX_EXCLUDE = 500
 
 class RecommendationRequest(StrictModel):
     user_id: Identifier
-    n_recommendations: int = Field(default=10, ge=1, le=MAX_RECOMMENDATIONS)
-    use_cf: bool = Field(default=True, description="use collaborative filtering")
-    use_embeddings: bool = Field(default=True, description="use content similarity")
-    cf_weight: float = Field(
+    n_recommendations: WholeNumber = Field(default=10, ge=1, le=MAX_RECOMMENDATIONS)
+    use_cf: StrictBool = Field(default=True, description="use collaborative filtering")
+    use_embeddings: StrictBool = Field(default=True, description="use content similarity")
+    cf_weight: StrictFloat = Field(
         default=0.5,
         ge=0.0,
         le=1.0,
@@ -76,7 +84,7 @@ def _items(recs: list[Recommendation]) -> list[RecommendedItem]:
 
 # API Gateway HTTP API routes cannot end in "/": both forms are served.
 @router.post("/recommendations", include_in_schema=False)
-@router.post("/recommendations/", responses=error_responses(404, 503))
+@router.post("/recommendations/", responses=error_responses(400, 404, 413, 503))
 def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -> RecommendationsResponse:
     """Personal top-K for a user: hybrid CF + content similarity for users with history, interest- and
     popularity-based for newcomers. Never returns what the user has already interacted with."""

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 MAX_ID_LENGTH = 128
 MAX_TITLE_LENGTH = 300
@@ -26,18 +26,31 @@ Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
 ]
-# Categories also appear in a path (/content/category/{category}): no slashes.
+# Categories also appear in a path (/content/category/{category}): no slashes. Labels, titles and
+# categories are stripped, so each pattern asks for one character that is not whitespace.
 Category = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=MAX_CATEGORY_LENGTH, pattern=r"^[^/\\\x00-\x1f]+$"
+        strip_whitespace=True,
+        min_length=1,
+        max_length=MAX_CATEGORY_LENGTH,
+        pattern=r"^[^/\\\x00-\x1f]*[^\s/\\\x00-\x1f][^/\\\x00-\x1f]*$",
     ),
 ]
 Label = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG_LENGTH, pattern=r"^[^\x00-\x1f]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=MAX_TAG_LENGTH,
+        pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$",
+    ),
 ]
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH, pattern=r"^[^\x00]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"
+    ),
 ]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH, pattern=r"^[^\x00]*$")]
 
@@ -63,13 +76,32 @@ class FeedbackType(StrEnum):
 
 
 class StrictModel(BaseModel):
-    # Unknown fields are an error, so a misspelt field is reported rather than silently dropped.
+    # Unknown fields are an error, so a misspelt field is reported rather than silently dropped. Fields
+    # that take a number or a boolean use Strict types: "5" or 0 for true is a 422, not a guess.
     model_config = ConfigDict(extra="forbid")
+
+
+# An int is a fine float (1 for 1.0); a string or a boolean is not.
+StrictFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+
+
+def _number_only(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be a whole number")
+    return value
+
+
+# A whole number: 8 or 8.0 (JSON Schema's integer), never "8" or true.
+WholeNumber = Annotated[int, BeforeValidator(_number_only)]
 
 
 def _unique(values: list[str]) -> list[str]:
     """Drop repeats, keeping the first occurrence's order."""
     return list(dict.fromkeys(values))
+
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
 
 
 # -- users -----------------------------------------------------------------------------------------
@@ -85,10 +117,13 @@ class UserCreate(StrictModel):
 
 
 class UserUpdate(StrictModel):
-    """Partial update: only the fields present change; at least one must be given."""
+    """Partial update: only the fields present change; at least one must be given (null is not a value)."""
 
-    interests: Annotated[list[Label], Field(max_length=MAX_INTERESTS)] | None = None
-    skill_level: SkillLevel | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    # Absent means "keep"; the schema shows no default, since null is not an accepted value.
+    interests: Annotated[list[Label], Field(max_length=MAX_INTERESTS, json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    skill_level: Annotated[SkillLevel, Field(json_schema_extra=_no_default)] = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _not_empty(self) -> UserUpdate:
@@ -154,7 +189,7 @@ class InteractionCreate(StrictModel):
     user_id: Identifier
     content_id: Identifier
     interaction_type: InteractionType
-    duration_seconds: Annotated[float, Field(ge=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False)] | None = None
+    duration_seconds: Annotated[StrictFloat, Field(ge=0, le=MAX_DURATION_SECONDS)] | None = None
     event_id: EventId | None = None
 
 

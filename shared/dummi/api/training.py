@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from dummi.api.auth import ADMIN
 from dummi.api.deps import DatabaseDep
@@ -23,8 +23,8 @@ DispatcherDep = Annotated[TrainingDispatcher, Depends(get_training_dispatcher)]
 
 
 class TrainRequest(StrictModel):
-    retrain_cf: bool = Field(default=True, description="fit collaborative filtering again (else keep the last)")
-    regenerate_embeddings: bool = Field(
+    retrain_cf: StrictBool = Field(default=True, description="fit collaborative filtering again (else keep the last)")
+    regenerate_embeddings: StrictBool = Field(
         default=False, description="check every item's text hash, not only items written since the last run"
     )
 
@@ -64,7 +64,7 @@ def _public(run: TrainingRun) -> TrainingRunPublic:
     )
 
 
-@router.post("/train", status_code=202, responses=error_responses(409, 503))
+@router.post("/train", status_code=202, responses=error_responses(400, 409, 413, 503))
 def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None = None) -> TrainingRunPublic:
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
     body = body or TrainRequest()

@@ -48,7 +48,7 @@ def _public(found: UserWithHistory) -> UserPublic:
     status_code=201,
     dependencies=[WRITE],
     responses={200: {"model": UserPublic, "description": "the user already exists with these fields (a safe retry)"}}
-    | error_responses(409, 413, 503),
+    | error_responses(400, 409, 413, 503),
 )
 def create_user(body: UserCreate, db: DatabaseDep, queue: EmbeddingQueueDep, response: Response) -> UserPublic:
     """Create a user (201). The same request again answers 200 with the stored user; the id with other
@@ -67,7 +67,7 @@ def get_user(user_id: UserIdPath, db: DatabaseDep, history_limit: HistoryLimit =
     return _public(users_service.get_user(db, user_id, history_limit=history_limit))
 
 
-@router.put("/{user_id}", dependencies=[WRITE], responses=error_responses(404, 413, 503))
+@router.put("/{user_id}", dependencies=[WRITE], responses=error_responses(400, 404, 413, 503))
 def update_user(
     user_id: UserIdPath,
     body: UserUpdate,

@@ -1,0 +1,320 @@
+"""Load against `dummi run` (the server `make run` starts) from a second process on loopback.
+
+    .venv/bin/python tests/benchmarks/load.py [--items 10000] [--users 10000] [--seconds 60] [--rate 300]
+                                             [--workers 2] [--connections 64]
+
+Sets up its own data folder: an embedded Postgres holding N embedded items, N users with ~10 events each
+(synthetic, clustered by topic), one training run; then starts `dummi run` on a free port and sends an
+open-loop mix at a fixed rate: 70% POST /recommendations/ (warm users), 25% POST /recommendations/interact
+(each with a fresh event_id), 5% POST /users/ or POST /content/. Latency is measured from each request's
+scheduled time, so a stalled server cannot hide its backlog. It stops by itself, then counts interactions
+in Postgres against the number acknowledged, and prints the figures. Nothing here is a pass/fail test;
+the exit code is 1 when an error or a lost interaction was seen.
+
+The client is a small HTTP/1.1 keep-alive client on asyncio streams: a heavier one would take the CPU
+the server needs on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+from _common import ROOT
+from bench_recommend import EVENTS_PER_USER, load
+
+MIX = (("recommend", 0.70), ("interact", 0.25), ("write", 0.05))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; the server answers with Content-Length."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: dict) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        payload = json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + payload)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length, close = 0, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and value.strip().lower() == "close":
+                close = True
+        data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class Workload:
+    def __init__(self, n_items: int, n_users: int, seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+        self.n_items, self.n_users = n_items, n_users
+        self.new = 0
+
+    def next(self) -> tuple[str, str, dict, str | None]:
+        """(kind, path, body, event_id)"""
+        roll, acc, kind = self.rng.random(), 0.0, MIX[-1][0]
+        for name, share in MIX:
+            acc += share
+            if roll < acc:
+                kind = name
+                break
+        user = f"u{self.rng.randrange(self.n_users)}"
+        if kind == "recommend":
+            return kind, "/recommendations/", {"user_id": user, "n_recommendations": 10}, None
+        if kind == "interact":
+            event_id = uuid.uuid4().hex
+            event = self.rng.choice(["click", "like", "skip"])
+            body = {
+                "user_id": user,
+                "content_id": f"c{self.rng.randrange(self.n_items)}",
+                "interaction_type": event,
+                "event_id": event_id,
+            }
+            return kind, "/recommendations/interact", body, event_id
+        self.new += 1
+        if self.new % 2:
+            return "write", "/users/", {"user_id": f"load-u{self.new}", "interests": ["topic-3"]}, None
+        body = {"content_id": f"load-c{self.new}", "title": f"Load item {self.new}", "category": "topic-3"}
+        return "write", "/content/", body, None
+
+
+async def run_load(port: int, args: argparse.Namespace) -> dict:
+    workload = Workload(args.items, args.users)
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(args.connections):
+        idle.put_nowait(Connection("127.0.0.1", port))
+    latencies: dict[str, list[float]] = defaultdict(list)
+    statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    acknowledged: list[str] = []
+    errors: list[str] = []
+    tasks: set[asyncio.Task] = set()
+
+    async def one(scheduled: float) -> None:
+        kind, path, body, event_id = workload.next()
+        conn = await idle.get()
+        try:
+            status, data = await conn.request("POST", path, body)
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            conn.close()
+            errors.append(f"{kind}: {type(exc).__name__}: {exc}")
+            return
+        finally:
+            idle.put_nowait(conn)
+        latencies[kind].append(time.perf_counter() - scheduled)
+        statuses[kind][status] += 1
+        if status >= 400 and len(errors) < 20:
+            errors.append(f"{kind} {status}: {data[:200]!r}")
+        if event_id and status == 201:
+            acknowledged.append(event_id)
+
+    interval = 1.0 / args.rate
+    started = time.perf_counter()
+    n = 0
+    while True:
+        scheduled = started + n * interval
+        if scheduled - started >= args.seconds:
+            break
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        n += 1
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    while not idle.empty():
+        idle.get_nowait().close()
+    return {
+        "sent": n,
+        "elapsed": elapsed,
+        "latencies": latencies,
+        "statuses": statuses,
+        "acknowledged": acknowledged,
+        "errors": errors,
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children that have exited (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    import psutil
+
+    total = 0.0
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=300, help="requests per second to send")
+    parser.add_argument("--workers", type=int, default=2, help="dummi run --workers")
+    parser.add_argument("--connections", type=int, default=64, help="client keep-alive connections")
+    parser.add_argument("--keep", type=Path, help="data folder to use and keep (default: a temporary one)")
+    args = parser.parse_args()
+
+    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="dummi-load-"))
+    os.environ["DUMMI_DATA_DIR"] = str(data_dir)
+    os.environ.pop("DATABASE_URL", None)
+    from dummi.artifacts.publish import read_pointer
+    from dummi.artifacts.store import FileStore
+    from dummi.db.connection import Database
+    from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
+    from dummi.db.migrations import migrate
+    from dummi.services.training_service import TrainingParams, run_now
+
+    url = start_embedded_postgres(data_dir)
+    db = Database(url, pool_size=2)
+    migrate(db)
+    if not db.read(lambda conn: conn.run("SELECT count(*) FROM content"))[0][0]:
+        t = time.perf_counter()
+        load(db, args.items, args.users)
+        print(f"loaded {args.items} items, {args.users} users, ~{args.users * EVENTS_PER_USER} events"
+              f" in {time.perf_counter() - t:.1f}s", flush=True)  # fmt: skip
+    store = FileStore(data_dir / "artifacts")
+    if read_pointer(store) is None:
+        t = time.perf_counter()
+        run = run_now(db, store, "load", TrainingParams.configured(retrain_cf=True))
+        if run is None or run.state != "succeeded":
+            raise SystemExit(f"training failed: {run.error if run else 'another run is active'}")
+        print(f"trained {run.model_version} in {time.perf_counter() - t:.1f}s", flush=True)
+    before = db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0]
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DUMMI_DATA_DIR": str(data_dir)}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "dummi"), "run", "--no-sample", "--port", str(port),
+         "--workers", str(args.workers), "--no-access-log"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                print(server.stdout.read() if server.stdout else "", file=sys.stderr)
+                raise SystemExit("the server did not start")
+            time.sleep(0.3)
+        # Every worker loads the model on its first recommendation: warm them before measuring.
+        warm = asyncio.run(_warm(port, args))
+        print(f"server up on :{port} ({args.workers} workers); warm-up {warm:.1f}s", flush=True)
+        cpu_before = tree_cpu(server.pid)
+        client_before = time.process_time()
+        result = asyncio.run(run_load(port, args))
+        server_cpu = tree_cpu(server.pid) - cpu_before
+        client_cpu = time.process_time() - client_before
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    stored = db.read(
+        lambda conn: conn.run(
+            "SELECT count(*), count(DISTINCT event_id) FROM interactions WHERE event_id = ANY(CAST(:ids AS text[]))",
+            ids=result["acknowledged"],
+        )
+    )[0]
+    after = db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0]
+    db.close()
+    if not args.keep:
+        stop_embedded_postgres(data_dir)
+
+    done = sum(len(v) for v in result["latencies"].values())
+    print(f"\nload: {result['sent']} requests sent over {result['elapsed']:.1f}s at a target of {args.rate:.0f}/s;"
+          f" {done / result['elapsed']:.1f} answered/s")  # fmt: skip
+    for kind in ("recommend", "interact", "write"):
+        values = result["latencies"].get(kind, [])
+        codes = ", ".join(f"{code}: {n}" for code, n in sorted(result["statuses"][kind].items()))
+        print(f"  {kind:<10} n={len(values):>6}  p50 {percentile(values, 50) * 1000:6.1f} ms"
+              f"  p90 {percentile(values, 90) * 1000:6.1f} ms  p99 {percentile(values, 99) * 1000:6.1f} ms"
+              f"  max {max(values, default=float('nan')) * 1000:6.1f} ms  [{codes}]")  # fmt: skip
+    errors = result["errors"]
+    acknowledged = len(result["acknowledged"])
+    print(f"  errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+    print(f"  interactions acknowledged {acknowledged}; stored with those event ids {stored[0]}"
+          f" (distinct {stored[1]}); table grew by {after - before}")  # fmt: skip
+    print(f"  CPU: server {server_cpu:.1f}s ({server_cpu / result['elapsed']:.2f} cores),"
+          f" client {client_cpu:.1f}s ({client_cpu / result['elapsed']:.2f} cores)"
+          f" on {os.cpu_count()} cores; server: {args.workers} uvicorn workers, DB pool 8 each")  # fmt: skip
+    lost = stored[0] != acknowledged or stored[1] != acknowledged
+    return 1 if errors or lost else 0
+
+
+async def _warm(port: int, args: argparse.Namespace) -> float:
+    started = time.perf_counter()
+    conns = [Connection("127.0.0.1", port) for _ in range(args.workers * 4)]
+    await asyncio.gather(*(c.request("POST", "/recommendations/", {"user_id": "u1"}) for c in conns))
+    for _ in range(3):
+        await asyncio.gather(*(c.request("POST", "/recommendations/", {"user_id": "u2"}) for c in conns))
+    for c in conns:
+        c.close()
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
