@@ -14,7 +14,7 @@ AWS_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-localstack lint format openapi validate build model train bench invoke-train \
+.PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load invoke-train \
 	invoke-recommend training-image training-deps-check clean
 
 help: ## list the targets
@@ -87,6 +87,12 @@ model: $(VENV)/.installed-local ## export all-MiniLM-L6-v2 to ONNX into DUMMI_MO
 
 train: $(VENV)/.installed-local ## run the training pipeline once, with progress bars
 	$(BIN)/dummi train
+
+fuzz: $(VENV)/.installed-dev ## schemathesis, 600 cases per operation and mode (>10,000 in all); ~6 min
+	DUMMI_FUZZ_EXAMPLES=$${DUMMI_FUZZ_EXAMPLES:-600} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+
+load: $(VENV)/.installed-dev ## 60 s of mixed load at 300 requests/s against `dummi run` (10K items, 10K users)
+	cd tests/benchmarks && ../../$(BIN)/python load.py $(LOAD_ARGS)
 
 bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index, training); takes minutes
 	$(BIN)/python tests/benchmarks/bench_embeddings.py
