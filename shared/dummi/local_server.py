@@ -17,6 +17,28 @@ logger = logging.getLogger("dummi")
 
 # The local server runs requests on a thread pool: give it a few connections (Lambda keeps one).
 LOCAL_POOL_SIZE = "8"
+# Threads that run request handlers in one server process (Starlette's default is 40). Requests here
+# hold the GIL most of their time; more threads than connections only queue and contend for it.
+SERVER_THREADS = int(os.environ.get("DUMMI_SERVER_THREADS", "8"))
+
+
+def _serving_app():
+    """The full app, with the handler thread pool sized at start."""
+    from contextlib import asynccontextmanager
+
+    import anyio.to_thread
+
+    from dummi.api.app import create_full_app
+
+    app = create_full_app()
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = SERVER_THREADS
+        yield
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def prepare(sample_data: Path | None, *, embed: bool = True) -> None:
@@ -61,10 +83,8 @@ def embed_pending() -> None:
 
 def create_worker_app():
     """The app of one uvicorn worker process when ``dummi run --workers N`` runs several."""
-    from dummi.api.app import create_full_app
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return create_full_app()
+    return _serving_app()
 
 
 def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, access_log: bool = True) -> None:
@@ -77,8 +97,6 @@ def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, a
     get_settings.cache_clear()
     get_database.cache_clear()
     import uvicorn
-
-    from dummi.api.app import create_full_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -109,7 +127,7 @@ def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, a
                 access_log=access_log,
             )
         else:
-            uvicorn.run(create_full_app(), host=host, port=port, log_level="info", access_log=access_log)
+            uvicorn.run(_serving_app(), host=host, port=port, log_level="info", access_log=access_log)
     finally:
         shutdown()  # settings were read before DATABASE_URL was set for the workers: an embedded server stops
 

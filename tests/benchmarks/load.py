@@ -25,7 +25,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -89,15 +88,17 @@ class Connection:
 
 
 class Workload:
-    def __init__(self, n_items: int, n_users: int, seed: int = 1) -> None:
+    def __init__(self, n_items: int, n_users: int, seed: int = 1, only: str | None = None) -> None:
         self.rng = random.Random(seed)
+        self.mix = [(kind, 1.0 if kind == only else 0.0) for kind, _ in MIX] if only else MIX
         self.n_items, self.n_users = n_items, n_users
         self.new = 0
+        self.run = f"load{uuid.uuid4().hex[:6]}"  # new ids each run: writes create, not retry
 
     def next(self) -> tuple[str, str, dict, str | None]:
         """(kind, path, body, event_id)"""
         roll, acc, kind = self.rng.random(), 0.0, MIX[-1][0]
-        for name, share in MIX:
+        for name, share in self.mix:
             acc += share
             if roll < acc:
                 kind = name
@@ -117,13 +118,13 @@ class Workload:
             return kind, "/recommendations/interact", body, event_id
         self.new += 1
         if self.new % 2:
-            return "write", "/users/", {"user_id": f"load-u{self.new}", "interests": ["topic-3"]}, None
-        body = {"content_id": f"load-c{self.new}", "title": f"Load item {self.new}", "category": "topic-3"}
+            return "write", "/users/", {"user_id": f"{self.run}-u{self.new}", "interests": ["topic-3"]}, None
+        body = {"content_id": f"{self.run}-c{self.new}", "title": f"Load item {self.new}", "category": "topic-3"}
         return "write", "/content/", body, None
 
 
 async def run_load(port: int, args: argparse.Namespace) -> dict:
-    workload = Workload(args.items, args.users)
+    workload = Workload(args.items, args.users, only=args.only)
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(args.connections):
         idle.put_nowait(Connection("127.0.0.1", port))
@@ -184,18 +185,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children that have exited (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
-
-
 def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its live descendants and the children it has reaped."""
     import psutil
 
-    total = 0.0
-    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
-        times = process.cpu_times()
+    root = psutil.Process(pid)
+    times = root.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for process in root.children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
         total += times.user + times.system
     return total
 
@@ -208,6 +209,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=300, help="requests per second to send")
     parser.add_argument("--workers", type=int, default=2, help="dummi run --workers")
     parser.add_argument("--connections", type=int, default=64, help="client keep-alive connections")
+    parser.add_argument("--only", choices=[kind for kind, _ in MIX], help="send one kind of request (cost per kind)")
     parser.add_argument("--keep", type=Path, help="data folder to use and keep (default: a temporary one)")
     args = parser.parse_args()
 
@@ -217,7 +219,7 @@ def main() -> int:
     from dummi.artifacts.publish import read_pointer
     from dummi.artifacts.store import FileStore
     from dummi.db.connection import Database
-    from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
+    from dummi.db.embedded import _servers, start_embedded_postgres, stop_embedded_postgres
     from dummi.db.migrations import migrate
     from dummi.services.training_service import TrainingParams, run_now
 
@@ -240,10 +242,11 @@ def main() -> int:
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "DUMMI_DATA_DIR": str(data_dir)}
+    server_log = (data_dir / "server.log").open("w")
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "dummi"), "run", "--no-sample", "--port", str(port),
          "--workers", str(args.workers), "--no-access-log"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -255,16 +258,17 @@ def main() -> int:
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                print(server.stdout.read() if server.stdout else "", file=sys.stderr)
-                raise SystemExit("the server did not start")
+                raise SystemExit(f"the server did not start: see {server_log.name}")
             time.sleep(0.3)
         # Every worker loads the model on its first recommendation: warm them before measuring.
         warm = asyncio.run(_warm(port, args))
         print(f"server up on :{port} ({args.workers} workers); warm-up {warm:.1f}s", flush=True)
-        cpu_before = tree_cpu(server.pid)
+        postgres_pid = _servers[(data_dir / "pg").resolve()].get_pid()
+        cpu_before, pg_before = tree_cpu(server.pid), tree_cpu(postgres_pid)
         client_before = time.process_time()
         result = asyncio.run(run_load(port, args))
         server_cpu = tree_cpu(server.pid) - cpu_before
+        postgres_cpu = tree_cpu(postgres_pid) - pg_before
         client_cpu = time.process_time() - client_before
     finally:
         server.send_signal(signal.SIGTERM)
@@ -272,6 +276,7 @@ def main() -> int:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        server_log.close()
 
     stored = db.read(
         lambda conn: conn.run(
@@ -298,9 +303,15 @@ def main() -> int:
     print(f"  errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     print(f"  interactions acknowledged {acknowledged}; stored with those event ids {stored[0]}"
           f" (distinct {stored[1]}); table grew by {after - before}")  # fmt: skip
-    print(f"  CPU: server {server_cpu:.1f}s ({server_cpu / result['elapsed']:.2f} cores),"
-          f" client {client_cpu:.1f}s ({client_cpu / result['elapsed']:.2f} cores)"
-          f" on {os.cpu_count()} cores; server: {args.workers} uvicorn workers, DB pool 8 each")  # fmt: skip
+    elapsed = result["elapsed"]
+    print(
+        f"  CPU per answered request: server {server_cpu / done * 1000:.2f} ms, Postgres"
+        f" {postgres_cpu / done * 1000:.2f} ms, client {client_cpu / done * 1000:.2f} ms; in cores: server"
+        f" {server_cpu / elapsed:.2f}, Postgres {postgres_cpu / elapsed:.2f}, client {client_cpu / elapsed:.2f}"
+        f" of {os.cpu_count()}"
+    )
+    print(f"  server: dummi run --workers {args.workers} (uvicorn, httptools + uvloop), DB pool 8 and"
+          f" {os.environ.get('DUMMI_SERVER_THREADS', '8')} handler threads per worker, math on one thread")  # fmt: skip
     lost = stored[0] != acknowledged or stored[1] != acknowledged
     return 1 if errors or lost else 0
 

@@ -184,6 +184,22 @@ def test_new_content_is_recommendable_before_retraining(client, catalog):
     assert everything.index("python-new") < len(python_part) + 2
 
 
+def test_many_new_items_compete_by_closeness_not_by_age(client, catalog):
+    """Past a fifth of the candidate pool, the new items that join it are those closest to the user's
+    profile: the one Python item, written first, outranks a hundred newer cooking ones."""
+    from tests.conftest import _clear_caches
+
+    _clear_caches()  # a new engine reads every new item on its first request
+    new = {"content_id": "python-new", "title": "Python context managers and with", "category": "programming"}
+    assert client.post("/content/", json=new).status_code == 201
+    for i in range(110):
+        item = {"content_id": f"cooking-new-{i}", "title": f"Weeknight recipe number {i}", "category": "food"}
+        assert client.post("/content/", json=item).status_code == 201
+    answer = ids(recommend(client, "python-fan-0", n_recommendations=20))
+    assert "python-new" in answer
+    assert sum(i.startswith("cooking-new-") for i in answer) < 20
+
+
 def test_use_cf_use_embeddings_and_cf_weight_change_the_ranking(client, catalog):
     both = recommend(client, "python-fan-5", n_recommendations=10)
     cf_only = recommend(client, "python-fan-5", n_recommendations=10, use_embeddings=False)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dummi.ml.vector_index import VectorIndex, build_index, choose_kind, recall_at_k
+from dummi.ml.vector_index import EXACT_MAX_ITEMS, VectorIndex, build_index, choose_kind, recall_at_k
 
 
 def _clustered(n, dim=384, clusters=20, seed=0):
@@ -23,7 +23,8 @@ def test_flat_index_returns_ids_by_cosine():
 
 
 def test_choose_kind_switches_to_hnsw_for_large_catalogs():
-    assert choose_kind(10_000) == "flat"
+    assert choose_kind(EXACT_MAX_ITEMS) == "flat"
+    assert choose_kind(EXACT_MAX_ITEMS + 1) == "hnsw"
     assert choose_kind(10_000_000) == "hnsw"
 
 

@@ -12,10 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.params import Depends as DependsParam
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from dummi.api.deps import DatabaseDep
 from dummi.config import get_settings
-from dummi.services.api_keys import Scope, authorize
+from dummi.services.api_keys import Scope, authorize, cached_principal
 
 API_KEY_HEADER = "X-API-Key"
 api_key_header = APIKeyHeader(
@@ -29,10 +30,14 @@ api_key_header = APIKeyHeader(
 def requires(scope: Scope) -> DependsParam:
     """A dependency that lets the request through only with a key holding ``scope`` (or admin)."""
 
-    def check(request: Request, db: DatabaseDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
+    async def check(request: Request, db: DatabaseDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
+        # async, so that the common cases (auth off, a key checked recently) cost no thread hop; a key
+        # not in the cache is looked up in Postgres on the thread pool.
         if not get_settings().auth_enabled:
             return
-        principal = authorize(db, key, scope)
+        principal = cached_principal(key, scope)
+        if principal is None:
+            principal = await run_in_threadpool(authorize, db, key, scope)
         request.state.api_key_id = principal.key_id
 
     return Depends(check)

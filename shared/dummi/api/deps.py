@@ -1,4 +1,8 @@
-"""FastAPI dependencies as ``Annotated`` aliases."""
+"""FastAPI dependencies as ``Annotated`` aliases.
+
+FastAPI runs a plain ``def`` dependency on its thread pool, one hop per dependency per request; these
+return process-wide objects that exist after the first call, so they are ``async def`` and run inline.
+"""
 
 from __future__ import annotations
 
@@ -9,5 +13,14 @@ from fastapi import Depends
 from dummi.db.connection import Database, get_database
 from dummi.services.embedding_queue import EmbeddingQueue, get_embedding_queue
 
-DatabaseDep = Annotated[Database, Depends(get_database)]
-EmbeddingQueueDep = Annotated[EmbeddingQueue, Depends(get_embedding_queue)]
+
+async def database() -> Database:
+    return get_database()
+
+
+async def embedding_queue() -> EmbeddingQueue:
+    return get_embedding_queue()
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+EmbeddingQueueDep = Annotated[EmbeddingQueue, Depends(embedding_queue)]

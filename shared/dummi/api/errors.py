@@ -88,7 +88,7 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """An app-wide dependency: a query parameter the route does not declare is a 422, as an unknown
     body field is (a misspelt ``limt=5`` is reported, not silently ignored), and so is one given twice
     (every query parameter here takes one value)."""

@@ -25,7 +25,12 @@ from dummi.services.recommendation_service import RecommendationEngine, get_engi
 
 router = APIRouter(tags=["recommendations"], dependencies=[READ], responses=error_responses(401, 403))
 
-EngineDep = Annotated[RecommendationEngine, Depends(get_engine)]
+
+async def _engine() -> RecommendationEngine:
+    return get_engine()  # built on the first call (cheap: the model loads on the first request's thread)
+
+
+EngineDep = Annotated[RecommendationEngine, Depends(_engine)]
 MAX_RECOMMENDATIONS = 100
 MAX_EXCLUDE = 500
 

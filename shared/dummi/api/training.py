@@ -19,7 +19,12 @@ from dummi.services.training_dispatch import TrainingDispatcher, get_training_di
 
 router = APIRouter(prefix="/training", tags=["training"], dependencies=[ADMIN], responses=error_responses(401, 403))
 
-DispatcherDep = Annotated[TrainingDispatcher, Depends(get_training_dispatcher)]
+
+async def _dispatcher() -> TrainingDispatcher:
+    return get_training_dispatcher()
+
+
+DispatcherDep = Annotated[TrainingDispatcher, Depends(_dispatcher)]
 
 
 class TrainRequest(StrictModel):

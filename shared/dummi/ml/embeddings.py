@@ -78,6 +78,8 @@ class OnnxEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        # Idle pool threads would spin waiting for work: CPU taken from concurrent requests in a server.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_dir / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
         )

@@ -225,15 +225,23 @@ class HybridRecommender:
             cf_all[: self.n_model] = self.bundle.cf.scores(model_items, model_weights)
             k = min(m, self.size - 1)
             candidates.append(np.argpartition(-cf_all, k)[:k] if k > 0 else np.arange(self.size))
-        vector = None
+        vector = content_all = None
         if use_content:
             vector = (profile.weights[:, None] * self.vectors[profile.positions]).sum(axis=0)
             norm = float(np.linalg.norm(vector))
             vector = vector / norm if norm > EPSILON else None
-            if vector is not None:
-                _, found = self.bundle.index.search(vector, min(m, self.n_model))
+        if vector is not None:
+            k = min(m, self.n_model)
+            if self.bundle.index.kind == "flat":
+                # Exact index: one product over every item ranks them all and gives the pool's scores
+                # (cheaper than a top-k search plus a gather of the pool's vectors).
+                content_all = self.vectors @ vector
+                model_part = content_all[: self.n_model]
+                candidates.append(np.argpartition(-model_part, k - 1)[:k] if 0 < k < self.n_model else np.arange(k))
+            else:
+                _, found = self.bundle.index.search(vector, k)
                 candidates.append(found[0][found[0] >= 0])
-        candidates.append(np.arange(self.n_model, self.size))  # fresh items always compete
+        candidates.append(self._fresh_candidates(content_all, vector, m))
         pool = np.unique(np.concatenate(candidates)) if candidates else np.arange(self.size)
         pool = np.setdiff1d(pool, seen, assume_unique=True)  # scores are standardized over real candidates
         z_cf = np.zeros(len(pool))
@@ -241,7 +249,12 @@ class HybridRecommender:
             # items newer than the model have no CF signal yet: they count as average, not as "disliked"
             known = pool < self.n_model
             z_cf[known] = standardize(cf_all[pool[known]])
-        z_content = standardize(self.vectors[pool] @ vector) if vector is not None else np.zeros(len(pool))
+        if content_all is not None:
+            z_content = standardize(content_all[pool])
+        elif vector is not None:
+            z_content = standardize(self.vectors[pool] @ vector)
+        else:
+            z_content = np.zeros(len(pool))
         if cf_all is not None and vector is not None:
             w = effective_cf_weight(float(request.cf_weight), float(s["cf_share"]))
             cf_part, content_part = w * z_cf, (1 - w) * z_content
@@ -256,6 +269,18 @@ class HybridRecommender:
             "vector": vector,
             "mode": "warm",
         }
+
+    def _fresh_candidates(self, content_all: np.ndarray | None, vector: np.ndarray | None, m: int) -> np.ndarray:
+        """Items newer than the model compete in every warm pool; past a fifth of the pool, those closest to
+        the user's profile (or, with content off, the newest) do."""
+        fresh = np.arange(self.n_model, self.size)
+        limit = max(1, m // 5)
+        if len(fresh) <= limit:
+            return fresh
+        if vector is None:
+            return fresh[-limit:]
+        scores = content_all[self.n_model :] if content_all is not None else self.vectors.fresh @ vector
+        return self.n_model + np.argpartition(-scores, limit - 1)[:limit]
 
     def _cold_scores(
         self, user: UserState, profile: _Profile, request: RankRequest
@@ -302,7 +327,11 @@ class HybridRecommender:
         if len(profile.skipped) and float(self.settings["skip_penalty"]) > 0:
             finite = np.flatnonzero(np.isfinite(scores))
             if len(finite):
-                sims = (self.vectors[finite] @ self.vectors[profile.skipped].T).max(axis=1)
+                skipped = self.vectors[profile.skipped]
+                if len(finite) * 4 > self.size:  # most items: one product over all beats a gather
+                    sims = (self.vectors @ skipped.T)[finite].max(axis=1)
+                else:
+                    sims = (self.vectors[finite] @ skipped.T).max(axis=1)
                 closeness = np.clip(
                     (sims - float(self.settings["skip_similarity"])) / (1 - float(self.settings["skip_similarity"])),
                     0,

@@ -127,11 +127,21 @@ def get_key_cache() -> KeyCache:
     return KeyCache()
 
 
-def authenticate(db: Database, key: str | None) -> Principal:
-    """The principal a presented key stands for; UnauthenticatedError if missing, malformed, unknown or revoked."""
+def _require(key: str | None) -> str:
     if not key:
         raise UnauthenticatedError("missing API key: send it in the X-API-Key header", field="X-API-Key")
-    digest = hash_key(key)
+    return key
+
+
+def _check_scope(principal: Principal, scope: Scope) -> Principal:
+    if not principal.allows(scope):
+        raise ForbiddenError(f"this API key lacks the {scope.value!r} scope", field="X-API-Key")
+    return principal
+
+
+def authenticate(db: Database, key: str | None) -> Principal:
+    """The principal a presented key stands for; UnauthenticatedError if missing, malformed, unknown or revoked."""
+    digest = hash_key(_require(key))
     cache = get_key_cache()
     principal = cache.get(digest)
     if principal is not None:
@@ -145,8 +155,12 @@ def authenticate(db: Database, key: str | None) -> Principal:
     return principal
 
 
+def cached_principal(key: str | None, scope: Scope) -> Principal | None:
+    """The principal of a key checked recently, if the cache holds it, checked against ``scope``
+    (raising like ``authorize``); None sends the caller to ``authorize``, which reads Postgres."""
+    principal = get_key_cache().get(hash_key(_require(key)))
+    return _check_scope(principal, scope) if principal is not None else None
+
+
 def authorize(db: Database, key: str | None, scope: Scope) -> Principal:
-    principal = authenticate(db, key)
-    if not principal.allows(scope):
-        raise ForbiddenError(f"this API key lacks the {scope.value!r} scope", field="X-API-Key")
-    return principal
+    return _check_scope(authenticate(db, key), scope)

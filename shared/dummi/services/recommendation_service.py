@@ -86,18 +86,23 @@ class RecommendationEngine:
             as_of = loaded.manifest.get("items_as_of") or loaded.manifest["created_at"]
             since = datetime.fromisoformat(as_of) - FRESH_MARGIN
         known = bundle.position if bundle is not None else {}
+        # Items already held (for this model) are kept; only ids not seen before are read with their vectors.
+        held = self._fresh if version == self._fresh_version else FreshItems()
+        held_ids = set(held.ids)
 
         def read(conn):
             repo = RecommendationsRepository(conn)
-            missing = [cid for cid in repo.embedded_ids_since(since) if cid not in known]
-            return repo.embedded_content(missing) if missing else []
+            current = [cid for cid in repo.embedded_ids_since(since) if cid not in known]
+            new = [cid for cid in current if cid not in held_ids]
+            return current, (repo.embedded_content(new) if new else [])
 
-        rows = db.read(read)
+        current, rows = db.read(read)
+        keep = [i for i, cid in enumerate(held.ids) if cid in set(current)]  # an item may have been deleted
         self._fresh = FreshItems(
-            ids=[r[0] for r in rows],
-            titles=[r[1] for r in rows],
-            categories=[r[2] for r in rows],
-            vectors=np.vstack([from_bytes(r[3]) for r in rows]) if rows else np.empty((0, 384), np.float32),
+            ids=[held.ids[i] for i in keep] + [r[0] for r in rows],
+            titles=[held.titles[i] for i in keep] + [r[1] for r in rows],
+            categories=[held.categories[i] for i in keep] + [r[2] for r in rows],
+            vectors=np.vstack([held.vectors[keep], *[from_bytes(r[3])[None, :] for r in rows]]),
         )
         self._fresh_checked, self._fresh_version = now, version
 
