@@ -88,8 +88,8 @@ model: $(VENV)/.installed-local ## export all-MiniLM-L6-v2 to ONNX into DUMMI_MO
 train: $(VENV)/.installed-local ## run the training pipeline once, with progress bars
 	$(BIN)/dummi train
 
-fuzz: $(VENV)/.installed-dev ## schemathesis, 600 cases per operation and mode (>10,000 in all); ~6 min
-	DUMMI_FUZZ_EXAMPLES=$${DUMMI_FUZZ_EXAMPLES:-600} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+fuzz: $(VENV)/.installed-dev ## schemathesis, up to 1000 cases per operation (>10,000 in all); ~10 min
+	DUMMI_FUZZ_EXAMPLES=$${DUMMI_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 load: $(VENV)/.installed-dev ## 60 s of mixed load at 300 requests/s against `dummi run` (10K items, 10K users)
 	cd tests/benchmarks && ../../$(BIN)/python load.py $(LOAD_ARGS)
