@@ -103,6 +103,9 @@ def test_a_key_from_the_api_works_at_once_and_a_revoked_one_is_refused(keys, cli
     assert client.delete("/keys/0000000000000000", headers=_as(keys["admin"])).status_code == 404
     bad = client.post("/keys", json={"scopes": ["root"]}, headers=_as(keys["admin"]))
     assert bad.status_code == 422
+    # found by the fuzzer: a NUL in the name reached Postgres as a 500
+    nul = client.post("/keys", json={"scopes": ["read"], "name": "a\u0000b"}, headers=_as(keys["admin"]))
+    assert nul.status_code == 422 and nul.json()["detail"][0]["loc"] == ["body", "name"]
 
 
 def test_a_revoke_elsewhere_is_seen_once_the_cache_time_is_over(keys, client, db, monkeypatch):
@@ -138,6 +141,8 @@ def test_the_cli_creates_lists_and_revokes_keys(auth_on, capsys):
         api_keys.authenticate(auth_on, key)
     assert main(["keys", "create", "--scope", "superuser"]) == 2
     assert "unknown scope 'superuser'" in capsys.readouterr().err
+    assert main(["keys", "create", "--scope", "read", "--name", "tab\there"]) == 2
+    assert "control character" in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/keys", tags=["keys"], dependencies=[ADMIN], response
 
 class KeyCreate(StrictModel):
     scopes: list[Scope] = Field(min_length=1, max_length=3, description="read, write and/or admin")
-    name: str = Field(default="", max_length=MAX_NAME_LENGTH, description="what the key is for")
+    name: str = Field(
+        default="", max_length=MAX_NAME_LENGTH, pattern=r"^[^\x00-\x1f]*$", description="what the key is for"
+    )
 
 
 class KeyPublic(BaseModel):

@@ -71,6 +71,8 @@ def create_key(db: Database, scopes: list[str], name: str = "") -> NewKey:
     scopes = parse_scopes(scopes)
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidRequestError(f"name is longer than {MAX_NAME_LENGTH} characters", field="name")
+    if any(ord(c) < 0x20 for c in name):  # Postgres text cannot hold NUL; no control characters either
+        raise InvalidRequestError("name has a control character", field="name")
     key_id = secrets.token_hex(8)
     key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     with db.transaction() as conn:
