@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from dummi.api.auth import WRITE
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import FeedbackCreate, FeedbackPublic, InteractionCreate, InteractionPublic
+from dummi.api.schemas import FeedbackCreate, FeedbackPublic, InteractionCreate, InteractionPublic, model_response
 from dummi.services import interactions_service
 
 router = APIRouter(
@@ -18,13 +18,13 @@ router = APIRouter(
 )
 
 
-@router.post("/interact", status_code=201, responses=error_responses(404, 409, 503))
-def record_interaction(body: InteractionCreate, db: DatabaseDep) -> InteractionPublic:
+@router.post("/interact", status_code=201, response_model=InteractionPublic, responses=error_responses(404, 409, 503))
+def record_interaction(body: InteractionCreate, db: DatabaseDep) -> Response:
     """Record a click, like, skip or view_time (with duration_seconds); 404 names an unknown user or content."""
     event = interactions_service.record_interaction(
         db, body.user_id, body.content_id, body.interaction_type.value, body.duration_seconds, event_id=body.event_id
     )
-    return InteractionPublic(
+    public = InteractionPublic(
         interaction_id=event.interaction_id,
         user_id=event.user_id,
         content_id=event.content_id,
@@ -33,15 +33,16 @@ def record_interaction(body: InteractionCreate, db: DatabaseDep) -> InteractionP
         timestamp=event.created_at,
         event_id=event.event_id,
     )
+    return model_response(public, 201)
 
 
-@router.post("/feedback", status_code=201, responses=error_responses(404, 409, 503))
-def record_feedback(body: FeedbackCreate, db: DatabaseDep) -> FeedbackPublic:
+@router.post("/feedback", status_code=201, response_model=FeedbackPublic, responses=error_responses(404, 409, 503))
+def record_feedback(body: FeedbackCreate, db: DatabaseDep) -> Response:
     """Record explicit feedback: positive, negative or neutral."""
     event = interactions_service.record_feedback(
         db, body.user_id, body.content_id, body.feedback_type.value, event_id=body.event_id
     )
-    return FeedbackPublic(
+    public = FeedbackPublic(
         interaction_id=event.interaction_id,
         user_id=event.user_id,
         content_id=event.content_id,
@@ -49,3 +50,4 @@ def record_feedback(body: FeedbackCreate, db: DatabaseDep) -> FeedbackPublic:
         timestamp=event.created_at,
         event_id=event.event_id,
     )
+    return model_response(public, 201)

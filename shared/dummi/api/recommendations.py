@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field, StrictBool
 
 from dummi.api.auth import READ
@@ -19,6 +19,7 @@ from dummi.api.schemas import (
     StrictFloat,
     StrictModel,
     WholeNumber,
+    model_response,
 )
 from dummi.ml.recommender import RankRequest, Recommendation
 from dummi.services.recommendation_service import RecommendationEngine, get_engine
@@ -88,9 +89,9 @@ def _items(recs: list[Recommendation]) -> list[RecommendedItem]:
 
 
 # API Gateway HTTP API routes cannot end in "/": both forms are served.
-@router.post("/recommendations", include_in_schema=False)
-@router.post("/recommendations/", responses=error_responses(400, 404, 413, 503))
-def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -> RecommendationsResponse:
+@router.post("/recommendations", include_in_schema=False, response_model=RecommendationsResponse)
+@router.post("/recommendations/", response_model=RecommendationsResponse, responses=error_responses(400, 404, 413, 503))
+def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -> Response:
     """Personal top-K for a user: hybrid CF + content similarity for users with history, interest- and
     popularity-based for newcomers. Never returns what the user has already interacted with."""
     served = engine.recommend(
@@ -105,12 +106,13 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
             exclude=frozenset(body.exclude),
         ),
     )
-    return RecommendationsResponse(
+    answer = RecommendationsResponse(
         user_id=body.user_id,
         recommendations=_items(served.recommendations),
         model_version=served.model_version,
         timestamp=datetime.now(UTC),
     )
+    return model_response(answer)
 
 
 @router.get("/recommendations/popular", responses=error_responses(503))

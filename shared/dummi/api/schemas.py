@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
+from fastapi import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 MAX_ID_LENGTH = 128
@@ -232,3 +233,10 @@ class ErrorResponse(BaseModel):
     detail: str
     code: str
     field: str | None = None
+
+
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """``model`` as the JSON answer, as it is. For the hot routes: FastAPI would dump a returned model and
+    validate it again against the response model, on a thread-pool hop for a ``def`` route (~0.5 ms of a
+    request under load). Those routes keep ``response_model=`` so the spec is unchanged."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
