@@ -1,4 +1,4 @@
-"""The laptop path: one process serving every router with uvicorn, on the embedded Postgres by default."""
+"""The laptop path: uvicorn serving every router (one process, or N with --workers) on the embedded Postgres."""
 
 from __future__ import annotations
 

@@ -97,7 +97,11 @@ class RecommendationEngine:
             return current, (repo.embedded_content(new) if new else [])
 
         current, rows = db.read(read)
-        keep = [i for i, cid in enumerate(held.ids) if cid in set(current)]  # an item may have been deleted
+        still = set(current)
+        keep = [i for i, cid in enumerate(held.ids) if cid in still]  # an item may have been deleted
+        if not rows and len(keep) == len(held.ids):
+            self._fresh, self._fresh_checked, self._fresh_version = held, now, version
+            return
         self._fresh = FreshItems(
             ids=[held.ids[i] for i in keep] + [r[0] for r in rows],
             titles=[held.titles[i] for i in keep] + [r[1] for r in rows],
