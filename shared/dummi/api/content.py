@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from dummi.api.auth import READ, WRITE
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
-from dummi.api.errors import error_responses
+from dummi.api.errors import create_responses, error_responses
 from dummi.api.schemas import (
     DEFAULT_PAGE_SIZE,
     MAX_CATEGORY_LENGTH,
@@ -47,8 +47,7 @@ def _public(item: ContentRecord) -> ContentPublic:
     "/",
     status_code=201,
     dependencies=[WRITE],
-    responses={200: {"model": ContentPublic, "description": "the item already exists with these fields (a safe retry)"}}
-    | error_responses(400, 409, 413, 503),
+    responses=create_responses(ContentPublic, "item"),
 )
 def create_content(body: ContentCreate, db: DatabaseDep, queue: EmbeddingQueueDep, response: Response) -> ContentPublic:
     """Create a content item (201); its embedding follows within seconds. The same request again answers

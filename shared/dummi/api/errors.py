@@ -148,3 +148,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
         503: "database unavailable, retry later",
     }
     return {status: {"model": ErrorResponse, "description": descriptions[status]} for status in statuses}
+
+
+def create_responses(model: type, noun: str) -> dict[int | str, dict]:
+    """The answers of a create route that treats an identical repeat as a safe retry (200)."""
+    retry = {200: {"model": model, "description": f"the {noun} already exists with these fields (a safe retry)"}}
+    return retry | error_responses(400, 409, 413, 503)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from dummi.api.auth import READ, WRITE
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
-from dummi.api.errors import error_responses
+from dummi.api.errors import create_responses, error_responses
 from dummi.api.schemas import (
     DEFAULT_HISTORY_LIMIT,
     MAX_HISTORY_LIMIT,
@@ -47,8 +47,7 @@ def _public(found: UserWithHistory) -> UserPublic:
     "/",
     status_code=201,
     dependencies=[WRITE],
-    responses={200: {"model": UserPublic, "description": "the user already exists with these fields (a safe retry)"}}
-    | error_responses(400, 409, 413, 503),
+    responses=create_responses(UserPublic, "user"),
 )
 def create_user(body: UserCreate, db: DatabaseDep, queue: EmbeddingQueueDep, response: Response) -> UserPublic:
     """Create a user (201). The same request again answers 200 with the stored user; the id with other
