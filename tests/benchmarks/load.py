@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/benchmarks/load.py [--items 10000] [--users 10000] [--seconds 60] [--rate 300]
                                              [--workers 3] [--connections 64] [--only KIND] [--keep DIR]
+                                             [--retrain]
 
 Sets up its own data folder: an embedded Postgres holding N embedded items, N users with ~10 events each
 (synthetic, clustered by topic), one training run; then starts `dummi run` on a free port and sends an
@@ -210,6 +211,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3, help="dummi run --workers (3 measured best on 2 cores)")
     parser.add_argument("--connections", type=int, default=64, help="client keep-alive connections")
     parser.add_argument("--only", choices=[kind for kind, _ in MIX], help="send one kind of request (cost per kind)")
+    parser.add_argument(
+        "--retrain", action="store_true", help="train first even if a model exists (folds earlier runs' new items in)"
+    )
     parser.add_argument("--keep", type=Path, help="data folder to use and keep (default: a temporary one)")
     args = parser.parse_args()
 
@@ -232,7 +236,7 @@ def main() -> int:
         print(f"loaded {args.items} items, {args.users} users, ~{args.users * EVENTS_PER_USER} events"
               f" in {time.perf_counter() - t:.1f}s", flush=True)  # fmt: skip
     store = FileStore(data_dir / "artifacts")
-    if read_pointer(store) is None:
+    if args.retrain or read_pointer(store) is None:
         t = time.perf_counter()
         run = run_now(db, store, "load", TrainingParams.configured(retrain_cf=True))
         if run is None or run.state != "succeeded":
