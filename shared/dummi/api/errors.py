@@ -106,7 +106,8 @@ async def reject_unknown_query(request: Request) -> None:
         raise RequestValidationError(errors)
 
 
-_query_names: dict[int, frozenset[str]] = {}
+# By id(route), holding the route itself: an id could otherwise be reused by a later app's route.
+_query_names: dict[int, tuple[APIRoute, frozenset[str]]] = {}
 
 
 def _query_params(dependant: Dependant) -> Iterator[Any]:
@@ -116,10 +117,11 @@ def _query_params(dependant: Dependant) -> Iterator[Any]:
 
 
 def _declared_query(route: APIRoute) -> frozenset[str]:
-    names = _query_names.get(id(route))
-    if names is None:
-        names = frozenset(param.alias for param in _query_params(route.dependant))
-        _query_names[id(route)] = names
+    cached = _query_names.get(id(route))
+    if cached is not None and cached[0] is route:
+        return cached[1]
+    names = frozenset(param.alias for param in _query_params(route.dependant))
+    _query_names[id(route)] = (route, names)
     return names
 
 
