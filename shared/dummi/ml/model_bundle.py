@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dummi.ml.collaborative import CFModel, CooccurrenceModel, model_from_arrays
+from dummi.ml.collaborative import CFModel, CooccurrenceModel, ItemItemModel, model_from_arrays
 from dummi.ml.vector_index import VectorIndex, from_npy, to_npy
 
 INDEX_FILE = "index.faiss"
@@ -17,6 +17,7 @@ ITEMS_FILE = "items.json"
 POPULARITY_FILE = "popularity.npy"
 CF_PREFIX = "cf_"
 COOC_PREFIX = "cooc_"
+SEQ_PREFIX = "seq_"
 
 
 @dataclass
@@ -30,6 +31,7 @@ class ModelBundle:
     settings: dict[str, Any] = field(default_factory=dict)  # ranking settings chosen on the holdout
     vectors: np.ndarray | None = field(default=None, repr=False)  # (n_items, 384); read from the index if None
     cooccurrence: CooccurrenceModel | None = None  # the newcomers' model
+    sequence: ItemItemModel | None = None  # what users engage with next (dummi.ml.sequence)
     position: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -38,6 +40,8 @@ class ModelBundle:
             raise ValueError("bundle parts disagree on the number of items")
         if self.cf is not None and len(self.cf.scores(np.empty(0, np.int64), np.empty(0, np.float32))) != n:
             raise ValueError("CF model does not match the items")
+        if self.sequence is not None and self.sequence.n_items != n:
+            raise ValueError("sequence model does not match the items")
         self.position = {cid: i for i, cid in enumerate(self.item_ids)}
         if self.vectors is None:
             self.vectors = self.index.stored_vectors()
@@ -77,6 +81,11 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
         for name, array in arrays.items():
             files[f"{COOC_PREFIX}{name}.npy"] = to_npy(array)
         facts["cooccurrence"] = {"prior_strength": bundle.cooccurrence.prior_strength, "arrays": sorted(arrays)}
+    if bundle.sequence is not None:
+        arrays = bundle.sequence.arrays()
+        for name, array in arrays.items():
+            files[f"{SEQ_PREFIX}{name}.npy"] = to_npy(array)
+        facts["sequence"] = {"arrays": sorted(arrays), "params": bundle.sequence.params}
     return files, facts
 
 
@@ -96,6 +105,13 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         cooccurrence = CooccurrenceModel(
             arrays["indptr"], arrays["indices"], arrays["counts"], float(co_meta["prior_strength"])
         )
+    sequence = None
+    seq_meta = model.get("sequence")
+    if seq_meta is not None:
+        arrays = {name: from_npy(files[f"{SEQ_PREFIX}{name}.npy"]) for name in seq_meta["arrays"]}
+        sequence = ItemItemModel(
+            "transitions", arrays["indptr"], arrays["indices"], arrays["data"], seq_meta.get("params", {})
+        )
     return ModelBundle(
         item_ids=index.ids,
         titles=list(items["titles"]),
@@ -105,4 +121,5 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         cf=cf,
         settings=model.get("settings", {}),
         cooccurrence=cooccurrence,
+        sequence=sequence,
     )

@@ -1,7 +1,8 @@
 """The hybrid recommender: what serving and offline evaluation both run (numpy + FAISS, no torch).
 
 Warm users (>= ``cold_threshold`` distinct items): collaborative-filtering scores from the user's
-*current* interactions (folded in per request, recent ones weighted more) and content-similarity scores
+*current* interactions (folded in per request, recent ones weighted more), joined by what other users
+engaged with next after the user's latest items (``dummi.ml.sequence``), and content-similarity scores
 (a profile built from the embeddings of what the user engaged with, weighted by interaction type and
 recency), each standardized over the candidates and blended by ``cf_weight``. Cold users: popularity,
 lifted for items that match the user's embedded interests and the few items it engaged with. Skipped
@@ -28,12 +29,15 @@ from dummi.ml.model_bundle import ModelBundle
 DEFAULT_SETTINGS: dict[str, Any] = {
     "cold_threshold": 5,  # the seed: fewer than 5 interactions is a cold-start user
     "recency_half_life": 10.0,  # in items: the 10th most recent item counts half as much as the latest
+    "sequence_weight": 0.5,  # weight of "engaged with next" beside CF (z units; 0 turns it off)
+    "sequence_half_life": 2.5,  # in sessions: the next-item signal follows the latest items closely
     "cf_share": 0.75,  # CF's share of the blend at the request's default cf_weight = 0.5 (tuned)
     "skip_penalty": 0.5,  # how far an item as close as a skipped one is pushed down (in z units)
     "skip_similarity": 0.6,  # cosine above which an item counts as a close neighbour of a skipped one
     "interest_boost": 0.5,  # cold start: weight of the interest match (z units)
     "profile_boost": 0.3,  # cold start: weight of similarity to the few items engaged with (z units)
     "prior_strength": 50.0,  # cold start: how strongly co-likes are shrunk toward popularity
+    "sequence_boost": 0.1,  # cold start: weight of what others engaged with next after the user's items (z units)
     "candidates": 500,  # per source (CF top, content top) before blending
 }
 EPSILON = 1e-9
@@ -91,6 +95,7 @@ class Recommendation:
 class _Profile:
     positions: np.ndarray  # items with a positive total, most recent first (model items, then fresh ones)
     weights: np.ndarray  # recency weights
+    sessions: np.ndarray  # how many sessions ago each of those was engaged with (0: the latest)
     skipped: np.ndarray  # positions with a negative total
     engaged: np.ndarray  # every position the user interacted with
 
@@ -174,7 +179,7 @@ class HybridRecommender:
         for e in user.events:
             latest.setdefault(e.content_id, e.at)
         half_life = float(self.settings["recency_half_life"])
-        positions, weights, skipped, engaged = [], [], [], []
+        positions, weights, sessions, skipped, engaged = [], [], [], [], []
         session, previous = -1, None
         for cid in order:
             pos = self.position.get(cid)
@@ -186,12 +191,14 @@ class HybridRecommender:
                 if latest[cid] != previous:
                     session, previous = session + 1, latest[cid]
                 positions.append(pos)
+                sessions.append(session)
                 weights.append(0.5 ** (session / half_life) if half_life > 0 else 1.0)
             elif total < 0:
                 skipped.append(pos)
         return _Profile(
             np.array(positions, np.int64),
             np.array(weights, np.float32),
+            np.array(sessions, np.float32),
             np.array(skipped, np.int64),
             np.array(engaged, np.int64),
         )
@@ -219,10 +226,12 @@ class HybridRecommender:
         candidates: list[np.ndarray] = []
         cf_all = None
         if use_cf:
-            model_items = profile.positions[profile.positions < self.n_model]
-            model_weights = profile.weights[profile.positions < self.n_model]
+            in_model = profile.positions < self.n_model
+            model_items = profile.positions[in_model]
             cf_all = np.zeros(self.size, np.float32)
-            cf_all[: self.n_model] = self.bundle.cf.scores(model_items, model_weights)
+            cf_all[: self.n_model] = self._with_sequence(
+                self.bundle.cf.scores(model_items, profile.weights[in_model]), model_items, profile.sessions[in_model]
+            )
             k = min(m, self.size - 1)
             candidates.append(np.argpartition(-cf_all, k)[:k] if k > 0 else np.arange(self.size))
         vector = content_all = None
@@ -270,6 +279,22 @@ class HybridRecommender:
             "mode": "warm",
         }
 
+    def _with_sequence(self, cf_scores: np.ndarray, items: np.ndarray, sessions: np.ndarray) -> np.ndarray:
+        """CF scores joined by the next-item model's, each standardized; the latter follows the latest items
+        (its own, shorter recency half-life)."""
+        weight = float(self.settings["sequence_weight"])
+        following = self._following(items, sessions) if weight > 0 else None
+        return cf_scores if following is None else standardize(cf_scores) + weight * following
+
+    def _following(self, items: np.ndarray, sessions: np.ndarray) -> np.ndarray | None:
+        """Standardized next-item scores over the model's items for a user's latest (model) items, or None."""
+        sequence = self.bundle.sequence
+        if sequence is None or not len(items):
+            return None
+        half_life = float(self.settings["sequence_half_life"])
+        recency = (0.5 ** (sessions / half_life) if half_life > 0 else np.ones(len(items))).astype(np.float32)
+        return standardize(sequence.scores(items, recency))
+
     def _fresh_candidates(self, content_all: np.ndarray | None, vector: np.ndarray | None, m: int) -> np.ndarray:
         """Items newer than the model compete in every warm pool; past a fifth of the pool, those closest to
         the user's profile (or, with content off, the newest) do."""
@@ -305,6 +330,11 @@ class HybridRecommender:
         interest_part = float(s["interest_boost"]) * interest
         own_part = float(s["profile_boost"]) * own
         scores = base + interest_part + own_part
+        if request.use_cf and float(s["sequence_boost"]) > 0:
+            in_model = profile.positions < self.n_model
+            following = self._following(profile.positions[in_model], profile.sessions[in_model])
+            if following is not None:
+                scores[: self.n_model] += float(s["sequence_boost"]) * following
         return scores, {"interest": interest_part, "own": own_part, "colike": colike, "mode": "cold"}
 
     def _top(

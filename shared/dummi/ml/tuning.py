@@ -152,9 +152,13 @@ def choose(
         settings[key] = best_setting
 
     tune("recency_half_life", [5.0, 10.0, 20.0, 0.0], warm, "warm")
+    tune("sequence_weight", [0.0, 0.25, 0.5, 1.0], warm, "warm")
+    if settings["sequence_weight"] > 0:
+        tune("sequence_half_life", [1.0, 2.5, 5.0], warm, "warm")
     tune("cf_share", [0.5, 0.65, 0.8, 0.9, 1.0], warm, "warm")
     if cold:
         tune("prior_strength", [10.0, 50.0, 200.0, 1000.0], cold, "cold")
+        tune("sequence_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
         tune("interest_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
         tune("profile_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
     final = evaluate(build(best_cf, settings), states, holdout, warm + cold)

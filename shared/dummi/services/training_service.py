@@ -301,6 +301,13 @@ def train_and_publish(
                 prior_strength=float(settings_chosen.get("prior_strength", 50.0)),
             )
 
+    sequence = None
+    with _Timer(report, "sequence"):
+        if events and cf is not None:
+            from dummi.ml.sequence import fit_transitions
+
+            sequence = fit_transitions(events, ids)
+
     bundle = ModelBundle(
         item_ids=np.array(ids, dtype=object),
         titles=titles,
@@ -311,6 +318,7 @@ def train_and_publish(
         settings=settings_chosen,
         vectors=vectors,
         cooccurrence=cooccurrence,
+        sequence=sequence,
     )
     with _Timer(report, "publish"):
         progress.start("publishing")
@@ -374,6 +382,7 @@ def _choose_on_holdout(db, events, ids, titles, categories, index, vectors, para
     from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
     from dummi.ml.model_bundle import ModelBundle
     from dummi.ml.recommender import HybridRecommender
+    from dummi.ml.sequence import fit_transitions
     from dummi.ml.tuning import MIN_USERS_TO_TUNE, choose, split_holdout, user_states
 
     holdout = split_holdout(events)
@@ -386,6 +395,7 @@ def _choose_on_holdout(db, events, ids, titles, categories, index, vectors, para
     matrix = build_matrix(holdout.fit_events, ids).matrix
     fit_popularity = popularity(holdout.fit_events, ids)
     cooccurrence = fit_cooccurrence(*engagement_matrices(holdout.fit_events, ids))
+    sequence = fit_transitions(holdout.fit_events, ids)
     fitted: dict[str, Any] = {}
     item_ids = np.array(ids, dtype=object)
 
@@ -394,7 +404,7 @@ def _choose_on_holdout(db, events, ids, titles, categories, index, vectors, para
         if key not in fitted:
             fitted[key] = _fit(config, matrix) if config else None
         bundle = ModelBundle(
-            item_ids, titles, categories, index, fit_popularity, fitted[key], settings, vectors, cooccurrence
+            item_ids, titles, categories, index, fit_popularity, fitted[key], settings, vectors, cooccurrence, sequence
         )
         return HybridRecommender(bundle)
 
