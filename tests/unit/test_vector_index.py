@@ -1,7 +1,17 @@
+import io
+
 import numpy as np
 import pytest
 
-from dummi.ml.vector_index import EXACT_MAX_ITEMS, VectorIndex, build_index, choose_kind, recall_at_k
+from dummi.ml.vector_index import (
+    EXACT_MAX_ITEMS,
+    VectorIndex,
+    build_index,
+    choose_kind,
+    from_npy,
+    recall_at_k,
+    to_npy,
+)
 
 
 def _clustered(n, dim=384, clusters=20, seed=0):
@@ -44,3 +54,27 @@ def test_search_on_an_empty_index():
     index = build_index([], np.empty((0, 384), np.float32))
     scores, positions = index.search(np.ones(384, np.float32), 10)
     assert positions.shape == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.float32).reshape(3, 4),
+        np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        np.zeros(0, np.int32),
+        np.array(7, np.int64),
+    ],
+)
+def test_npy_files_load_as_views_of_the_bytes(array):
+    blob = to_npy(array)
+    loaded = from_npy(blob)
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)
+    assert not loaded.flags.writeable  # a view of the downloaded bytes, not a copy
+
+
+def test_npy_files_with_objects_are_refused():
+    blob = io.BytesIO()
+    np.save(blob, np.array(["a", None], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="object arrays"):
+        from_npy(blob.getvalue())

@@ -26,7 +26,7 @@ from dummi.ml.collaborative import ItemItemModel
 from dummi.ml.interactions import event_weight
 
 WINDOW = 20
-KEEP = 300
+KEEP = 100
 SMOOTHING = 5.0
 _USERS_PER_CHUNK = 20_000  # bounds the memory of the pair arrays on large event logs
 
