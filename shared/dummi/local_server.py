@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from dummi.config import get_settings
@@ -35,10 +36,25 @@ def _serving_app():
     @asynccontextmanager
     async def lifespan(_app):
         anyio.to_thread.current_default_thread_limiter().total_tokens = SERVER_THREADS
+        threading.Thread(target=_warm_up, name="dummi-warm-up", daemon=True).start()
         yield
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def _warm_up() -> None:
+    """Load, beside the first requests, what they would otherwise each wait for: the served model, and
+    the embedding model when writes are embedded in this process (~1 s of the first write otherwise)."""
+    from dummi.ml.embeddings import get_embedder
+    from dummi.services.recommendation_service import get_engine
+
+    try:
+        get_engine().recommender()
+        if get_settings().dummi_embedding_mode == "background":
+            get_embedder()
+    except Exception:  # noqa: BLE001 - the first request that needs it loads it again and answers the error
+        logger.warning("warm-up failed; loading on first use instead", exc_info=True)
 
 
 def prepare(sample_data: Path | None, *, embed: bool = True) -> None:

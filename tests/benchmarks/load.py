@@ -134,6 +134,7 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
     acknowledged: list[str] = []
     errors: list[str] = []
     tasks: set[asyncio.Task] = set()
+    by_second: dict[int, list[float]] = defaultdict(list)  # latencies by the second they were scheduled in
 
     async def one(scheduled: float) -> None:
         kind, path, body, event_id = workload.next()
@@ -147,6 +148,7 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
         finally:
             idle.put_nowait(conn)
         latencies[kind].append(time.perf_counter() - scheduled)
+        by_second[int(scheduled - started)].append(latencies[kind][-1])
         statuses[kind][status] += 1
         if status >= 400 and len(errors) < 20:
             errors.append(f"{kind} {status}: {data[:200]!r}")
@@ -178,6 +180,7 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
         "statuses": statuses,
         "acknowledged": acknowledged,
         "errors": errors,
+        "by_second": by_second,
     }
 
 
@@ -242,8 +245,6 @@ def main() -> int:
         if run is None or run.state != "succeeded":
             raise SystemExit(f"training failed: {run.error if run else 'another run is active'}")
         print(f"trained {run.model_version} in {time.perf_counter() - t:.1f}s", flush=True)
-    before = db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0]
-
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "DUMMI_DATA_DIR": str(data_dir)}
     server_log = (data_dir / "server.log").open("w")
@@ -264,9 +265,13 @@ def main() -> int:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the server did not start: see {server_log.name}")
             time.sleep(0.3)
-        # Every worker loads the model on its first recommendation: warm them before measuring.
-        warm = asyncio.run(_warm(port, args))
-        print(f"server up on :{port} ({args.workers} workers); warm-up {warm:.1f}s", flush=True)
+        # Not measured: a few seconds of the same mix at half the rate, so that every worker has loaded the
+        # model and the embedding model and opened its pool connections (one-time costs of a start).
+        warm = asyncio.run(run_load(port, argparse.Namespace(**{**vars(args), "seconds": 3, "rate": args.rate / 2})))
+        if warm["errors"]:
+            raise SystemExit(f"warm-up failed: {warm['errors'][0]}")
+        print(f"server up on :{port} ({args.workers} workers); warm-up {warm['sent']} requests", flush=True)
+        before = db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0]
         postgres_pid = _servers[(data_dir / "pg").resolve()].get_pid()
         cpu_before, pg_before = tree_cpu(server.pid), tree_cpu(postgres_pid)
         client_before = time.process_time()
@@ -302,6 +307,9 @@ def main() -> int:
         print(f"  {kind:<10} n={len(values):>6}  p50 {percentile(values, 50) * 1000:6.1f} ms"
               f"  p90 {percentile(values, 90) * 1000:6.1f} ms  p99 {percentile(values, 99) * 1000:6.1f} ms"
               f"  max {max(values, default=float('nan')) * 1000:6.1f} ms  [{codes}]")  # fmt: skip
+    worst = sorted(result["by_second"].items(), key=lambda kv: -max(kv[1]))[:3]
+    slowest = (f"t={t}s max {max(v) * 1000:.0f} ms p50 {percentile(v, 50) * 1000:.0f} ms" for t, v in sorted(worst))
+    print("  slowest seconds (all kinds): " + ", ".join(slowest))
     errors = result["errors"]
     acknowledged = len(result["acknowledged"])
     print(f"  errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
@@ -318,17 +326,6 @@ def main() -> int:
           f" {os.environ.get('DUMMI_SERVER_THREADS', '8')} handler threads per worker, math on one thread")  # fmt: skip
     lost = stored[0] != acknowledged or stored[1] != acknowledged
     return 1 if errors or lost else 0
-
-
-async def _warm(port: int, args: argparse.Namespace) -> float:
-    started = time.perf_counter()
-    conns = [Connection("127.0.0.1", port) for _ in range(args.workers * 4)]
-    await asyncio.gather(*(c.request("POST", "/recommendations/", {"user_id": "u1"}) for c in conns))
-    for _ in range(3):
-        await asyncio.gather(*(c.request("POST", "/recommendations/", {"user_id": "u2"}) for c in conns))
-    for c in conns:
-        c.close()
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
