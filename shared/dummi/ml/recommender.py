@@ -114,7 +114,7 @@ class _Vectors:
             p = int(positions)
             return self.model[p] if p < self.n_model else self.fresh[p - self.n_model]
         positions = np.asarray(positions, dtype=np.int64)
-        if not len(self.fresh):
+        if not len(self.fresh) or not len(positions) or int(positions.max()) < self.n_model:
             return self.model[positions]
         out = np.empty((len(positions), self.model.shape[1]), np.float32)
         in_model = positions < self.n_model
