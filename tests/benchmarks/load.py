@@ -5,8 +5,9 @@
                                              [--retrain]
 
 Sets up its own data folder: an embedded Postgres holding N embedded items, N users with ~10 events each
-(synthetic, clustered by topic), one training run; then starts `dummi run` on a free port and sends an
-open-loop mix at a fixed rate: 70% POST /recommendations/ (warm users), 25% POST /recommendations/interact
+(synthetic, clustered by topic), one training run, then VACUUM ANALYZE and a checkpoint; starts `dummi run` on
+a free port, warms it with 3 s of the same mix at half the rate (not measured) and sends an open-loop mix at
+a fixed rate: 70% POST /recommendations/ (warm users), 25% POST /recommendations/interact
 (each with a fresh event_id), 5% POST /users/ or POST /content/. Latency is measured from each request's
 scheduled time, so a stalled server cannot hide its backlog. It stops by itself, then counts interactions
 in Postgres against the number acknowledged, and prints the figures. Nothing here is a pass/fail test;
