@@ -273,21 +273,26 @@ def fit_cooccurrence(engaged: Any, liked: Any, *, keep: int = 200, prior_strengt
     co = (engaged.T @ liked).tocsr()  # items x items: engaged with i and liked j
     co.setdiag(0)
     co.eliminate_zeros()
-    indptr, indices, counts = [0], [], []
-    for i in range(co.shape[0]):
-        lo, hi = co.indptr[i], co.indptr[i + 1]
-        cols, vals = co.indices[lo:hi], co.data[lo:hi]
+    return CooccurrenceModel(*top_per_sparse_row(co.tocsr(), keep), prior_strength)
+
+
+def top_per_sparse_row(matrix: Any, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays (indptr int64, indices int32, data float32) keeping the ``keep`` largest entries of each
+    row of a scipy CSR matrix."""
+    indptr, indices, data = [0], [], []
+    for i in range(matrix.shape[0]):
+        lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+        cols, vals = matrix.indices[lo:hi], matrix.data[lo:hi]
         if len(vals) > keep:
             top = np.argpartition(-vals, keep - 1)[:keep]
             cols, vals = cols[top], vals[top]
         indices.append(cols)
-        counts.append(vals)
+        data.append(vals)
         indptr.append(indptr[-1] + len(cols))
-    return CooccurrenceModel(
+    return (
         np.asarray(indptr, np.int64),
         np.concatenate(indices).astype(np.int32) if indices else np.zeros(0, np.int32),
-        np.concatenate(counts).astype(np.float32) if counts else np.zeros(0, np.float32),
-        prior_strength,
+        np.concatenate(data).astype(np.float32) if data else np.zeros(0, np.float32),
     )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dummi.db.records import Event
-from dummi.ml.collaborative import ItemItemModel
+from dummi.ml.collaborative import ItemItemModel, top_per_sparse_row
 from dummi.ml.interactions import event_weight
 
 WINDOW = 20
@@ -69,20 +69,6 @@ def fit_transitions(
     counts.eliminate_zeros()
     counts = counts.tocsr()
     totals = np.asarray(counts.sum(axis=1)).ravel() + smoothing
-    indptr, indices, data = [0], [], []
-    for i in range(n):
-        lo, hi = counts.indptr[i], counts.indptr[i + 1]
-        cols, vals = counts.indices[lo:hi], counts.data[lo:hi]
-        if len(vals) > keep:
-            top = np.argpartition(-vals, keep - 1)[:keep]
-            cols, vals = cols[top], vals[top]
-        indices.append(cols)
-        data.append(vals / totals[i])
-        indptr.append(indptr[-1] + len(cols))
-    return ItemItemModel(
-        "transitions",
-        np.asarray(indptr, np.int64),
-        np.concatenate(indices).astype(np.int32) if n else np.zeros(0, np.int32),
-        np.concatenate(data).astype(np.float32) if n else np.zeros(0, np.float32),
-        {"window": window, "keep": keep, "smoothing": smoothing},
-    )
+    indptr, indices, data = top_per_sparse_row(counts, keep)
+    data /= np.repeat(totals, np.diff(indptr)).astype(np.float32)  # next-item shares, shrunk
+    return ItemItemModel("transitions", indptr, indices, data, {"window": window, "keep": keep, "smoothing": smoothing})
