@@ -104,6 +104,7 @@ def test_the_recommender_puts_what_follows_the_latest_item_first():
     assert [r.content_id for r in HybridRecommender(_bundle(None, settings)).recommend(warm, request)][0] == "i4"
     with_next = HybridRecommender(_bundle(sequence, settings)).recommend(warm, request)
     assert with_next[0].content_id == "i3"  # follows the latest item
+    assert with_next[0].reason == "often chosen after i1" and with_next[0].method == "cf"
     assert [r.content_id for r in with_next].index("i5") > 0  # follows an older one: less
     off = HybridRecommender(_bundle(sequence, {"sequence_weight": 0.0})).recommend(warm, request)
     assert off[0].content_id == "i4"
@@ -113,6 +114,7 @@ def test_the_recommender_puts_what_follows_the_latest_item_first():
     plain = [r.content_id for r in HybridRecommender(_bundle(sequence, cold_settings)).recommend(newcomer, request)]
     lifted = HybridRecommender(_bundle(sequence, {"sequence_boost": 5.0})).recommend(newcomer, request)
     assert plain[0] == "i0" and lifted[0].content_id == "i3"
+    assert lifted[0].reason == "often chosen after i1"
 
 
 def test_the_sequence_model_round_trips_through_the_artifact_files():

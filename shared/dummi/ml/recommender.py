@@ -224,14 +224,18 @@ class HybridRecommender:
         if not (use_cf or use_content):
             use_content = True  # both off: content similarity alone is still a personal answer
         candidates: list[np.ndarray] = []
-        cf_all = None
+        cf_all = following = None
         if use_cf:
             in_model = profile.positions < self.n_model
             model_items = profile.positions[in_model]
             cf_all = np.zeros(self.size, np.float32)
-            cf_all[: self.n_model] = self._with_sequence(
-                self.bundle.cf.scores(model_items, profile.weights[in_model]), model_items, profile.sessions[in_model]
-            )
+            cf_all[: self.n_model] = self.bundle.cf.scores(model_items, profile.weights[in_model])
+            if float(s["sequence_weight"]) > 0:
+                # joined by what others engaged with next after the user's latest items, both standardized
+                following = self._following(model_items, profile.sessions[in_model])
+                if following is not None:
+                    following = float(s["sequence_weight"]) * following
+                    cf_all[: self.n_model] = standardize(cf_all[: self.n_model]) + following
             k = min(m, self.size - 1)
             candidates.append(np.argpartition(-cf_all, k)[:k] if k > 0 else np.arange(self.size))
         vector = content_all = None
@@ -276,18 +280,14 @@ class HybridRecommender:
             "cf": cf_part if cf_all is not None else None,
             "content": content_part if vector is not None else None,
             "vector": vector,
+            "following": following,
+            "cf_all": cf_all,
             "mode": "warm",
         }
 
-    def _with_sequence(self, cf_scores: np.ndarray, items: np.ndarray, sessions: np.ndarray) -> np.ndarray:
-        """CF scores joined by the next-item model's, each standardized; the latter follows the latest items
-        (its own, shorter recency half-life)."""
-        weight = float(self.settings["sequence_weight"])
-        following = self._following(items, sessions) if weight > 0 else None
-        return cf_scores if following is None else standardize(cf_scores) + weight * following
-
     def _following(self, items: np.ndarray, sessions: np.ndarray) -> np.ndarray | None:
-        """Standardized next-item scores over the model's items for a user's latest (model) items, or None."""
+        """Standardized next-item scores over the model's items for a user's latest (model) items, or None;
+        they follow the latest items closely (their own, shorter recency half-life)."""
         sequence = self.bundle.sequence
         if sequence is None or not len(items):
             return None
@@ -330,12 +330,15 @@ class HybridRecommender:
         interest_part = float(s["interest_boost"]) * interest
         own_part = float(s["profile_boost"]) * own
         scores = base + interest_part + own_part
+        following = None
         if request.use_cf and float(s["sequence_boost"]) > 0:
             in_model = profile.positions < self.n_model
             following = self._following(profile.positions[in_model], profile.sessions[in_model])
             if following is not None:
-                scores[: self.n_model] += float(s["sequence_boost"]) * following
-        return scores, {"interest": interest_part, "own": own_part, "colike": colike, "mode": "cold"}
+                following = float(s["sequence_boost"]) * following
+                scores[: self.n_model] += following
+        parts = {"interest": interest_part, "own": own_part, "colike": colike, "following": following, "mode": "cold"}
+        return scores, parts
 
     def _top(
         self,
@@ -391,6 +394,9 @@ class HybridRecommender:
                 return Recommendation(cid, title, category, score, "embedding", f"similar to {liked}")
             if parts["colike"][i] > 1.0:  # co-liked at more than e x its popular share
                 return Recommendation(cid, title, category, score, "cf", "liked by people with similar taste")
+            after = self._chosen_after(pos, parts, profile)
+            if after is not None:
+                return Recommendation(cid, title, category, score, "cf", f"often chosen after {after}")
             return Recommendation(cid, title, category, score, "popular", f"popular in {category}")
         where = np.searchsorted(parts["pool"], pos)
         cf = parts["cf"][where] if parts["cf"] is not None else None
@@ -405,7 +411,32 @@ class HybridRecommender:
             sims = self.vectors[profile.positions] @ self.vectors[pos]
             liked = self.titles[int(profile.positions[int(np.argmax(sims))])]
             return Recommendation(cid, title, category, score, method, f"similar to {liked}")
+        if parts["following"] is not None and pos < self.n_model:
+            # the next-item part explains the item when it is most of the CF side's score
+            after = self._chosen_after(pos, parts, profile, rest=float(parts["cf_all"][pos] - parts["following"][pos]))
+            if after is not None:
+                return Recommendation(cid, title, category, score, method, f"often chosen after {after}")
         return Recommendation(cid, title, category, score, method, "liked by people with similar taste")
+
+    def _chosen_after(
+        self, pos: int, parts: dict, profile: _Profile, *, rest: float = 0.0, latest: int = 5
+    ) -> str | None:
+        """The title of the user's recent item that others most often went on from to ``pos``, when the
+        next-item signal lifted ``pos`` by a full z unit or more and by more than ``rest`` (the other
+        signals' part); else None."""
+        following = parts.get("following")
+        if following is None or pos >= self.n_model or following[pos] < max(1.0, rest):
+            return None
+        sequence = self.bundle.sequence
+        best, best_share = None, 0.0
+        for item in profile.positions[:latest]:
+            if item >= self.n_model:
+                continue
+            lo, hi = sequence.indptr[item], sequence.indptr[item + 1]
+            hit = np.flatnonzero(sequence.indices[lo:hi] == pos)
+            if len(hit) and sequence.data[lo + hit[0]] > best_share:
+                best, best_share = int(item), float(sequence.data[lo + hit[0]])
+        return self.titles[best] if best is not None else None
 
     # -- item-to-item and popularity --------------------------------------------------------------------
     def similar(self, content_id: str, n: int, vector: np.ndarray | None = None) -> list[Recommendation]:
