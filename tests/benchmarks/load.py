@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -332,6 +333,11 @@ def main() -> int:
     print(f"  server: dummi run --workers {args.workers} (uvicorn, httptools + uvloop), DB pool 8 and"
           f" {os.environ.get('DUMMI_SERVER_THREADS', '8')} handler threads per worker, math on one thread")  # fmt: skip
     lost = stored[0] != acknowledged or stored[1] != acknowledged
+    if not args.keep:
+        if errors or lost:
+            print(f"  data folder kept for inspection (server.log, pg/log): {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)  # a few hundred MB per run
     return 1 if errors or lost else 0
 
 
