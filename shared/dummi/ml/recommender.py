@@ -230,12 +230,10 @@ class HybridRecommender:
             model_items = profile.positions[in_model]
             cf_all = np.zeros(self.size, np.float32)
             cf_all[: self.n_model] = self.bundle.cf.scores(model_items, profile.weights[in_model])
-            if float(s["sequence_weight"]) > 0:
-                # joined by what others engaged with next after the user's latest items, both standardized
-                following = self._following(model_items, profile.sessions[in_model])
-                if following is not None:
-                    following = float(s["sequence_weight"]) * following
-                    cf_all[: self.n_model] = standardize(cf_all[: self.n_model]) + following
+            # joined by what others engaged with next after the user's latest items, both standardized
+            following = self._following(model_items, profile.sessions[in_model], float(s["sequence_weight"]))
+            if following is not None:
+                cf_all[: self.n_model] = standardize(cf_all[: self.n_model]) + following
             k = min(m, self.size - 1)
             candidates.append(np.argpartition(-cf_all, k)[:k] if k > 0 else np.arange(self.size))
         vector = content_all = None
@@ -285,15 +283,16 @@ class HybridRecommender:
             "mode": "warm",
         }
 
-    def _following(self, items: np.ndarray, sessions: np.ndarray) -> np.ndarray | None:
-        """Standardized next-item scores over the model's items for a user's latest (model) items, or None;
-        they follow the latest items closely (their own, shorter recency half-life)."""
+    def _following(self, items: np.ndarray, sessions: np.ndarray, weight: float) -> np.ndarray | None:
+        """``weight`` x standardized next-item scores over the model's items for a user's latest (model)
+        items, or None (no model, no items, weight 0); they follow the latest items closely (their own,
+        shorter recency half-life)."""
         sequence = self.bundle.sequence
-        if sequence is None or not len(items):
+        if sequence is None or not len(items) or weight <= 0:
             return None
         half_life = float(self.settings["sequence_half_life"])
         recency = (0.5 ** (sessions / half_life) if half_life > 0 else np.ones(len(items))).astype(np.float32)
-        return standardize(sequence.scores(items, recency))
+        return weight * standardize(sequence.scores(items, recency))
 
     def _fresh_candidates(self, content_all: np.ndarray | None, vector: np.ndarray | None, m: int) -> np.ndarray:
         """Items newer than the model compete in every warm pool; past a fifth of the pool, those closest to
@@ -331,11 +330,12 @@ class HybridRecommender:
         own_part = float(s["profile_boost"]) * own
         scores = base + interest_part + own_part
         following = None
-        if request.use_cf and float(s["sequence_boost"]) > 0:
+        if request.use_cf:
             in_model = profile.positions < self.n_model
-            following = self._following(profile.positions[in_model], profile.sessions[in_model])
+            following = self._following(
+                profile.positions[in_model], profile.sessions[in_model], float(s["sequence_boost"])
+            )
             if following is not None:
-                following = float(s["sequence_boost"]) * following
                 scores[: self.n_model] += following
         parts = {"interest": interest_part, "own": own_part, "colike": colike, "following": following, "mode": "cold"}
         return scores, parts
@@ -411,21 +411,21 @@ class HybridRecommender:
             sims = self.vectors[profile.positions] @ self.vectors[pos]
             liked = self.titles[int(profile.positions[int(np.argmax(sims))])]
             return Recommendation(cid, title, category, score, method, f"similar to {liked}")
-        if parts["following"] is not None and pos < self.n_model:
-            # the next-item part explains the item when it is most of the CF side's score
-            after = self._chosen_after(pos, parts, profile, rest=float(parts["cf_all"][pos] - parts["following"][pos]))
-            if after is not None:
-                return Recommendation(cid, title, category, score, method, f"often chosen after {after}")
+        after = self._chosen_after(pos, parts, profile)
+        if after is not None:
+            return Recommendation(cid, title, category, score, method, f"often chosen after {after}")
         return Recommendation(cid, title, category, score, method, "liked by people with similar taste")
 
-    def _chosen_after(
-        self, pos: int, parts: dict, profile: _Profile, *, rest: float = 0.0, latest: int = 5
-    ) -> str | None:
+    def _chosen_after(self, pos: int, parts: dict, profile: _Profile, latest: int = 5) -> str | None:
         """The title of the user's recent item that others most often went on from to ``pos``, when the
-        next-item signal lifted ``pos`` by a full z unit or more and by more than ``rest`` (the other
-        signals' part); else None."""
+        next-item signal lifted ``pos`` by a full z unit or more and, for warm users, is most of its CF-side
+        score; else None."""
         following = parts.get("following")
-        if following is None or pos >= self.n_model or following[pos] < max(1.0, rest):
+        if following is None or pos >= self.n_model:
+            return None
+        cf_all = parts.get("cf_all")
+        rest = float(cf_all[pos] - following[pos]) if cf_all is not None else 0.0
+        if following[pos] < max(1.0, rest):
             return None
         sequence = self.bundle.sequence
         best, best_share = None, 0.0
