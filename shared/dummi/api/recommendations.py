@@ -65,6 +65,10 @@ class RecommendationsResponse(BaseModel):
     user_id: str
     recommendations: list[RecommendedItem]
     model_version: str | None = Field(description="the published model used; null before the first training")
+    needs_interests: bool = Field(
+        description="the user has fewer than 5 items and no interests: ask for some "
+        "(GET /users/{user_id}/suggested-interests) and set them with PUT /users/{user_id}"
+    )
     timestamp: datetime
 
 
@@ -110,6 +114,7 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
         user_id=body.user_id,
         recommendations=_items(served.recommendations),
         model_version=served.model_version,
+        needs_interests=served.needs_interests,
         timestamp=datetime.now(UTC),
     )
     return model_response(answer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, Field
 
 from dummi.api.auth import READ, WRITE
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
@@ -64,6 +65,40 @@ def create_user(body: UserCreate, db: DatabaseDep, queue: EmbeddingQueueDep, res
 def get_user(user_id: UserIdPath, db: DatabaseDep, history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT) -> UserPublic:
     """A user with `history`: the content ids it interacted with, most recent first."""
     return _public(users_service.get_user(db, user_id, history_limit=history_limit))
+
+
+class SuggestedInterestPublic(BaseModel):
+    interest: str = Field(description="a category or tag, as the catalog spells it")
+    items: int = Field(description="how many items have this category or tag")
+    share: float = Field(
+        description="share of all engagement (or, before any training, of all items) that these items hold"
+    )
+
+
+class SuggestedInterests(BaseModel):
+    user_id: str
+    suggestions: list[SuggestedInterestPublic] = Field(description="most worth asking first; varied")
+    source: str = Field(description="engagement (from the last training) | catalog (before any training)")
+
+
+@router.get("/{user_id}/suggested-interests", dependencies=[READ], responses=error_responses(404, 503))
+def suggested_interests(
+    user_id: UserIdPath,
+    db: DatabaseDep,
+    n: Annotated[int, Query(ge=1, le=50, description="how many to suggest")] = 5,
+) -> SuggestedInterests:
+    """Interests worth asking this user about (the seed's "request additional interest preferences"):
+    categories and tags that cover much of the catalog's engagement, each adding items the ones before it
+    do not cover, without those the user already has. Set the chosen ones with PUT /users/{user_id}."""
+    found = users_service.suggested_interests(db, user_id, n)
+    return SuggestedInterests(
+        user_id=user_id,
+        suggestions=[
+            SuggestedInterestPublic(interest=s.interest, items=s.items, share=round(s.share, 6))
+            for s in found.suggestions
+        ],
+        source=found.source,
+    )
 
 
 @router.put("/{user_id}", dependencies=[WRITE], responses=error_responses(400, 404, 413, 503))

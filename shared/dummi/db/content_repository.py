@@ -74,12 +74,13 @@ class ContentRepository:
         """The database's current time (watermarks are taken on one clock)."""
         return self.conn.run("SELECT clock_timestamp()")[0][0]
 
-    def embedded_items(self) -> list[tuple[str, str, str, bytes]]:
-        """(content_id, title, category, embedding) of every embedded item, in content_id order."""
+    def embedded_items(self) -> list[tuple[str, str, str, list[str], bytes]]:
+        """(content_id, title, category, tags, embedding) of every embedded item, in content_id order."""
         rows = self.conn.run(
-            "SELECT content_id, title, category, embedding FROM content WHERE embedding IS NOT NULL ORDER BY content_id"
+            "SELECT content_id, title, category, tags, embedding FROM content WHERE embedding IS NOT NULL"
+            " ORDER BY content_id"
         )
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+        return [(r[0], r[1], r[2], list(r[3] or []), r[4]) for r in rows]
 
     def count(self) -> int:
         return int(self.conn.run("SELECT count(*) FROM content")[0][0])

@@ -46,14 +46,14 @@ class RecommendationsRepository:
         )
         return [r[0] for r in rows]
 
-    def embedded_content(self, content_ids: list[str]) -> list[tuple[str, str, str, bytes]]:
-        """(content_id, title, category, embedding) of these items, in content_id order."""
+    def embedded_content(self, content_ids: list[str]) -> list[tuple[str, str, str, list[str], bytes]]:
+        """(content_id, title, category, tags, embedding) of these items, in content_id order."""
         rows = self.conn.run(
-            "SELECT content_id, title, category, embedding FROM content"
+            "SELECT content_id, title, category, tags, embedding FROM content"
             " WHERE content_id = ANY(CAST(:ids AS text[])) AND embedding IS NOT NULL ORDER BY content_id",
             ids=content_ids,
         )
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+        return [(r[0], r[1], r[2], list(r[3] or []), r[4]) for r in rows]
 
     def content_vector(self, content_id: str) -> tuple[str, bytes | None] | None:
         rows = self.conn.run(

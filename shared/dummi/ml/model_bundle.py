@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from dummi.ml.collaborative import CFModel, CooccurrenceModel, ItemItemModel, model_from_arrays
+from dummi.ml.interests import item_labels
 from dummi.ml.vector_index import VectorIndex, from_npy, to_npy
 
 INDEX_FILE = "index.faiss"
@@ -32,7 +33,9 @@ class ModelBundle:
     vectors: np.ndarray | None = field(default=None, repr=False)  # (n_items, 384); read from the index if None
     cooccurrence: CooccurrenceModel | None = None  # the newcomers' model
     sequence: ItemItemModel | None = None  # what users engage with next (dummi.ml.sequence)
+    tags: list[list[str]] | None = None  # per item; None: no tags (models published before tags were kept)
     position: dict[str, int] = field(init=False, repr=False)
+    _labels: dict[str, np.ndarray] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         n = len(self.item_ids)
@@ -42,6 +45,10 @@ class ModelBundle:
             raise ValueError("CF model does not match the items")
         if self.sequence is not None and self.sequence.n_items != n:
             raise ValueError("sequence model does not match the items")
+        if self.tags is None:
+            self.tags = [[] for _ in range(n)]
+        elif len(self.tags) != n:
+            raise ValueError("bundle parts disagree on the number of items")
         self.position = {cid: i for i, cid in enumerate(self.item_ids)}
         if self.vectors is None:
             self.vectors = self.index.stored_vectors()
@@ -49,6 +56,17 @@ class ModelBundle:
     @property
     def size(self) -> int:
         return len(self.item_ids)
+
+    def label_positions(self, key: str) -> np.ndarray:
+        """Positions of the items whose category or one of whose tags is the label ``key``
+        (``dummi.ml.interests.label``); the map is built on first use, once per model."""
+        if self._labels is None:
+            labels: dict[str, list[int]] = {}
+            for i, (category, tags) in enumerate(zip(self.categories, self.tags, strict=True)):
+                for k in item_labels(category, tags):
+                    labels.setdefault(k, []).append(i)
+            self._labels = {k: np.array(v, np.int64) for k, v in labels.items()}
+        return self._labels.get(key, np.empty(0, np.int64))
 
 
 def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]:
@@ -58,6 +76,7 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
         "ids": [str(i) for i in bundle.item_ids],
         "titles": bundle.titles,
         "categories": bundle.categories,
+        "tags": bundle.tags,
         "index_kind": bundle.index.kind,
     }
     files = {
@@ -122,4 +141,5 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         settings=model.get("settings", {}),
         cooccurrence=cooccurrence,
         sequence=sequence,
+        tags=items.get("tags"),
     )

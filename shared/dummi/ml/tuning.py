@@ -161,6 +161,7 @@ def choose(
         tune("sequence_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
         tune("interest_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
         tune("profile_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
+        tune("match_boost", [0.0, 1.0, 3.0, 1000.0], cold, "cold")
     final = evaluate(build(best_cf, settings), states, holdout, warm + cold)
     metrics = {
         "holdout": {g: {k: round(v, 5) for k, v in m.items()} for g, m in final.items()},

@@ -38,6 +38,7 @@ FRESH_MARGIN = timedelta(seconds=60)
 class Served:
     recommendations: list[Recommendation]
     model_version: str | None
+    needs_interests: bool = False  # a newcomer without interests: worth asking (GET .../suggested-interests)
 
 
 def _empty_bundle() -> ModelBundle:
@@ -106,7 +107,8 @@ class RecommendationEngine:
             ids=[held.ids[i] for i in keep] + [r[0] for r in rows],
             titles=[held.titles[i] for i in keep] + [r[1] for r in rows],
             categories=[held.categories[i] for i in keep] + [r[2] for r in rows],
-            vectors=np.vstack([held.vectors[keep], *[from_bytes(r[3])[None, :] for r in rows]]),
+            tags=[held.tags[i] for i in keep] + [r[3] for r in rows],
+            vectors=np.vstack([held.vectors[keep], *[from_bytes(r[4])[None, :] for r in rows]]),
         )
         self._fresh_checked, self._fresh_version = now, version
 
@@ -125,7 +127,7 @@ class RecommendationEngine:
             ],
             seen=set(raw["seen"]),
         )
-        return Served(recommender.recommend(state, request), version)
+        return Served(recommender.recommend(state, request), version, recommender.needs_interests(state))
 
     def popular(self, db: Database, n: int, category: str | None) -> Served:
         recommender, version = self.recommender(db)
@@ -152,4 +154,6 @@ def get_engine() -> RecommendationEngine:
 
     settings = get_settings()
     models = ModelCache(get_artifact_store, parse_bundle, check_interval=settings.dummi_model_check_seconds)
-    return RecommendationEngine(get_database(), models)
+    # new content shows up as soon as a newer model would: `make run` checks every 3 s, AWS every 5 s
+    fresh_refresh = min(FRESH_REFRESH_SECONDS, float(settings.dummi_model_check_seconds))
+    return RecommendationEngine(get_database(), models, fresh_refresh=fresh_refresh)

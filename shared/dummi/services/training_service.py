@@ -26,6 +26,7 @@ from dummi.artifacts.store import ArtifactStore
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.interactions_repository import InteractionsRepository
+from dummi.db.interests_repository import InterestsRepository
 from dummi.db.training_repository import TrainingRepository, TrainingRun
 from dummi.errors import ConflictError
 from dummi.progress import NullProgress, Progress
@@ -250,7 +251,7 @@ def train_and_publish(
         items_as_of = db.read(lambda conn: ContentRepository(conn).clock())
         items = db.read(lambda conn: ContentRepository(conn).embedded_items())
         ids = [i[0] for i in items]
-        vectors = np.vstack([from_bytes(i[3]) for i in items]) if items else np.empty((0, 384), np.float32)
+        vectors = np.vstack([from_bytes(i[4]) for i in items]) if items else np.empty((0, 384), np.float32)
         index = build_index(ids, vectors)
         progress.finish(f"{index.size} items, {index.kind}")
         report.counts["items"] = index.size
@@ -260,14 +261,14 @@ def train_and_publish(
         report.counts["interactions"] = len(events)
     checkpoint()
 
-    titles, categories = [i[1] for i in items], [i[2] for i in items]
+    titles, categories, tags = [i[1] for i in items], [i[2] for i in items], [i[3] for i in items]
     settings_chosen: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     cf_config: dict[str, Any] | None = _explicit_cf_config(params)
     if params.retrain_cf and params.cf_algorithm == "auto":
         with _Timer(report, "tune"):
             progress.start("choosing on the holdout")
-            choice = _choose_on_holdout(db, events, ids, titles, categories, index, vectors, params, embedder)
+            choice = _choose_on_holdout(db, events, ids, titles, categories, tags, index, vectors, params, embedder)
             if choice is not None:
                 cf_config, settings_chosen, metrics = choice.cf_config, choice.settings, choice.metrics
                 winner = (cf_config or {}).get("algorithm")
@@ -319,6 +320,7 @@ def train_and_publish(
         vectors=vectors,
         cooccurrence=cooccurrence,
         sequence=sequence,
+        tags=tags,
     )
     with _Timer(report, "publish"):
         progress.start("publishing")
@@ -341,11 +343,25 @@ def train_and_publish(
             },
             retention=retention or settings.dummi_model_retention,
         )
+        suggestions, source = _interest_suggestions(categories, tags, pop)
         with db.transaction() as conn:
             TrainingRepository(conn).record_model_version(version, run_id, store.uri, manifest, manifest["metrics"])
+            InterestsRepository(conn).replace(suggestions, source, version)
         progress.finish(version)
     report.timings["total"] = round(time.perf_counter() - started, 3)
     return version
+
+
+SUGGESTIONS_KEPT = 100
+
+
+def _interest_suggestions(categories: list[str], tags: list[list[str]], popularity: np.ndarray):
+    """The interests worth asking newcomers about, by engagement (by items when nothing is engaged yet)."""
+    from dummi.ml.interests import suggest
+
+    source = "engagement" if float(popularity.sum()) > 0 else "catalog"
+    weights = popularity.tolist() if source == "engagement" else [1.0] * len(categories)
+    return suggest(zip(categories, tags, weights, strict=True), n=SUGGESTIONS_KEPT), source
 
 
 def _explicit_cf_config(params: TrainingParams) -> dict[str, Any] | None:
@@ -374,12 +390,13 @@ def _cf_candidates(n_items: int, factors: int) -> list[dict[str, Any]]:
     return candidates
 
 
-def _choose_on_holdout(db, events, ids, titles, categories, index, vectors, params: TrainingParams, embedder):
+def _choose_on_holdout(db, events, ids, titles, categories, tags, index, vectors, params: TrainingParams, embedder):
     """Fit each candidate on the holdout's training part and keep what ranks the held-out likes best."""
     from dummi.db.users_repository import UsersRepository
     from dummi.ml.collaborative import fit_cooccurrence
     from dummi.ml.embeddings import from_bytes
     from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
+    from dummi.ml.interests import item_labels
     from dummi.ml.model_bundle import ModelBundle
     from dummi.ml.recommender import HybridRecommender
     from dummi.ml.sequence import fit_transitions
@@ -390,7 +407,8 @@ def _choose_on_holdout(db, events, ids, titles, categories, index, vectors, para
         return None
     raw = db.read(lambda conn: UsersRepository(conn).interest_vectors())
     interests = {u: (names, from_bytes(v) if v is not None else None) for u, (names, v) in raw.items()}
-    interests.update(_interests_at_signup(holdout, categories, ids, embedder))
+    labels = [item_labels(c, t) for c, t in zip(categories, tags, strict=True)]
+    interests.update(_interests_at_signup(holdout, labels, ids, embedder))
     states = user_states(holdout.fit_events, interests, users=set(holdout.relevant))
     matrix = build_matrix(holdout.fit_events, ids).matrix
     fit_popularity = popularity(holdout.fit_events, ids)
@@ -404,29 +422,40 @@ def _choose_on_holdout(db, events, ids, titles, categories, index, vectors, para
         if key not in fitted:
             fitted[key] = _fit(config, matrix) if config else None
         bundle = ModelBundle(
-            item_ids, titles, categories, index, fit_popularity, fitted[key], settings, vectors, cooccurrence, sequence
+            item_ids,
+            titles,
+            categories,
+            index,
+            fit_popularity,
+            fitted[key],
+            settings,
+            vectors,
+            cooccurrence,
+            sequence,
+            tags=tags,
         )
         return HybridRecommender(bundle)
 
     return choose(holdout, states, _cf_candidates(len(ids), params.cf_factors), build)
 
 
-def _interests_at_signup(holdout, categories: list[str], ids: list[str], embedder) -> dict[str, tuple]:
+def _interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedder) -> dict[str, tuple]:
     """Interests for the holdout's simulated newcomers, as their first items suggest them.
 
     A user's stored interests are what it says *today* (PUT /users changes them as tastes move), so for a
-    user made a newcomer again they would leak what it went on to like. The categories of the items it
-    engaged with in its kept history stand in for what it would have declared at sign-up.
+    user made a newcomer again they would leak what it went on to like. The labels (categories and tags)
+    most frequent among the items it engaged with in its kept history stand in for what it would have
+    declared at sign-up.
     """
     from collections import Counter
 
     from dummi.ml.text import interests_text
 
-    category_of = dict(zip(ids, categories, strict=True))
+    labels_of = dict(zip(ids, labels, strict=True))
     kept: dict[str, Counter] = {u: Counter() for u in holdout.cold_users}
     for e in holdout.fit_events:
-        if e.user_id in kept and e.event_type not in ("skip", "negative") and e.content_id in category_of:
-            kept[e.user_id][category_of[e.content_id]] += 1
+        if e.user_id in kept and e.event_type not in ("skip", "negative") and e.content_id in labels_of:
+            kept[e.user_id].update(labels_of[e.content_id])
     names = {u: [c for c, _ in counts.most_common(3)] for u, counts in kept.items() if counts}
     users = sorted(names)
     vectors = embedder.encode([interests_text(names[u]) for u in users]) if users else []

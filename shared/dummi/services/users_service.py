@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dummi.db.connection import Database
+from dummi.db.interests_repository import InterestsRepository
 from dummi.db.records import UserRecord
 from dummi.db.users_repository import UsersRepository
+from dummi.ml.interests import SuggestedInterest, label, suggest
 from dummi.services.embedding_queue import EmbeddingQueue
 
 
@@ -29,6 +31,29 @@ def create_user(
     if interests and created:
         queue.enqueue("user", [user_id])
     return UserWithHistory(user, history, created)
+
+
+@dataclass(frozen=True)
+class InterestSuggestions:
+    suggestions: list[SuggestedInterest]
+    source: str  # engagement (the last training's) | catalog (no training yet)
+
+
+def suggested_interests(db: Database, user_id: str, n: int) -> InterestSuggestions:
+    """Interests worth asking this user about, the user's own left out: the last training's list (greedy
+    coverage of engagement), or before any training the same worked out from the catalog's labels."""
+
+    def read(conn) -> InterestSuggestions:
+        user = UsersRepository(conn).require(user_id)
+        interests = InterestsRepository(conn)
+        stored, source = interests.stored()
+        if source is not None:
+            own = {label(i) for i in user.interests}
+            return InterestSuggestions([s for s in stored if label(s.interest) not in own][:n], source)
+        items = ((category, tags, 1.0) for category, tags in interests.catalog_labels())
+        return InterestSuggestions(suggest(items, exclude=user.interests, n=n), "catalog")
+
+    return db.read(read)
 
 
 def get_user(db: Database, user_id: str, *, history_limit: int) -> UserWithHistory:
