@@ -61,7 +61,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     db = get_database()
     migrate(db)
-    params = TrainingParams.configured(retrain_cf=not args.no_cf, regenerate_embeddings=args.regenerate_embeddings)
+    params = TrainingParams.configured(
+        retrain_cf=not args.no_cf, regenerate_embeddings=args.regenerate_embeddings, force=args.force
+    )
     store = get_artifact_store()
     print(f"training into {store.uri}", file=sys.stderr)
     try:
@@ -80,6 +82,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "model_version": run.model_version,
                 "counts": run.counts,
                 "timings": run.timings,
+                "decision": run.decision,
                 "error": run.error,
             },
             indent=2,
@@ -235,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-cf", action="store_true", help="keep the published CF model instead of refitting")
     train.add_argument(
         "--regenerate-embeddings", action="store_true", help="hash-check every item's text, not only pending ones"
+    )
+    train.add_argument(
+        "--force", action="store_true", help="publish even if the holdout scores it worse than the serving model"
     )
     train.set_defaults(func=_cmd_train)
 

@@ -1,8 +1,12 @@
-"""Embedding throughput per backend on real catalog text, agreement between them, and the serving path's
-cold import (time and peak RSS, fresh process)."""
+"""Embedding throughput per backend on real catalog text, agreement between them, the serving path's cold
+import (time and peak RSS, fresh process), and ONNX throughput by text length.
+
+    .venv/bin/python tests/benchmarks/bench_embeddings.py [--by-length]
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -37,9 +41,29 @@ def throughput(embedder, texts, batch_size=32, repeats=2):
     return len(texts) / best, vectors
 
 
+def by_length(folder) -> None:
+    """ONNX (2 threads, batch 32) on texts of growing length: items/s and tokens/s (the model reads at
+    most 256 tokens, so longer texts cost no more than that)."""
+    from splits import WORDS
+
+    from dummi.ml.embeddings import OnnxEmbedder
+
+    embedder = OnnxEmbedder(folder, threads=2)
+    rng = np.random.default_rng(0)
+    print("onnx by text length (2 threads, batch 32, 512 texts each):")
+    for words in (10, 30, 100, 200, 400):
+        texts = [" ".join(rng.choice(WORDS, words)) for _ in range(512)]
+        per_text = sum(len(embedder._tokenizer.encode(t).ids) for t in texts) / len(texts)  # truncated at 256
+        rate, _ = throughput(embedder, texts, 32, repeats=1)
+        print(f"  {words:>4} words ({per_text:4.0f} tokens): {rate:6.0f} items/s, {rate * per_text:7.0f} tokens/s")
+
+
 def main() -> None:
     from dummi.ml.embeddings import OnnxEmbedder, SentenceTransformerEmbedder
 
+    if "--by-length" in sys.argv:
+        by_length(model_dir())
+        return
     texts = content_texts()
     folder = model_dir()
     print(f"{len(texts)} catalog texts, mean {np.mean([len(t) for t in texts]):.0f} characters")
@@ -67,6 +91,7 @@ def main() -> None:
         f"sentence-transformers: ready {cold_st['ready_s']:.2f}s, peak RSS {cold_st['rss_mb']:.0f} MB "
         f"({cold_st['ready_s'] / cold['ready_s']:.0f}x slower to start)"
     )
+    by_length(folder)
 
 
 if __name__ == "__main__":

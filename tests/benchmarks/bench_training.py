@@ -1,7 +1,8 @@
-"""Training time: the whole pipeline (real Postgres, real embeddings) on the sample data and on the
-ml-100k split, then how the CF fit grows with the matrix, to say where one Lambda (15 min) stops fitting.
+"""Training time: the whole pipeline (real Postgres, real embeddings) on the sample data, on the ml-100k
+split and on a synthetic long-tail catalog (10K items with long texts, ~70K events: ``splits.synthetic``),
+per step; then how the CF fit grows with the matrix, to say where one Lambda (15 min) stops fitting.
 
-    .venv/bin/python tests/benchmarks/bench_training.py [--skip-scaling]
+    .venv/bin/python tests/benchmarks/bench_training.py [--skip-scaling] [--only-catalog [N_ITEMS]]
 """
 
 from __future__ import annotations
@@ -55,13 +56,30 @@ def synthetic(n_users: int, n_items: int, nnz: int, seed: int = 0):
     return m
 
 
+def catalog(n_items: int) -> None:
+    """The whole pipeline on a synthetic catalog of ``n_items`` (events: 7 per item, as ml-latest-small)."""
+    from splits import synthetic
+
+    from dummi.services.import_service import import_directory
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "catalog"
+        synthetic(folder, n_items, max(610, n_items // 16), 7 * n_items)
+        pipeline(f"synthetic {n_items} items", lambda db: import_directory(db, folder))
+
+
 def main() -> None:
     from dummi.services.import_service import import_directory
     from dummi.services.sample_data import load_sample_data
 
+    if "--only-catalog" in sys.argv:
+        rest = sys.argv[sys.argv.index("--only-catalog") + 1 :]
+        catalog(int(rest[0]) if rest and rest[0].isdigit() else 10_000)
+        return
     pipeline("sample data", lambda db: load_sample_data(db, ROOT / "data" / "sample_data.json"))
     if ML100K.exists():
         pipeline("ml-100k split", lambda db: import_directory(db, ML100K))
+    catalog(10_000)
     if "--skip-scaling" in sys.argv:
         return
 

@@ -147,3 +147,56 @@ def test_a_stale_run_does_not_block_forever(db, sample):
     states = {r.run_id: r for r in latest_runs(db)}
     assert states[stuck.run_id].state == "failed" and "abandoned" in states[stuck.run_id].error
     assert states[fresh.run_id].state == "queued"
+
+
+def _tastes(folder: Path, users: int = 60, per_topic: int = 12) -> Path:
+    """Users who each like items of one of three topics, in time order: enough held-out likes for the
+    holdout (and so the publish gate) to run."""
+    topics = ("soups", "rockets", "violins")
+    content = [
+        {"content_id": f"{t}-{i}", "title": f"{t} number {i}", "category": t, "tags": [], "description": ""}
+        for t in topics
+        for i in range(per_topic)
+    ]
+    events = []
+    for u in range(users):
+        topic = topics[u % 3]
+        for k in range(8):
+            item = f"{topic}-{(u + 5 * k) % per_topic}"  # 5 and 12 coprime: eight distinct items
+            at = f"2026-01-01T00:{u % 60:02d}:{k:02d}+00:00"
+            events.append({"user_id": f"u{u}", "content_id": item, "interaction_type": "like", "timestamp": at})
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = {
+        "content": content,
+        "users": [{"user_id": f"u{u}", "interests": [], "skill_level": "beginner"} for u in range(users)],
+        "train": events,
+    }
+    for name, lines in rows.items():
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return folder
+
+
+def test_a_run_keeps_the_serving_model_when_the_new_one_scores_worse(db, tmp_path, monkeypatch):
+    from dummi.services.import_service import import_directory
+
+    import_directory(db, _tastes(tmp_path / "data"))
+    store = FileStore(tmp_path / "artifacts")
+    first = run_now(db, store, "test", TrainingParams())
+    assert first.state == "succeeded", first.error
+    assert first.decision["action"] == "published" and first.decision["reason"] == "no model was serving"
+
+    again = run_now(db, store, "test", TrainingParams())  # same data, same choice: not worse
+    assert again.decision["action"] == "published", again.decision
+    assert again.decision["new_ndcg"] == pytest.approx(again.decision["serving_ndcg"], abs=1e-9)
+    assert read_pointer(store)["version"] == again.model_version != first.model_version
+
+    monkeypatch.setattr("dummi.ml.publish_gate.TOLERANCE", -0.5)  # from now on a new model must beat it by half
+    kept = run_now(db, store, "test", TrainingParams())
+    assert kept.state == "succeeded" and kept.decision["action"] == "kept", kept.decision
+    assert kept.model_version == again.model_version == read_pointer(store)["version"]  # the pointer stayed
+    assert kept.decision["serving_version"] == again.model_version and kept.decision["serving_ndcg"] > 0
+    assert "cf" not in kept.timings  # nothing was fitted or published after the decision
+
+    forced = run_now(db, store, "test", TrainingParams(force=True))
+    assert forced.decision["action"] == "published" and forced.decision["reason"] == "forced"
+    assert read_pointer(store)["version"] == forced.model_version

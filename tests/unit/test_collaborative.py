@@ -43,6 +43,25 @@ def test_ease_keeps_the_strongest_neighbours_and_round_trips():
     assert np.array_equal(_score(again, m[3]), _score(model, m[3]))
 
 
+def test_ease_equals_the_closed_form_also_with_items_nobody_engaged_with():
+    rng = np.random.default_rng(1)
+    m = (rng.random((40, 30)) < 0.2).astype(np.float32)
+    m[:, [4, 17]] = 0  # nobody engaged with these: solved without them, zero weights in and out
+    g = m.T.astype(np.float64) @ m + 7.0 * np.eye(30)
+    p = np.linalg.inv(g)
+    expected = -p / np.diag(p)
+    np.fill_diagonal(expected, 0.0)
+    expected[:, [4, 17]] = expected[[4, 17], :] = 0.0
+    model = make_algorithm("ease", l2=7.0).fit(sparse.csr_matrix(m))  # every row whole: a dense model
+    dense = np.zeros((30, 30))
+    for i in range(30):
+        lo, hi = model.indptr[i], model.indptr[i + 1]
+        dense[i, model.indices[lo:hi]] = model.data[lo:hi]
+    assert np.allclose(dense, expected, atol=1e-5)
+    x = m[0]
+    assert np.allclose(model.scores(np.flatnonzero(x), x[x > 0]), x @ expected, atol=1e-4)
+
+
 def test_nmf_fold_in_ranks_the_users_own_group_first():
     m = _two_taste_groups()
     model = make_algorithm("nmf", n_components=4).fit(sparse.csr_matrix(m))

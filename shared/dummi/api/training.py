@@ -32,6 +32,9 @@ class TrainRequest(StrictModel):
     regenerate_embeddings: StrictBool = Field(
         default=False, description="check every item's text hash, not only items written since the last run"
     )
+    force: StrictBool = Field(
+        default=False, description="publish the new model even if it scores worse on the holdout than the serving one"
+    )
 
 
 class TrainingRunPublic(BaseModel):
@@ -44,8 +47,11 @@ class TrainingRunPublic(BaseModel):
     finished_at: datetime | None
     timings: dict[str, float] = Field(description="seconds per step")
     counts: dict[str, int]
-    model_version: str | None
+    model_version: str | None = Field(description="the model serving after the run (the kept one when not published)")
     error: str | None
+    decision: dict[str, Any] | None = Field(
+        description="published | kept, why, and the holdout NDCG@10 of the new and the serving model"
+    )
 
 
 class TrainingStatus(BaseModel):
@@ -66,6 +72,7 @@ def _public(run: TrainingRun) -> TrainingRunPublic:
         counts=run.counts,
         model_version=run.model_version,
         error=run.error,
+        decision=run.decision,
     )
 
 
@@ -74,7 +81,7 @@ def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None 
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
     body = body or TrainRequest()
     params = training_service.TrainingParams.configured(
-        retrain_cf=body.retrain_cf, regenerate_embeddings=body.regenerate_embeddings
+        retrain_cf=body.retrain_cf, regenerate_embeddings=body.regenerate_embeddings, force=body.force
     )
     run = training_service.request_run(db, "api", params)
     try:

@@ -17,7 +17,7 @@ ACTIVE_STATES = ("queued", "running")
 
 _COLUMNS = (
     "run_id, state, trigger, params, created_at, started_at, finished_at, timings, counts, model_version, error,"
-    " updated_at"
+    " updated_at, decision"
 )
 
 
@@ -35,6 +35,7 @@ class TrainingRun:
     model_version: str | None
     error: str | None
     updated_at: datetime
+    decision: dict[str, Any] | None = None  # published or kept the serving model, and both holdout scores
 
 
 def _run(row: list) -> TrainingRun:
@@ -51,6 +52,7 @@ def _run(row: list) -> TrainingRun:
         row[9],
         row[10],
         row[11],
+        row[12],
     )
 
 
@@ -125,17 +127,20 @@ class TrainingRepository:
         counts: dict[str, int],
         model_version: str | None = None,
         error: str | None = None,
+        decision: dict[str, Any] | None = None,
     ) -> TrainingRun:
         rows = self.conn.run(
             f"UPDATE training_runs SET state = :state, finished_at = now(), updated_at = now(),"
             f" timings = CAST(:timings AS jsonb), counts = CAST(:counts AS jsonb), model_version = :version,"
-            f" error = :error WHERE run_id = CAST(:run_id AS uuid) RETURNING {_COLUMNS}",
+            f" error = :error, decision = CAST(:decision AS jsonb)"
+            f" WHERE run_id = CAST(:run_id AS uuid) RETURNING {_COLUMNS}",
             run_id=run_id,
             state=state,
             timings=json.dumps(timings),
             counts=json.dumps(counts),
             version=model_version,
             error=error,
+            decision=json.dumps(decision) if decision is not None else None,
         )
         return _run(rows[0])
 

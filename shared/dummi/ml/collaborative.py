@@ -64,6 +64,15 @@ class ItemItemModel:
     params: dict[str, Any] = field(default_factory=dict)
     kind: str = "item_item"
 
+    _dense: np.ndarray | None = field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        # Every row holding every item in order (small catalogs): score with one matrix product.
+        n = self.n_items
+        if n and len(self.indices) == n * n and np.array_equal(self.indices.reshape(n, n)[:, 0], np.zeros(n)):
+            if (self.indices.reshape(n, n) == np.arange(n, dtype=self.indices.dtype)).all():
+                self._dense = self.data.reshape(n, n)
+
     @property
     def n_items(self) -> int:
         return len(self.indptr) - 1
@@ -71,6 +80,8 @@ class ItemItemModel:
     def scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """sum over the user's items i of weight_i x row i, gathered in one pass (no Python loop)."""
         items = np.asarray(items, dtype=np.int64)
+        if self._dense is not None:
+            return (np.asarray(weights, np.float32) @ self._dense[items]).astype(np.float32, copy=False)
         starts = self.indptr[items]
         lengths = self.indptr[items + 1] - starts
         total = int(lengths.sum())
@@ -207,31 +218,65 @@ class EASEAlgorithm:
         self.binary = binary
 
     def fit(self, matrix: Any) -> ItemItemModel:
-        n_items = matrix.shape[1]
+        return self.fit_gram(gram_matrix(matrix, binary=self.binary))
+
+    def fit_gram(self, gram: np.ndarray) -> ItemItemModel:
+        """From X^T X (float32, items x items; not changed), so that several l2 share one product.
+
+        Items nobody engaged with (a zero row and column in the Gram matrix) get all-zero weights in closed
+        form, so the inverse is taken over the engaged items only: exact, and on a long-tail catalog where
+        a third of the items have no events it is 3-4 times cheaper."""
+        n_items = gram.shape[0]
         if n_items > EASE_MAX_ITEMS:
             raise ValueError(f"EASE needs an {n_items}^2 inverse; it is offered up to {EASE_MAX_ITEMS} items")
-        x = matrix.copy()
-        if self.binary:
-            x.data = np.ones_like(x.data)
-        gram = (x.T @ x).toarray().astype(np.float64)
-        gram[np.diag_indices(n_items)] += self.l2
-        p = np.linalg.inv(gram)
-        b = -p / np.diag(p)
-        b[np.diag_indices(n_items)] = 0.0
-        k = min(self.neighbours, max(n_items - 1, 1))
-        indptr = np.arange(0, n_items * k + 1, k, dtype=np.int64)
-        # the k largest weights of each row (B[i, j]: how much having i says about j)
-        top = (
-            np.argpartition(-b, kth=k - 1, axis=1)[:, :k] if k < n_items else np.tile(np.arange(n_items), (n_items, 1))
-        )
-        data = np.take_along_axis(b, top, axis=1).astype(np.float32)
-        return ItemItemModel(
-            self.name,
-            indptr,
-            top.astype(np.int32).ravel(),
-            data.ravel(),
-            {"l2": self.l2, "neighbours": k, "binary": self.binary},
-        )
+        active = np.flatnonzero(np.diag(gram) > 0)
+        a = gram.copy() if len(active) == n_items else gram[np.ix_(active, active)]
+        a[np.diag_indices(len(active))] += self.l2
+        p = _spd_inverse(a) if len(active) else a
+        p /= -np.diag(p)[None, :]
+        p[np.diag_indices(len(active))] = 0.0
+        indptr, indices, data = _top_per_row(p, self.neighbours)
+        k = int(indptr[1] - indptr[0]) if len(active) else 0
+        if len(active) < n_items:  # back to catalog positions: rows of the items nobody engaged with are empty
+            lengths = np.zeros(n_items, np.int64)
+            lengths[active] = k
+            indptr = np.concatenate([[0], np.cumsum(lengths)])
+            indices = active[indices].astype(np.int32)
+        return ItemItemModel(self.name, indptr, indices, data, {"l2": self.l2, "neighbours": k, "binary": self.binary})
+
+
+def gram_matrix(matrix: Any, *, binary: bool) -> np.ndarray:
+    """X^T X as a dense float32 array (counts are exact in float32 up to 2^24)."""
+    x = matrix.copy()
+    if binary:
+        x.data = np.ones_like(x.data)
+    return (x.T @ x).toarray().astype(np.float32)
+
+
+def _spd_inverse(a: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite float32 matrix by Cholesky (half the work of LU; float32
+    halves it again: on ml-100k's EASE the weights differ from float64 LU by < 4e-7), in ``a``'s memory."""
+    from scipy.linalg import lapack
+
+    factor, info = lapack.spotrf(a, lower=False, overwrite_a=True, clean=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky factorization failed (info {info})")
+    inverse, info = lapack.spotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"inverse from the Cholesky factor failed (info {info})")
+    _mirror_upper(inverse)
+    return inverse
+
+
+def _mirror_upper(m: np.ndarray, block: int = 1024) -> None:
+    """Copy the upper triangle onto the lower one, in place, a block of rows at a time (no n^2 temporaries)."""
+    n = m.shape[0]
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        m[r0:r1, :r0] = m[:r0, r0:r1].T
+        square = m[r0:r1, r0:r1]
+        lower = np.tril_indices(r1 - r0, -1)
+        square[lower] = square.T[lower]
 
 
 @dataclass
@@ -297,13 +342,17 @@ def top_per_sparse_row(matrix: Any, keep: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _top_per_row(dense: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR arrays keeping the k largest entries of each row of a dense square matrix."""
+    """CSR arrays keeping the k largest entries of each row of a dense square matrix; when k leaves out at
+    most one entry a row, every row is kept whole and in order (the model then scores with one product)."""
     n = dense.shape[0]
-    k = min(k, max(n - 1, 1))
-    top = np.argpartition(-dense, kth=k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (n, 1))
-    data = np.take_along_axis(dense, top, axis=1).astype(np.float32)
-    indptr = np.arange(0, n * top.shape[1] + 1, top.shape[1], dtype=np.int64)
-    return indptr, top.astype(np.int32).ravel(), data.ravel()
+    if k >= n - 1:
+        top = np.tile(np.arange(n), (n, 1))
+        data = dense.astype(np.float32).ravel()
+    else:
+        top = np.argpartition(-dense, kth=k - 1, axis=1)[:, :k]
+        data = np.take_along_axis(dense, top, axis=1).astype(np.float32).ravel()
+    indptr = np.arange(0, n * top.shape[1] + 1, max(top.shape[1], 1), dtype=np.int64)[: n + 1]
+    return indptr, top.astype(np.int32).ravel(), data
 
 
 class ItemKNNAlgorithm:
@@ -335,8 +384,9 @@ class EASEKNNAlgorithm:
         self.weight = weight
 
     def fit(self, matrix: Any) -> BlendModel:
-        first = EASEAlgorithm(l2=self.l2).fit(matrix)
-        second = ItemKNNAlgorithm().fit(matrix)
+        return self.combine(EASEAlgorithm(l2=self.l2).fit(matrix), ItemKNNAlgorithm().fit(matrix))
+
+    def combine(self, first: ItemItemModel, second: ItemItemModel) -> BlendModel:
         params = {
             "weight": self.weight,
             "first": {"algorithm": first.algorithm, "kind": first.kind, "params": first.params},
@@ -359,3 +409,33 @@ def make_algorithm(name: str, **params: Any) -> CFAlgorithm:
     except KeyError:
         raise ValueError(f"unknown CF algorithm {name!r}; known: {sorted(ALGORITHMS)}") from None
     return cls(**params)
+
+
+class Fitter:
+    """Fits configurations (``{"algorithm": name, **options}``) on one matrix, sharing what they have in
+    common: EASE's Gram matrix across every l2, and a blend's members (an EASE + item-kNN blend reuses the
+    EASE and item-kNN fits of the same matrix). Each configuration is fitted once."""
+
+    def __init__(self, matrix: Any) -> None:
+        self.matrix = matrix
+        self._models: dict[str, CFModel] = {}
+        self._gram: np.ndarray | None = None
+
+    def fit(self, config: dict[str, Any]) -> CFModel:
+        key = repr(sorted(config.items()))
+        if key not in self._models:
+            name = config["algorithm"]
+            options = {k: v for k, v in config.items() if k != "algorithm"}
+            algorithm = make_algorithm(name, **options)
+            if isinstance(algorithm, EASEAlgorithm) and algorithm.binary:
+                if self._gram is None:
+                    self._gram = gram_matrix(self.matrix, binary=True)
+                model = algorithm.fit_gram(self._gram)
+            elif isinstance(algorithm, EASEKNNAlgorithm):
+                model = algorithm.combine(
+                    self.fit({"algorithm": "ease", "l2": algorithm.l2}), self.fit({"algorithm": "itemknn"})
+                )
+            else:
+                model = algorithm.fit(self.matrix)
+            self._models[key] = model
+        return self._models[key]

@@ -33,6 +33,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "sequence_weight": 0.5,  # weight of "engaged with next" beside CF (z units; 0 turns it off)
     "sequence_half_life": 2.5,  # in sessions: the next-item signal follows the latest items closely
     "cf_share": 0.75,  # CF's share of the blend at the request's default cf_weight = 0.5 (tuned)
+    "popularity_penalty": 0.0,  # warm users: how far popular items are pushed down (z units of log-popularity)
     "skip_penalty": 0.5,  # how far an item as close as a skipped one is pushed down (in z units)
     "skip_similarity": 0.6,  # cosine above which an item counts as a close neighbour of a skipped one
     "interest_boost": 0.5,  # cold start: weight of the interest match (z units)
@@ -291,6 +292,9 @@ class HybridRecommender:
             cf_part, content_part = z_cf, z_content
         scores = np.full(self.size, -np.inf)
         scores[pool] = cf_part + content_part
+        penalty = float(s["popularity_penalty"])
+        if penalty > 0:  # the long tail gets a chance: popular items are found without help
+            scores[pool] -= penalty * standardize(np.log(self.popularity[pool].astype(np.float64) + 1e-3))
         return scores, {
             "pool": pool,
             "cf": cf_part if cf_all is not None else None,
@@ -414,21 +418,7 @@ class HybridRecommender:
             scores[self.category_array != request.category] = -np.inf
         # close neighbours of skipped items are pushed down
         if len(profile.skipped) and float(self.settings["skip_penalty"]) > 0:
-            finite = np.flatnonzero(np.isfinite(scores))
-            if len(finite):
-                skipped = self.vectors[profile.skipped]
-                if len(finite) * 4 > self.size:  # most items: one product over all beats a gather
-                    sims = (self.vectors @ skipped.T)[finite].max(axis=1)
-                else:
-                    sims = (self.vectors[finite] @ skipped.T).max(axis=1)
-                closeness = np.clip(
-                    (sims - float(self.settings["skip_similarity"])) / (1 - float(self.settings["skip_similarity"])),
-                    0,
-                    1,
-                )
-                scores[finite] -= (
-                    float(self.settings["skip_penalty"]) * closeness * max(1.0, float(scores[finite].std()))
-                )
+            self._push_down_skipped_neighbours(scores, profile.skipped, request.n)
         finite = np.flatnonzero(np.isfinite(scores))
         n = min(request.n, len(finite))
         if n == 0:
@@ -439,6 +429,28 @@ class HybridRecommender:
             top = _with_matches(top, finite, scores, matched, n)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [self._explain(int(p), float(scores[p]), parts, user, profile) for p in top]
+
+    def _push_down_skipped_neighbours(self, scores: np.ndarray, skipped: np.ndarray, n: int) -> None:
+        """Lower, in place, the scores of items close to a skipped one. A push only lowers a score, so the
+        candidates are pushed best first, a block at a time, until the next unpushed score cannot reach the
+        top n any more: the same top n as pushing every candidate, for a fraction of the products."""
+        finite = np.flatnonzero(np.isfinite(scores))
+        if not len(finite):
+            return
+        threshold = float(self.settings["skip_similarity"])
+        weight = float(self.settings["skip_penalty"]) * max(1.0, float(scores[finite].std()))
+        vectors = self.vectors[skipped].T
+        order = finite[np.argsort(-scores[finite], kind="stable")]
+        block = max(4 * n, 50)
+        for start in range(0, len(order), block):
+            part = order[start : start + block]
+            closeness = np.clip(((self.vectors[part] @ vectors).max(axis=1) - threshold) / (1 - threshold), 0, 1)
+            scores[part] -= weight * closeness
+            end = start + block
+            if end < len(order) and end >= n:
+                nth_best = np.partition(scores[order[:end]], end - n)[end - n]
+                if nth_best > scores[order[end]]:
+                    return
 
     # -- explanations ---------------------------------------------------------------------------------
     def _explain(self, pos: int, score: float, parts: dict, user: UserState, profile: _Profile) -> Recommendation:

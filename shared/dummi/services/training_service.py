@@ -29,6 +29,7 @@ from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.interests_repository import InterestsRepository
 from dummi.db.training_repository import TrainingRepository, TrainingRun
 from dummi.errors import ConflictError
+from dummi.ml.publish_gate import Serving, decide, recipe
 from dummi.progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class TrainingParams:
     regenerate_embeddings: bool = False  # True: hash-check every row, not only rows a write marked
     cf_algorithm: str = "auto"  # auto: choose on the holdout; or a name from dummi.ml.collaborative.ALGORITHMS
     cf_factors: int = 50
+    force: bool = False  # publish even if the holdout scores the new model worse than the serving one
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,10 +61,13 @@ class TrainingParams:
             "regenerate_embeddings": self.regenerate_embeddings,
             "cf_algorithm": self.cf_algorithm,
             "cf_factors": self.cf_factors,
+            "force": self.force,
         }
 
     @classmethod
-    def configured(cls, *, retrain_cf: bool = True, regenerate_embeddings: bool = False) -> TrainingParams:
+    def configured(
+        cls, *, retrain_cf: bool = True, regenerate_embeddings: bool = False, force: bool = False
+    ) -> TrainingParams:
         """A run's parameters: the trigger's choices plus the algorithm settings of this deployment."""
         from dummi.config import get_settings
 
@@ -72,6 +77,7 @@ class TrainingParams:
             regenerate_embeddings=regenerate_embeddings,
             cf_algorithm=settings.dummi_cf_algorithm,
             cf_factors=settings.dummi_cf_factors,
+            force=force,
         )
 
     @classmethod
@@ -84,6 +90,7 @@ class TrainingParams:
 class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None  # dummi.ml.publish_gate.decide
 
 
 # -- triggering ------------------------------------------------------------------------------------------
@@ -169,7 +176,12 @@ def execute_run(
                 )
         with db.transaction() as conn:
             return TrainingRepository(conn).finish(
-                run_id, state="succeeded", timings=report.timings, counts=report.counts, model_version=version
+                run_id,
+                state="succeeded",
+                timings=report.timings,
+                counts=report.counts,
+                model_version=version,
+                decision=report.decision,
             )
     finally:
         try:
@@ -260,6 +272,7 @@ def train_and_publish(
         events = db.read(lambda conn: InteractionsRepository(conn).all_events())
         report.counts["interactions"] = len(events)
     checkpoint()
+    serving = _serving_model(store)
 
     titles, categories, tags = [i[1] for i in items], [i[2] for i in items], [i[3] for i in items]
     settings_chosen: dict[str, Any] = {}
@@ -268,7 +281,10 @@ def train_and_publish(
     if params.retrain_cf and params.cf_algorithm == "auto":
         with _Timer(report, "tune"):
             progress.start("choosing on the holdout")
-            choice = _choose_on_holdout(db, events, ids, titles, categories, tags, index, vectors, params, embedder)
+            baseline = serving.recipe if serving is not None else None
+            choice = _choose_on_holdout(
+                db, events, ids, titles, categories, tags, index, vectors, params, embedder, baseline
+            )
             if choice is not None:
                 cf_config, settings_chosen, metrics = choice.cf_config, choice.settings, choice.metrics
                 winner = (cf_config or {}).get("algorithm")
@@ -277,6 +293,19 @@ def train_and_publish(
                 cf_config = {"algorithm": "nmf", "n_components": params.cf_factors}
                 progress.finish("too little data to hold out; using NMF and default settings")
         checkpoint()
+
+    report.decision = decide(
+        force=params.force,
+        serving=serving,
+        item_ids=ids,
+        new_score=metrics.get("holdout", {}).get("all", {}).get("ndcg"),
+        serving_score=metrics.get("serving_holdout", {}).get("all", {}).get("ndcg"),
+    )
+    if report.decision["action"] == "kept":
+        progress.start("keeping the serving model")
+        progress.finish(report.decision["reason"])
+        report.timings["total"] = round(time.perf_counter() - started, 3)
+        return serving.version
 
     cf = None
     with _Timer(report, "cf"):
@@ -373,10 +402,9 @@ def _explicit_cf_config(params: TrainingParams) -> dict[str, Any] | None:
 
 
 def _fit(config: dict[str, Any], matrix: Any):
-    from dummi.ml.collaborative import make_algorithm
+    from dummi.ml.collaborative import Fitter
 
-    options = {k: v for k, v in config.items() if k != "algorithm"}
-    return make_algorithm(config["algorithm"], **options).fit(matrix)
+    return Fitter(matrix).fit(config)
 
 
 def _cf_candidates(n_items: int, factors: int) -> list[dict[str, Any]]:
@@ -390,17 +418,19 @@ def _cf_candidates(n_items: int, factors: int) -> list[dict[str, Any]]:
     return candidates
 
 
-def _choose_on_holdout(db, events, ids, titles, categories, tags, index, vectors, params: TrainingParams, embedder):
+def _choose_on_holdout(
+    db, events, ids, titles, categories, tags, index, vectors, params: TrainingParams, embedder, baseline=None
+):
     """Fit each candidate on the holdout's training part and keep what ranks the held-out likes best."""
     from dummi.db.users_repository import UsersRepository
-    from dummi.ml.collaborative import fit_cooccurrence
+    from dummi.ml.collaborative import Fitter, fit_cooccurrence
     from dummi.ml.embeddings import from_bytes
     from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
     from dummi.ml.interests import item_labels
     from dummi.ml.model_bundle import ModelBundle
     from dummi.ml.recommender import HybridRecommender
     from dummi.ml.sequence import fit_transitions
-    from dummi.ml.tuning import MIN_USERS_TO_TUNE, choose, split_holdout, user_states
+    from dummi.ml.tuning import MIN_USERS_TO_TUNE, MemoScores, choose, split_holdout, user_states
 
     holdout = split_holdout(events)
     if len(holdout.relevant) < MIN_USERS_TO_TUNE:
@@ -414,20 +444,27 @@ def _choose_on_holdout(db, events, ids, titles, categories, tags, index, vectors
     fit_popularity = popularity(holdout.fit_events, ids)
     cooccurrence = fit_cooccurrence(*engagement_matrices(holdout.fit_events, ids))
     sequence = fit_transitions(holdout.fit_events, ids)
-    fitted: dict[str, Any] = {}
+    fitter = Fitter(matrix)  # every candidate fitted once, sharing the Gram matrix and blend members
     item_ids = np.array(ids, dtype=object)
+    memos: dict[str, MemoScores] = {}
+    sequence = MemoScores(sequence) if sequence is not None else None
+
+    def memo(config):
+        if not config:
+            return None
+        key = repr(sorted(config.items()))
+        if key not in memos:
+            memos[key] = MemoScores(fitter.fit(config))
+        return memos[key]
 
     def build(config, settings):
-        key = repr(sorted(config.items())) if config else "none"
-        if key not in fitted:
-            fitted[key] = _fit(config, matrix) if config else None
         bundle = ModelBundle(
             item_ids,
             titles,
             categories,
             index,
             fit_popularity,
-            fitted[key],
+            memo(config),
             settings,
             vectors,
             cooccurrence,
@@ -436,7 +473,28 @@ def _choose_on_holdout(db, events, ids, titles, categories, tags, index, vectors
         )
         return HybridRecommender(bundle)
 
-    return choose(holdout, states, _cf_candidates(len(ids), params.cf_factors), build)
+    return choose(holdout, states, _cf_candidates(len(ids), params.cf_factors), build, baseline=baseline)
+
+
+def _serving_model(store: ArtifactStore) -> Serving | None:
+    """What serves now (the pointer's version): its recipe and item ids, or None before the first model. A
+    version that cannot be read counts as none: the new model is published."""
+    import json
+
+    from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
+    from dummi.ml.model_bundle import ITEMS_FILE
+
+    try:
+        pointer = read_pointer(store)
+        if pointer is None:
+            return None
+        version = pointer["version"]
+        manifest = json.loads(store.get(f"{MODELS}/{version}/{MANIFEST}"))
+        items = json.loads(store.get(f"{MODELS}/{version}/{ITEMS_FILE}"))
+    except Exception:  # noqa: BLE001 - a broken serving model must not stop a new one
+        logger.warning("the serving model could not be read; the new model will be published", exc_info=True)
+        return None
+    return Serving(version, recipe(manifest.get("model", {})), frozenset(items["ids"]))
 
 
 def _interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedder) -> dict[str, tuple]:

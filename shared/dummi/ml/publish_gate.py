@@ -1,0 +1,84 @@
+"""Publish only what is not worse: a run scores its new model and the serving model's recipe on the same
+holdout, and publishes the new one only if it is not worse beyond ``TOLERANCE`` (relative, all users'
+NDCG@10), unless the run forces it or the catalog moved on too far for the serving model.
+
+Why the serving model's *recipe* (its CF configuration and ranking settings, refitted on the holdout's
+training part) and not the serving artifact itself: that artifact was fitted on events that are now in
+the holdout's held-out part, so it would be scored on what it memorized and always look better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Holdout NDCG@10 on a few hundred users moves by ~1-2% between equally good models (the sampling noise of
+# the held-out likes): a smaller tolerance would keep models for noise, a larger one would let real losses
+# through.
+TOLERANCE = 0.02
+# When this share of today's items is unknown to the serving model (they get content similarity but no
+# CF, no popularity), the new model is published whatever the holdout says.
+NEW_ITEMS_SHARE = 0.10
+
+
+@dataclass(frozen=True)
+class Serving:
+    version: str
+    recipe: tuple[dict[str, Any], dict[str, Any]] | None  # (CF configuration, ranking settings); None: unknown
+    item_ids: frozenset[str]
+
+
+def recipe(model_facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The (CF configuration, ranking settings) a published model was built with, from its manifest's
+    ``model`` facts; None when it had no CF model or an algorithm this code does not know."""
+    cf = model_facts.get("cf")
+    if not cf:
+        return None
+    params = cf.get("params", {})
+    name = cf["algorithm"]
+    if name == "ease":
+        config = {"algorithm": "ease", "l2": float(params["l2"])}
+    elif name == "itemknn":
+        config = {"algorithm": "itemknn"}
+    elif name == "ease+itemknn":
+        config = {"algorithm": name, "l2": float(params["first"]["params"]["l2"]), "weight": float(params["weight"])}
+    elif name == "nmf":
+        config = {"algorithm": "nmf", "n_components": int(params["n_components"])}
+    else:
+        return None
+    return config, dict(model_facts.get("settings", {}))
+
+
+def decide(
+    *,
+    force: bool,
+    serving: Serving | None,
+    item_ids: list[str],
+    new_score: float | None,
+    serving_score: float | None,
+) -> dict[str, Any]:
+    """{"action": "published" | "kept", "reason", "new_ndcg", "serving_ndcg", "serving_version", ...}."""
+    out: dict[str, Any] = {
+        "new_ndcg": new_score,
+        "serving_ndcg": serving_score,
+        "serving_version": serving.version if serving else None,
+        "tolerance": TOLERANCE,
+    }
+    if serving is None:
+        return {**out, "action": "published", "reason": "no model was serving"}
+    if force:
+        return {**out, "action": "published", "reason": "forced"}
+    unknown = sum(1 for cid in item_ids if cid not in serving.item_ids)
+    share = unknown / len(item_ids) if item_ids else 0.0
+    out["new_items_share"] = round(share, 4)
+    if share >= NEW_ITEMS_SHARE:
+        reason = f"{share:.0%} of the items are new to the serving model (published from {NEW_ITEMS_SHARE:.0%})"
+        return {**out, "action": "published", "reason": reason}
+    if new_score is None or serving_score is None:
+        return {**out, "action": "published", "reason": "no holdout score to compare"}
+    if new_score >= serving_score * (1 - TOLERANCE):
+        return {**out, "action": "published", "reason": "not worse than the serving model on the holdout"}
+    reason = (
+        f"holdout NDCG@10 {new_score:.4f} is more than {TOLERANCE:.0%} below the serving model's {serving_score:.4f}"
+    )
+    return {**out, "action": "kept", "reason": reason}

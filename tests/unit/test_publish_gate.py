@@ -1,0 +1,52 @@
+"""The publish gate: which model a run leaves serving, and why."""
+
+import pytest
+
+from dummi.ml.publish_gate import NEW_ITEMS_SHARE, TOLERANCE, Serving, decide, recipe
+
+ITEMS = [f"i{k}" for k in range(100)]
+SERVING = Serving("v1", ({"algorithm": "ease", "l2": 250.0}, {}), frozenset(ITEMS))
+
+
+def test_a_new_model_worse_beyond_the_tolerance_is_kept_back():
+    kept = decide(force=False, serving=SERVING, item_ids=ITEMS, new_score=0.18, serving_score=0.20)
+    assert kept["action"] == "kept" and (kept["new_ndcg"], kept["serving_ndcg"]) == (0.18, 0.20)
+    assert kept["serving_version"] == "v1" and "0.1800" in kept["reason"] and "0.2000" in kept["reason"]
+    within = 0.20 * (1 - TOLERANCE) + 1e-9
+    assert decide(force=False, serving=SERVING, item_ids=ITEMS, new_score=within, serving_score=0.20)["action"] == (
+        "published"
+    )
+
+
+def test_forced_first_or_moved_on_catalogs_publish_anyway():
+    worse = {"new_score": 0.1, "serving_score": 0.2}
+    assert decide(force=True, serving=SERVING, item_ids=ITEMS, **worse)["reason"] == "forced"
+    assert decide(force=False, serving=None, item_ids=ITEMS, **worse)["reason"] == "no model was serving"
+    grown = ITEMS + [f"new{k}" for k in range(round(len(ITEMS) * NEW_ITEMS_SHARE * 1.2))]  # 12 of 112 new
+    moved = decide(force=False, serving=SERVING, item_ids=grown, **worse)
+    assert moved["action"] == "published" and "new to the serving model" in moved["reason"]
+    few = ITEMS + ["new0"]
+    assert decide(force=False, serving=SERVING, item_ids=few, **worse)["action"] == "kept"
+    unscored = decide(force=False, serving=SERVING, item_ids=ITEMS, new_score=0.1, serving_score=None)
+    assert unscored["action"] == "published"
+
+
+@pytest.mark.parametrize(
+    ("cf", "config"),
+    [
+        ({"algorithm": "ease", "params": {"l2": 500.0}}, {"algorithm": "ease", "l2": 500.0}),
+        ({"algorithm": "itemknn", "params": {}}, {"algorithm": "itemknn"}),
+        (
+            {"algorithm": "ease+itemknn", "params": {"weight": 2.5, "first": {"params": {"l2": 250.0}}}},
+            {"algorithm": "ease+itemknn", "l2": 250.0, "weight": 2.5},
+        ),
+        ({"algorithm": "nmf", "params": {"n_components": 50}}, {"algorithm": "nmf", "n_components": 50}),
+    ],
+)
+def test_the_recipe_of_a_published_model(cf, config):
+    assert recipe({"cf": cf, "settings": {"cf_share": 0.8}}) == (config, {"cf_share": 0.8})
+
+
+def test_no_recipe_without_cf():
+    assert recipe({"cf": None}) is None
+    assert recipe({"cf": {"algorithm": "someday", "params": {}}}) is None
