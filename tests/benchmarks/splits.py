@@ -87,7 +87,7 @@ def synthetic(out: Path, n_items: int, n_users: int, n_events: int, seed: int = 
     for i in range(n_items):
         t = int(topics[i])
         tags = sorted({f"topic-{t}", *(f"tag-{int(x)}" for x in rng.integers(0, 4 * n_topics, rng.integers(1, 4)))})
-        length = int(rng.choice([20, 60, 150, 300]))  # words: from a blurb to a long article summary
+        length = int(rng.choice([10, 30, 60, 120]))  # words: from a blurb to an article summary (~65 tokens mean)
         own = rng.random(length) < 0.3  # a third of the words come from the item's topic
         text = np.where(own, rng.choice(topic_words[t], length), words[rng.integers(0, len(words), length)])
         cid = f"i{i}"

@@ -161,11 +161,12 @@ class HybridRecommender:
         self.ids = np.concatenate([bundle.item_ids, np.array([fresh.ids[i] for i in keep], dtype=object)])
         self.titles = list(bundle.titles) + [fresh.titles[i] for i in keep]
         self.categories = list(bundle.categories) + [fresh.categories[i] for i in keep]
+        self.tags = list(bundle.tags) + [fresh.tags[i] if i < len(fresh.tags) else [] for i in keep]
         self.fresh_labels: dict[str, list[int]] = {}  # label -> positions of fresh items (the model's: bundle)
-        for k, i in enumerate(keep):
-            tags = fresh.tags[i] if i < len(fresh.tags) else []
-            for key in item_labels(fresh.categories[i], tags):
-                self.fresh_labels.setdefault(key, []).append(bundle.size + k)
+        for position in range(bundle.size, bundle.size + len(keep)):
+            for key in item_labels(self.categories[position], self.tags[position]):
+                self.fresh_labels.setdefault(key, []).append(position)
+        self._fresh_prior: float | None = None
         fresh_vectors = fresh.vectors[keep] if keep else np.empty((0, bundle.vectors.shape[1]), np.float32)
         # Model vectors are the index's own memory; fresh ones are few. Kept apart, so new content never
         # costs a copy of the whole catalog.
@@ -224,6 +225,15 @@ class HybridRecommender:
 
     # -- ranking --------------------------------------------------------------------------------------
     def recommend(self, user: UserState, request: RankRequest) -> list[Recommendation]:
+        top, scores, parts, profile = self._rank(user, request)
+        return [self._explain(int(p), float(scores[p]), parts, user, profile) for p in top]
+
+    def ranked_ids(self, user: UserState, request: RankRequest) -> list[str]:
+        """The ids ``recommend`` answers, in its order, without the explanations (training's holdout)."""
+        top, _, _, _ = self._rank(user, request)
+        return [str(self.ids[p]) for p in top]
+
+    def _rank(self, user: UserState, request: RankRequest) -> tuple[np.ndarray, np.ndarray, dict[str, Any], _Profile]:
         profile = self.profile(user)
         distinct = len({e.content_id for e in user.events})
         if distinct < int(self.settings["cold_threshold"]) or len(profile.positions) == 0:
@@ -231,7 +241,8 @@ class HybridRecommender:
         else:
             seen = np.fromiter((self.position[c] for c in user.seen if c in self.position), np.int64)
             scores, parts = self._warm_scores(profile, request, seen)
-        return self._top(scores, parts, user, profile, request)
+        top, scores = self._top(scores, parts, user, profile, request)
+        return top, scores, parts, profile
 
     def _warm_scores(
         self, profile: _Profile, request: RankRequest, seen: np.ndarray
@@ -334,9 +345,10 @@ class HybridRecommender:
         s = self.settings
         shares = self.popularity.astype(np.float64) + 1e-4
         if self.size > self.n_model:
-            engaged = self.popularity[: self.n_model][self.popularity[: self.n_model] > 0]
-            prior = float(np.quantile(engaged, FRESH_POPULARITY_QUANTILE)) if len(engaged) else 0.0
-            shares[self.n_model :] += prior
+            if self._fresh_prior is None:
+                engaged = self.popularity[: self.n_model][self.popularity[: self.n_model] > 0]
+                self._fresh_prior = float(np.quantile(engaged, FRESH_POPULARITY_QUANTILE)) if len(engaged) else 0.0
+            shares[self.n_model :] += self._fresh_prior
         shares /= shares.sum()
         cooc = self.bundle.cooccurrence
         model_items = profile.engaged[profile.engaged < self.n_model]
@@ -365,35 +377,25 @@ class HybridRecommender:
             )
             if following is not None:
                 scores[: self.n_model] += following
-        labelled, matched = self._matches(user.interests, closeness)
+        matched = self._matches(user.interests, closeness)
         if matched is not None:
             scores[matched] += float(s["match_boost"])
-        parts = {
-            "own": own_part,
-            "colike": colike,
-            "following": following,
-            "mode": "cold",
-            "labelled": labelled,
-            "matched": matched,
-        }
+        parts = {"own": own_part, "colike": colike, "following": following, "mode": "cold", "matched": matched}
         return scores, parts
 
-    def _matches(self, interests: list[str], closeness: np.ndarray | None) -> tuple[dict[int, str], np.ndarray | None]:
-        """Items that match a stated interest: ({position: the interest its category or a tag equals},
-        mask of those and of items whose embedding is close to the embedded interests), or ({}, None) for a
-        user without interests."""
+    def _matches(self, interests: list[str], closeness: np.ndarray | None) -> np.ndarray | None:
+        """Mask of the items that match a stated interest (category or a tag equal to it, or an embedding
+        close to the embedded interests); None for a user without interests."""
         if not interests:
-            return {}, None
-        labelled: dict[int, str] = {}
-        for interest in reversed(interests):  # the first interest a position matches names it
-            key = label(interest)
-            positions = self.bundle.label_positions(key).tolist() + self.fresh_labels.get(key, [])
-            labelled.update(dict.fromkeys(positions, interest))
+            return None
         matched = np.zeros(self.size, bool)
-        matched[list(labelled)] = True
+        for interest in interests:
+            key = label(interest)
+            matched[self.bundle.label_positions(key)] = True
+            matched[self.fresh_labels.get(key, [])] = True
         if closeness is not None:
             matched |= closeness >= INTEREST_MATCH_COSINE
-        return labelled, matched
+        return matched
 
     def needs_interests(self, user: UserState) -> bool:
         """A newcomer (fewer than ``cold_threshold`` distinct items) that stated no interests."""
@@ -407,7 +409,8 @@ class HybridRecommender:
         user: UserState,
         profile: _Profile,
         request: RankRequest,
-    ) -> list[Recommendation]:
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(the top n positions, best first; the final scores)."""
         scores = scores.astype(np.float64, copy=True)
         # never what the user has seen, nor what the caller excludes
         for cid in user.seen | set(request.exclude):
@@ -422,13 +425,12 @@ class HybridRecommender:
         finite = np.flatnonzero(np.isfinite(scores))
         n = min(request.n, len(finite))
         if n == 0:
-            return []
+            return np.empty(0, np.int64), scores
         top = finite[np.argpartition(-scores[finite], n - 1)[:n]] if n < len(finite) else finite
         matched = parts.get("matched")
         if matched is not None:
             top = _with_matches(top, finite, scores, matched, n)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [self._explain(int(p), float(scores[p]), parts, user, profile) for p in top]
+        return top[np.argsort(-scores[top], kind="stable")], scores
 
     def _push_down_skipped_neighbours(self, scores: np.ndarray, skipped: np.ndarray, n: int) -> None:
         """Lower, in place, the scores of items close to a skipped one. A push only lowers a score, so the
@@ -459,7 +461,8 @@ class HybridRecommender:
             i = int(pos)
             matched = parts["matched"]
             if matched is not None and matched[i]:
-                interest = parts["labelled"].get(i)
+                labels = item_labels(category, self.tags[i])
+                interest = next((x for x in user.interests if label(x) in labels), None)
                 if interest is not None:
                     return Recommendation(cid, title, category, score, "interest", f"matches your interest {interest}")
                 interest = _matching_interest(user.interests, title, category)

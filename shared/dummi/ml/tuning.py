@@ -29,6 +29,10 @@ COLD_KEEP = 3
 MIN_EVENTS_FOR_COLD = 10
 MIN_EVENTS_FOR_HOLDOUT = 5
 MAX_EVAL_USERS = 2000
+# A trial costs about (users x items): past EVAL_WORK a sample of the users is scored (never fewer than
+# MIN_EVAL_USERS), so that the choice on a 10K-item catalog takes a minute, not five.
+EVAL_WORK = 3_000_000
+MIN_EVAL_USERS = 300
 MIN_USERS_TO_TUNE = 30
 # Catalog coverage below this counts against a choice (``objective``): the share of the catalog that
 # appears in some top-10 list of the holdout's users.
@@ -101,7 +105,7 @@ def evaluate(
     request: RankRequest | None = None,
 ) -> dict[str, dict[str, float]]:
     request = request or RankRequest()
-    recs = {u: [r.content_id for r in recommender.recommend(states[u], request)] for u in users}
+    recs = {u: recommender.ranked_ids(states[u], request) for u in users}
     return summarize(recs, holdout.relevant, holdout.cold_users, recommender.size)
 
 
@@ -151,6 +155,7 @@ def choose(
     *,
     seed: int = 0,
     baseline: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    n_items: int = 0,
 ) -> Choice:
     """Pick the CF configuration, then the warm ranking settings, then the cold-start ones, each by
     ``objective`` on the holdout. ``baseline`` (the serving model's configuration and settings) is scored
@@ -160,10 +165,11 @@ def choose(
     scored = [u for u in holdout.relevant if u in states]
     warm = [u for u in scored if u not in holdout.cold_users]
     cold = [u for u in scored if u in holdout.cold_users]
-    if len(warm) > MAX_EVAL_USERS:
-        warm = list(rng.choice(warm, MAX_EVAL_USERS, replace=False))
-    if len(cold) > MAX_EVAL_USERS:
-        cold = list(rng.choice(cold, MAX_EVAL_USERS, replace=False))
+    most = max(MIN_EVAL_USERS, min(MAX_EVAL_USERS, EVAL_WORK // max(n_items, 1)))
+    if len(warm) > most:
+        warm = list(rng.choice(warm, most, replace=False))
+    if len(cold) > most:
+        cold = list(rng.choice(cold, most, replace=False))
     trials: list[dict[str, Any]] = []
     seen: dict[str, float] = {}
 

@@ -446,16 +446,14 @@ def _choose_on_holdout(
     sequence = fit_transitions(holdout.fit_events, ids)
     fitter = Fitter(matrix)  # every candidate fitted once, sharing the Gram matrix and blend members
     item_ids = np.array(ids, dtype=object)
-    memos: dict[str, MemoScores] = {}
+    memos: dict[int, MemoScores] = {}  # per fitted model (the fitter hands out one object per configuration)
     sequence = MemoScores(sequence) if sequence is not None else None
 
     def memo(config):
         if not config:
             return None
-        key = repr(sorted(config.items()))
-        if key not in memos:
-            memos[key] = MemoScores(fitter.fit(config))
-        return memos[key]
+        model = fitter.fit(config)
+        return memos.setdefault(id(model), MemoScores(model))
 
     def build(config, settings):
         bundle = ModelBundle(
@@ -473,7 +471,8 @@ def _choose_on_holdout(
         )
         return HybridRecommender(bundle)
 
-    return choose(holdout, states, _cf_candidates(len(ids), params.cf_factors), build, baseline=baseline)
+    candidates = _cf_candidates(len(ids), params.cf_factors)
+    return choose(holdout, states, candidates, build, baseline=baseline, n_items=len(ids))
 
 
 def _serving_model(store: ArtifactStore) -> Serving | None:
@@ -514,7 +513,8 @@ def _interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedd
     for e in holdout.fit_events:
         if e.user_id in kept and e.event_type not in ("skip", "negative") and e.content_id in labels_of:
             kept[e.user_id].update(labels_of[e.content_id])
-    names = {u: [c for c, _ in counts.most_common(3)] for u, counts in kept.items() if counts}
+    # ties go by name: labels come from sets, whose order changes from one process to the next
+    names = {u: sorted(counts, key=lambda x: (-counts[x], x))[:3] for u, counts in kept.items() if counts}
     users = sorted(names)
     vectors = embedder.encode([interests_text(names[u]) for u in users]) if users else []
     return {u: (names[u], v) for u, v in zip(users, vectors, strict=True)}
