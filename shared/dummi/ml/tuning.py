@@ -106,7 +106,20 @@ def evaluate(
 ) -> dict[str, dict[str, float]]:
     request = request or RankRequest()
     recs = {u: recommender.ranked_ids(states[u], request) for u in users}
-    return summarize(recs, holdout.relevant, holdout.cold_users, recommender.size)
+    result = summarize(recs, holdout.relevant, holdout.cold_users, recommender.size)
+    half = {u: recs[u] for u in users[: len(users) // 2]}
+    result["all"]["coverage_half"] = summarize(half, {}, (), recommender.size)["all"]["coverage"]
+    return result
+
+
+def projected_coverage(coverage: float, coverage_half: float, scale: float) -> float:
+    """Coverage of ``scale`` times as many users' lists as those that gave ``coverage``, from how it grew
+    from half of them (``coverage_half``): coverage ~ users^g, with g (0..1) read off that doubling. A
+    sample of the users covers less of the catalog than all of them would."""
+    if scale <= 1 or coverage <= 0 or coverage_half <= 0:
+        return coverage
+    growth = min(1.0, max(0.0, float(np.log2(coverage / coverage_half))))
+    return min(1.0, coverage * scale**growth)
 
 
 @dataclass
@@ -136,14 +149,17 @@ class MemoScores:
         return found
 
 
-def objective(result: dict[str, dict[str, float]], group: str) -> float:
+def objective(result: dict[str, dict[str, float]], group: str, scale: float = 1.0) -> float:
     """What the choice maximises: NDCG@10; for warm users scaled down when catalog coverage falls below
     ``COVERAGE_TARGET`` (a list of the same few hundred popular items for everyone is not personal, and
-    on a long-tail catalog it is what the best NDCG alone tends to pick). The newcomers' lists are few and
-    alike by design (popular items within their interests): their coverage says nothing."""
+    on a long-tail catalog it is what the best NDCG alone tends to pick). When the trial scored a sample of
+    the warm users (``scale``: how many times more there are), coverage is projected to all of them. The
+    newcomers' lists are few and alike by design (popular items within their interests): their coverage
+    says nothing."""
     if group != "warm":
         return result[group]["ndcg"]
-    coverage = result["all"].get("coverage", 0.0)
+    every = result["all"]
+    coverage = projected_coverage(every.get("coverage", 0.0), every.get("coverage_half", 0.0), scale)
     return result[group]["ndcg"] * min(1.0, coverage / COVERAGE_TARGET)
 
 
@@ -166,6 +182,7 @@ def choose(
     warm = [u for u in scored if u not in holdout.cold_users]
     cold = [u for u in scored if u in holdout.cold_users]
     most = max(MIN_EVAL_USERS, min(MAX_EVAL_USERS, EVAL_WORK // max(n_items, 1)))
+    scale = max(1.0, len(warm) / most)
     if len(warm) > most:
         warm = list(rng.choice(warm, most, replace=False))
     if len(cold) > most:
@@ -177,7 +194,7 @@ def choose(
         key = repr((cf_config and sorted(cf_config.items()), sorted(settings.items()), group))
         if key not in seen:  # a coordinate's grid holds the value it starts from: scored once
             result = evaluate(build(cf_config, settings), states, holdout, users)
-            seen[key] = objective(result, group)
+            seen[key] = objective(result, group, scale)
             trials.append(
                 {
                     "cf": cf_config,
