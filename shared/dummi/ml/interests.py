@@ -14,10 +14,12 @@ import heapq
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
 
+@lru_cache(maxsize=1 << 16)  # a catalog repeats a few thousand categories and tags over all its items
 def label(text: str) -> str:
     """The form labels are compared in."""
     return _SEPARATORS.sub(" ", text).strip().lower()
