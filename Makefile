@@ -94,12 +94,14 @@ fuzz: $(VENV)/.installed-dev ## schemathesis, up to 1000 cases per operation (>1
 load: $(VENV)/.installed-dev ## 60 s of mixed load at 300 requests/s against `dummi run` (10K items, 10K users)
 	cd tests/benchmarks && ../../$(BIN)/python load.py $(LOAD_ARGS)
 
-bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index, training); takes minutes
+bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index, training, calibration), draw docs/*.png; long (10K-item training alone ~5 min)
 	$(BIN)/python tests/benchmarks/bench_embeddings.py
 	$(BIN)/python tests/benchmarks/bench_index.py
 	$(BIN)/python tests/benchmarks/bench_training.py
 	$(BIN)/python tests/benchmarks/bench_recommend.py 100000 100000
+	$(BIN)/python tests/benchmarks/calibrate_interest_match.py
 	$(BIN)/pip install --quiet -e '.[bench]' && $(BIN)/python tests/benchmarks/bench_reference.py
+	$(BIN)/python tests/benchmarks/plot_coverage_tradeoff.py
 
 training-image: ## docker build of the training/embedding image (needs a Docker engine)
 	docker build -f functions/training/Dockerfile -t dummi-training .
