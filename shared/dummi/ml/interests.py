@@ -33,6 +33,15 @@ def item_labels(category: str, tags: Sequence[str]) -> set[str]:
     return out
 
 
+def label_index(categories: Sequence[str], tags: Sequence[Sequence[str]], start: int = 0) -> dict[str, list[int]]:
+    """label -> positions of the items that carry it; item k is at position ``start + k``."""
+    index: dict[str, list[int]] = {}
+    for k, (category, item_tags) in enumerate(zip(categories, tags, strict=True)):
+        for key in item_labels(category, item_tags):
+            index.setdefault(key, []).append(start + k)
+    return index
+
+
 @dataclass(frozen=True)
 class SuggestedInterest:
     interest: str  # as the catalog spells it most often

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from dummi.ml.collaborative import CFModel, CooccurrenceModel, ItemItemModel, model_from_arrays
-from dummi.ml.interests import item_labels
+from dummi.ml.interests import label_index
 from dummi.ml.vector_index import VectorIndex, from_npy, to_npy
 
 INDEX_FILE = "index.faiss"
@@ -61,11 +61,7 @@ class ModelBundle:
         """Positions of the items whose category or one of whose tags is the label ``key``
         (``dummi.ml.interests.label``); the map is built on first use, once per model."""
         if self._labels is None:
-            labels: dict[str, list[int]] = {}
-            for i, (category, tags) in enumerate(zip(self.categories, self.tags, strict=True)):
-                for k in item_labels(category, tags):
-                    labels.setdefault(k, []).append(i)
-            self._labels = {k: np.array(v, np.int64) for k, v in labels.items()}
+            self._labels = {k: np.array(v, np.int64) for k, v in label_index(self.categories, self.tags).items()}
         return self._labels.get(key, np.empty(0, np.int64))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from dummi.ml.collaborative import standardize
 from dummi.ml.interactions import event_weight
-from dummi.ml.interests import item_labels, label
+from dummi.ml.interests import item_labels, label, label_index
 from dummi.ml.model_bundle import ModelBundle
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -162,10 +162,8 @@ class HybridRecommender:
         self.titles = list(bundle.titles) + [fresh.titles[i] for i in keep]
         self.categories = list(bundle.categories) + [fresh.categories[i] for i in keep]
         self.tags = list(bundle.tags) + [fresh.tags[i] if i < len(fresh.tags) else [] for i in keep]
-        self.fresh_labels: dict[str, list[int]] = {}  # label -> positions of fresh items (the model's: bundle)
-        for position in range(bundle.size, bundle.size + len(keep)):
-            for key in item_labels(self.categories[position], self.tags[position]):
-                self.fresh_labels.setdefault(key, []).append(position)
+        # label -> positions of fresh items (the model's own: bundle.label_positions)
+        self.fresh_labels = label_index(self.categories[bundle.size :], self.tags[bundle.size :], bundle.size)
         self._fresh_prior: float | None = None
         fresh_vectors = fresh.vectors[keep] if keep else np.empty((0, bundle.vectors.shape[1]), np.float32)
         # Model vectors are the index's own memory; fresh ones are few. Kept apart, so new content never
@@ -380,7 +378,14 @@ class HybridRecommender:
         matched = self._matches(user.interests, closeness)
         if matched is not None:
             scores[matched] += float(s["match_boost"])
-        parts = {"own": own_part, "colike": colike, "following": following, "mode": "cold", "matched": matched}
+        parts = {
+            "own": own_part,
+            "colike": colike,
+            "following": following,
+            "mode": "cold",
+            "matched": matched,
+            "nothing_matched": matched is not None and not matched.any(),  # once, not per explained item
+        }
         return scores, parts
 
     def _matches(self, interests: list[str], closeness: np.ndarray | None) -> np.ndarray | None:
@@ -475,7 +480,7 @@ class HybridRecommender:
             after = self._chosen_after(pos, parts, profile)
             if after is not None:
                 return Recommendation(cid, title, category, score, "cf", f"often chosen after {after}")
-            if matched is not None and not matched.any():
+            if parts["nothing_matched"]:
                 stated = ", ".join(user.interests)
                 reason = f"nothing matches your interests ({stated}) yet; popular in {category}"
                 return Recommendation(cid, title, category, score, "popular", reason)
