@@ -33,7 +33,10 @@ from dummi.db.migrations import migrate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
-TABLES = "interactions, model_versions, training_runs, content, users, app_state, api_keys, interest_suggestions"
+TABLES = (
+    "interactions, model_versions, training_runs, content, users, app_state, api_keys, interest_suggestions,"
+    " impressions, experiments, online_metrics"
+)
 
 
 @pytest.fixture(scope="session")

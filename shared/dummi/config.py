@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     dummi_cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty = none")
     dummi_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get a 413")
 
+    dummi_attribution_window_minutes: float = Field(
+        default=30.0,
+        ge=0,
+        description="an interaction without recommendation_id is attributed to the latest answer "
+        "that listed its item to the same user within this many minutes",
+    )
+    dummi_impression_retention_days: float = Field(
+        default=90.0, gt=0, description="impressions older than this are deleted by the metrics job"
+    )
+    dummi_metrics_interval_seconds: float = Field(
+        default=3600.0, ge=0, description="make run: how often the online metrics are computed (0: never)"
+    )
+
     @property
     def auth_enabled(self) -> bool:
         return self.dummi_auth == "on"

@@ -47,7 +47,7 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
 
 
 def all_routers() -> list[APIRouter]:
-    from dummi.api import content, health, interactions, keys, recommendations, training, users
+    from dummi.api import content, experiments, health, interactions, keys, recommendations, training, users
 
     return [
         health.router,
@@ -57,6 +57,7 @@ def all_routers() -> list[APIRouter]:
         recommendations.router,
         training.router,
         keys.router,
+        experiments.router,
     ]
 
 

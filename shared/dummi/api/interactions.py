@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import APIRouter, Response
 
 from dummi.api.auth import WRITE
@@ -20,9 +22,16 @@ router = APIRouter(
 
 @router.post("/interact", status_code=201, response_model=InteractionPublic, responses=error_responses(404, 409, 503))
 def record_interaction(body: InteractionCreate, db: DatabaseDep) -> Response:
-    """Record a click, like, skip or view_time (with duration_seconds); 404 names an unknown user or content."""
+    """Record a click, like, skip or view_time (with duration_seconds); 404 names an unknown user, content or
+    recommendation_id; 409 a recommendation_id whose answer did not list the content."""
     event = interactions_service.record_interaction(
-        db, body.user_id, body.content_id, body.interaction_type.value, body.duration_seconds, event_id=body.event_id
+        db,
+        body.user_id,
+        body.content_id,
+        body.interaction_type.value,
+        body.duration_seconds,
+        event_id=body.event_id,
+        recommendation_id=_text(body.recommendation_id),
     )
     public = InteractionPublic(
         interaction_id=event.interaction_id,
@@ -32,15 +41,23 @@ def record_interaction(body: InteractionCreate, db: DatabaseDep) -> Response:
         duration_seconds=event.duration_seconds,
         timestamp=event.created_at,
         event_id=event.event_id,
+        recommendation_id=event.recommendation_id,
+        position=event.position,
+        attribution=event.attribution,
     )
     return model_response(public, 201)
 
 
 @router.post("/feedback", status_code=201, response_model=FeedbackPublic, responses=error_responses(404, 409, 503))
 def record_feedback(body: FeedbackCreate, db: DatabaseDep) -> Response:
-    """Record explicit feedback: positive, negative or neutral."""
+    """Record explicit feedback: positive, negative or neutral (attributed as interactions are)."""
     event = interactions_service.record_feedback(
-        db, body.user_id, body.content_id, body.feedback_type.value, event_id=body.event_id
+        db,
+        body.user_id,
+        body.content_id,
+        body.feedback_type.value,
+        event_id=body.event_id,
+        recommendation_id=_text(body.recommendation_id),
     )
     public = FeedbackPublic(
         interaction_id=event.interaction_id,
@@ -49,5 +66,12 @@ def record_feedback(body: FeedbackCreate, db: DatabaseDep) -> Response:
         feedback_type=event.event_type,
         timestamp=event.created_at,
         event_id=event.event_id,
+        recommendation_id=event.recommendation_id,
+        position=event.position,
+        attribution=event.attribution,
     )
     return model_response(public, 201)
+
+
+def _text(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None

@@ -22,7 +22,8 @@ from dummi.api.schemas import (
     model_response,
 )
 from dummi.ml.recommender import RankRequest, Recommendation
-from dummi.services.recommendation_service import RecommendationEngine, get_engine
+from dummi.services.impressions_service import DEFAULT_SURFACE, log_answer
+from dummi.services.recommendation_service import RecommendationEngine, Served, get_engine
 
 router = APIRouter(tags=["recommendations"], dependencies=[READ], responses=error_responses(401, 403))
 
@@ -34,6 +35,28 @@ async def _engine() -> RecommendationEngine:
 EngineDep = Annotated[RecommendationEngine, Depends(_engine)]
 MAX_RECOMMENDATIONS = 100
 MAX_EXCLUDE = 500
+SURFACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+Surface = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=SURFACE_PATTERN,
+        description="where the answer is shown (home, email, ...): online metrics are reported per surface",
+    ),
+]
+UserQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$",
+        description="the user the list is shown to: interactions are attributed to it",
+    ),
+]
+SurfaceQuery = Annotated[
+    str, Query(min_length=1, max_length=64, pattern=SURFACE_PATTERN, description="where the answer is shown")
+]
 
 
 class RecommendationRequest(StrictModel):
@@ -50,6 +73,7 @@ class RecommendationRequest(StrictModel):
     )
     category: Category | None = Field(default=None, description="only items of this category")
     exclude: list[Identifier] = Field(default=[], max_length=MAX_EXCLUDE, description="content ids to leave out")
+    surface: Surface = DEFAULT_SURFACE
 
 
 class RecommendedItem(BaseModel):
@@ -61,10 +85,19 @@ class RecommendedItem(BaseModel):
     reason: str
 
 
+RECOMMENDATION_ID = Field(
+    description="this answer's id (a time-ordered UUIDv7): send it with the interactions it leads to. Null only "
+    "when the answer could not be logged"
+)
+
+
 class RecommendationsResponse(BaseModel):
     user_id: str
+    recommendation_id: str | None = RECOMMENDATION_ID
     recommendations: list[RecommendedItem]
     model_version: str | None = Field(description="the published model used; null before the first training")
+    experiment: str | None = Field(default=None, description="the experiment the user takes part in, if any")
+    variant: str | None = Field(default=None, description="the user's variant in it; null: the default ranking")
     needs_interests: bool = Field(
         description="the user has fewer than 5 items and no interests: ask for some "
         "(GET /users/{user_id}/suggested-interests) and set them with PUT /users/{user_id}"
@@ -73,6 +106,7 @@ class RecommendationsResponse(BaseModel):
 
 
 class ItemList(BaseModel):
+    recommendation_id: str | None = RECOMMENDATION_ID
     recommendations: list[RecommendedItem]
     model_version: str | None
     timestamp: datetime
@@ -110,10 +144,23 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
             exclude=frozenset(body.exclude),
         ),
     )
+    recommendation_id = log_answer(
+        db,
+        served.recommendations,
+        user_id=body.user_id,
+        surface=body.surface,
+        endpoint="recommend",
+        model_version=served.model_version,
+        experiment=served.experiment,
+        variant=served.variant,
+    )
     answer = RecommendationsResponse(
         user_id=body.user_id,
+        recommendation_id=recommendation_id,
         recommendations=_items(served.recommendations),
         model_version=served.model_version,
+        experiment=served.experiment,
+        variant=served.variant,
         needs_interests=served.needs_interests,
         timestamp=datetime.now(UTC),
     )
@@ -126,12 +173,11 @@ def popular(
     engine: EngineDep,
     category: Annotated[str | None, Query(min_length=1, max_length=MAX_CATEGORY_LENGTH)] = None,
     n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
+    user_id: UserQuery = None,
+    surface: SurfaceQuery = DEFAULT_SURFACE,
 ) -> ItemList:
     """The most liked items, overall or in one category."""
-    served = engine.popular(db, n, category)
-    return ItemList(
-        recommendations=_items(served.recommendations), model_version=served.model_version, timestamp=datetime.now(UTC)
-    )
+    return _logged(db, engine.popular(db, n, category), "popular", user_id, surface)
 
 
 @router.get("/content/{content_id}/similar", responses=error_responses(404, 503))
@@ -140,9 +186,25 @@ def similar(
     db: DatabaseDep,
     engine: EngineDep,
     n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
+    user_id: UserQuery = None,
+    surface: SurfaceQuery = DEFAULT_SURFACE,
 ) -> ItemList:
     """Content most similar to this item (by embedding)."""
-    served = engine.similar(db, content_id, n)
+    return _logged(db, engine.similar(db, content_id, n), "similar", user_id, surface)
+
+
+def _logged(db, served: Served, endpoint: str, user_id: str | None, surface: str) -> ItemList:
+    recommendation_id = log_answer(
+        db,
+        served.recommendations,
+        user_id=user_id,
+        surface=surface,
+        endpoint=endpoint,
+        model_version=served.model_version,
+    )
     return ItemList(
-        recommendations=_items(served.recommendations), model_version=served.model_version, timestamp=datetime.now(UTC)
+        recommendation_id=recommendation_id,
+        recommendations=_items(served.recommendations),
+        model_version=served.model_version,
+        timestamp=datetime.now(UTC),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, model_validator
@@ -186,15 +187,32 @@ EventId = Annotated[
 ]
 
 
+RecommendationId = Annotated[
+    UUID,
+    Field(
+        description="the recommendation_id of the answer that listed this item: the event is attributed to it "
+        "(409 if that answer did not list the item or went to another user). Without it, the event is "
+        "attributed to the latest answer that listed the item to this user within the attribution window"
+    ),
+]
+
+
+class Attributed(BaseModel):
+    recommendation_id: str | None = Field(default=None, description="the answer the event is attributed to")
+    position: int | None = Field(default=None, description="the item's 1-based position in that answer")
+    attribution: str | None = Field(default=None, description="explicit | window; null: unattributed")
+
+
 class InteractionCreate(StrictModel):
     user_id: Identifier
     content_id: Identifier
     interaction_type: InteractionType
     duration_seconds: Annotated[StrictFloat, Field(ge=0, le=MAX_DURATION_SECONDS)] | None = None
     event_id: EventId | None = None
+    recommendation_id: RecommendationId | None = None
 
 
-class InteractionPublic(BaseModel):
+class InteractionPublic(Attributed):
     interaction_id: int
     user_id: str
     content_id: str
@@ -209,9 +227,10 @@ class FeedbackCreate(StrictModel):
     content_id: Identifier
     feedback_type: FeedbackType
     event_id: EventId | None = None
+    recommendation_id: RecommendationId | None = None
 
 
-class FeedbackPublic(BaseModel):
+class FeedbackPublic(Attributed):
     interaction_id: int
     user_id: str
     content_id: str

@@ -193,6 +193,11 @@ class Database:
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a read-only ``fn(conn)`` in autocommit mode, retrying once on a dropped connection."""
+        return self.autocommit(fn)
+
+    def autocommit(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(conn)`` in autocommit mode (no BEGIN/COMMIT round trips), retrying once on a dropped
+        connection: for reads, and for single statements that are safe to repeat (an idempotent INSERT)."""
         for attempt in (1, 2):
             conn = self._acquire()
             try:

@@ -10,14 +10,18 @@ from pg8000.exceptions import DatabaseError
 
 from dummi.db.connection import Connection
 from dummi.db.errors import is_foreign_key_violation
+from dummi.db.impressions_repository import Attribution
 from dummi.db.records import Event, InteractionRecord
 from dummi.errors import ConflictError, NotFoundError
 
-_COLUMNS = "interaction_id, user_id, content_id, kind, event_type, duration_seconds, created_at, event_id"
+_COLUMNS = (
+    "interaction_id, user_id, content_id, kind, event_type, duration_seconds, created_at, event_id,"
+    " CAST(recommendation_id AS text), position, attribution"
+)
 
 
 def _record(row: list) -> InteractionRecord:
-    return InteractionRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+    return InteractionRecord(*row)
 
 
 class InteractionsRepository:
@@ -34,17 +38,20 @@ class InteractionsRepository:
         duration_seconds: float | None = None,
         created_at: datetime | None = None,
         event_id: str | None = None,
+        attribution: Attribution | None = None,
     ) -> InteractionRecord:
         """Store one event; NotFoundError names the missing user or content. ``created_at`` defaults to now.
 
         With an ``event_id`` the event is stored once: sending it again returns the stored row (a retry),
-        while the same id with different fields is a ConflictError."""
+        while the same id with different fields is a ConflictError. ``attribution``: the answer it came from."""
         try:
             rows = self.conn.run(
                 f"INSERT INTO interactions"
-                f" (user_id, content_id, kind, event_type, duration_seconds, created_at, event_id)"
+                f" (user_id, content_id, kind, event_type, duration_seconds, created_at, event_id,"
+                f"  recommendation_id, position, attribution)"
                 f" SELECT :user_id, :content_id, :kind, :event_type, CAST(:duration AS double precision),"
-                f"        COALESCE(CAST(:created_at AS timestamptz), now()), :event_id"
+                f"        COALESCE(CAST(:created_at AS timestamptz), now()), :event_id,"
+                f"        CAST(:recommendation_id AS uuid), CAST(:position AS integer), :attribution"
                 f" WHERE EXISTS (SELECT 1 FROM users WHERE user_id = :user_id)"
                 f"   AND EXISTS (SELECT 1 FROM content WHERE content_id = :content_id)"
                 f" ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING"
@@ -56,6 +63,9 @@ class InteractionsRepository:
                 duration=duration_seconds,
                 created_at=created_at,
                 event_id=event_id,
+                recommendation_id=attribution.recommendation_id if attribution else None,
+                position=attribution.position if attribution else None,
+                attribution=attribution.how if attribution else None,
             )
         except DatabaseError as exc:  # a concurrent delete slipped between the check and the insert
             if not is_foreign_key_violation(exc):

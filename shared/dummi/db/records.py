@@ -36,6 +36,9 @@ class InteractionRecord:
     duration_seconds: float | None
     created_at: datetime
     event_id: str | None = None
+    recommendation_id: str | None = None  # the answer it is attributed to (None: unattributed)
+    position: int | None = None  # the item's 1-based position in that answer
+    attribution: str | None = None  # explicit | window
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ POPULARITY_FILE = "popularity.npy"
 CF_PREFIX = "cf_"
 COOC_PREFIX = "cooc_"
 SEQ_PREFIX = "seq_"
+ALT_PREFIX = "alt{}_"  # alternatives: alt1_, alt2_, ...
 
 
 @dataclass
@@ -34,6 +35,8 @@ class ModelBundle:
     cooccurrence: CooccurrenceModel | None = None  # the newcomers' model
     sequence: ItemItemModel | None = None  # what users engage with next (dummi.ml.sequence)
     tags: list[list[str]] | None = None  # per item; None: no tags (models published before tags were kept)
+    # other CF algorithms fitted on the same data, for experiments that name them (algorithm -> model)
+    alternatives: dict[str, CFModel] = field(default_factory=dict)
     position: dict[str, int] = field(init=False, repr=False)
     _labels: dict[str, np.ndarray] | None = field(init=False, repr=False, default=None)
 
@@ -43,6 +46,9 @@ class ModelBundle:
             raise ValueError("bundle parts disagree on the number of items")
         if self.cf is not None and len(self.cf.scores(np.empty(0, np.int64), np.empty(0, np.float32))) != n:
             raise ValueError("CF model does not match the items")
+        for alternative in self.alternatives.values():
+            if len(alternative.scores(np.empty(0, np.int64), np.empty(0, np.float32))) != n:
+                raise ValueError("CF model does not match the items")
         if self.sequence is not None and self.sequence.n_items != n:
             raise ValueError("sequence model does not match the items")
         if self.tags is None:
@@ -56,6 +62,13 @@ class ModelBundle:
     @property
     def size(self) -> int:
         return len(self.item_ids)
+
+    def cf_for(self, algorithm: str | None) -> tuple[bool, CFModel | None]:
+        """(available, model): the CF model of ``algorithm`` (None: the chosen one)."""
+        if algorithm is None or (self.cf is not None and self.cf.algorithm == algorithm):
+            return True, self.cf
+        found = self.alternatives.get(algorithm)
+        return found is not None, found
 
     def label_positions(self, key: str) -> np.ndarray:
         """Positions of the items whose category or one of whose tags is the label ``key``
@@ -91,6 +104,23 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
             "arrays": sorted(arrays),
             "params": bundle.cf.params,
         }
+    alternatives = []
+    for k, (algorithm, model) in enumerate(sorted(bundle.alternatives.items()), start=1):
+        arrays = model.arrays()
+        prefix = ALT_PREFIX.format(k)
+        for name, array in arrays.items():
+            files[f"{prefix}{name}.npy"] = to_npy(array)
+        alternatives.append(
+            {
+                "algorithm": algorithm,
+                "kind": model.kind,
+                "arrays": sorted(arrays),
+                "params": model.params,
+                "prefix": prefix,
+            }
+        )
+    if alternatives:
+        facts["alternatives"] = alternatives
     if bundle.cooccurrence is not None:
         arrays = bundle.cooccurrence.arrays()
         for name, array in arrays.items():
@@ -113,6 +143,12 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
     if cf_meta is not None:
         arrays = {name: from_npy(files[f"{CF_PREFIX}{name}.npy"]) for name in cf_meta["arrays"]}
         cf = model_from_arrays(cf_meta["algorithm"], cf_meta["kind"], arrays, cf_meta.get("params", {}))
+    alternatives = {}
+    for meta in model.get("alternatives", []):
+        arrays = {name: from_npy(files[f"{meta['prefix']}{name}.npy"]) for name in meta["arrays"]}
+        alternatives[meta["algorithm"]] = model_from_arrays(
+            meta["algorithm"], meta["kind"], arrays, meta.get("params", {})
+        )
     cooccurrence = None
     co_meta = model.get("cooccurrence")
     if co_meta is not None:
@@ -138,4 +174,5 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         cooccurrence=cooccurrence,
         sequence=sequence,
         tags=items.get("tags"),
+        alternatives=alternatives,
     )

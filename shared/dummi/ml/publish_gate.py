@@ -26,6 +26,15 @@ class Serving:
     version: str
     recipe: tuple[dict[str, Any], dict[str, Any]] | None  # (CF configuration, ranking settings); None: unknown
     item_ids: frozenset[str]
+    algorithms: frozenset[str] = frozenset()  # CF algorithms it carries (the chosen one and alternatives)
+
+
+def algorithms(model_facts: dict[str, Any]) -> frozenset[str]:
+    """The CF algorithms a published model carries: the chosen one and the alternatives for experiments."""
+    names = {a["algorithm"] for a in model_facts.get("alternatives", [])}
+    if model_facts.get("cf"):
+        names.add(model_facts["cf"]["algorithm"])
+    return frozenset(names)
 
 
 def recipe(model_facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -56,6 +65,7 @@ def decide(
     item_ids: list[str],
     new_score: float | None,
     serving_score: float | None,
+    wanted_algorithms: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """{"action": "published" | "kept", "reason", "new_ndcg", "serving_ndcg", "serving_version", ...}."""
     out: dict[str, Any] = {
@@ -68,6 +78,10 @@ def decide(
         return {**out, "action": "published", "reason": "no model was serving"}
     if force:
         return {**out, "action": "published", "reason": "forced"}
+    missing = sorted(wanted_algorithms - serving.algorithms)
+    if missing:
+        reason = f"a running experiment needs {', '.join(missing)}, which the serving model lacks"
+        return {**out, "action": "published", "reason": reason}
     unknown = sum(1 for cid in item_ids if cid not in serving.item_ids)
     share = unknown / len(item_ids) if item_ids else 0.0
     out["new_items_share"] = round(share, 4)

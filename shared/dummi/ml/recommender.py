@@ -15,6 +15,7 @@ chooses them on a time-based holdout (``dummi.ml.tuning``) and records them in t
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from dummi.ml.collaborative import standardize
+from dummi.ml.collaborative import CFModel, standardize
 from dummi.ml.interactions import event_weight
 from dummi.ml.interests import item_labels, label, label_index
 from dummi.ml.model_bundle import ModelBundle
@@ -181,6 +182,16 @@ class HybridRecommender:
     @property
     def size(self) -> int:
         return len(self.ids)
+
+    def variant(self, settings: dict[str, Any], cf: CFModel | None) -> HybridRecommender:
+        """This recommender with some ranking settings and the CF model replaced (an experiment's variant);
+        everything else (items, vectors, maps) is shared, so a variant costs no copy of the catalog."""
+        other = copy.copy(self)
+        other.settings = {**self.settings, **settings}
+        if cf is not self.bundle.cf:
+            other.bundle = copy.copy(self.bundle)
+            other.bundle.cf = cf
+        return other
 
     # -- the user's profile -------------------------------------------------------------------------
     def profile(self, user: UserState) -> _Profile:

@@ -15,6 +15,7 @@ from dummi.artifacts.loader import ModelCache
 from dummi.db.connection import Database
 from dummi.db.recommendations_repository import RecommendationsRepository
 from dummi.errors import NotFoundError
+from dummi.experiments.overrides import Overrides
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.model_bundle import ModelBundle, parse_bundle
 from dummi.ml.recommender import (
@@ -26,6 +27,7 @@ from dummi.ml.recommender import (
     UserState,
 )
 from dummi.ml.vector_index import build_index
+from dummi.services.experiments_service import ExperimentCache
 
 FRESH_REFRESH_SECONDS = 5.0
 # Content created shortly before training read the catalog may have been committed or embedded only after
@@ -39,6 +41,8 @@ class Served:
     recommendations: list[Recommendation]
     model_version: str | None
     needs_interests: bool = False  # a newcomer without interests: worth asking (GET .../suggested-interests)
+    experiment: str | None = None  # the experiment and variant the user was served by (None: the default)
+    variant: str | None = None
 
 
 def _empty_bundle() -> ModelBundle:
@@ -49,9 +53,17 @@ def _empty_bundle() -> ModelBundle:
 class RecommendationEngine:
     """Process-wide state of the recommendations function (kept across invocations)."""
 
-    def __init__(self, db: Database, models: ModelCache[ModelBundle], fresh_refresh: float = FRESH_REFRESH_SECONDS):
+    def __init__(
+        self,
+        db: Database,
+        models: ModelCache[ModelBundle],
+        fresh_refresh: float = FRESH_REFRESH_SECONDS,
+        experiments: ExperimentCache | None = None,
+    ):
         self._db = db
         self._models = models
+        self._experiments = experiments or ExperimentCache(db, refresh=fresh_refresh)
+        self._variants: dict[tuple[str, str], tuple[HybridRecommender, HybridRecommender]] = {}
         self._fresh_refresh = fresh_refresh
         self._lock = threading.Lock()
         self._recommender: HybridRecommender | None = None
@@ -127,7 +139,38 @@ class RecommendationEngine:
             ],
             seen=set(raw["seen"]),
         )
-        return Served(recommender.recommend(state, request), version, recommender.needs_interests(state))
+        experiment = variant = None
+        found = self._experiments.assignment(user_id)
+        if found is not None:
+            assignment, overrides = found
+            chosen = self._variant(recommender, assignment.experiment, assignment.variant.name, overrides)
+            if chosen is not None:  # None: the model lacks the variant's algorithm (the next training adds it)
+                recommender, request = chosen, overrides.apply(request)
+                experiment, variant = assignment.experiment, assignment.variant.name
+        return Served(
+            recommender.recommend(state, request),
+            version,
+            recommender.needs_interests(state),
+            experiment,
+            variant,
+        )
+
+    def _variant(self, base: HybridRecommender, experiment: str, variant: str, overrides: Overrides):
+        """The recommender of one experiment variant for the current model (built once per model), or None
+        when the model lacks a CF algorithm one of the experiment's variants names: then nobody in that
+        experiment gets a variant, so that its arms stay comparable (the next training publishes it)."""
+        for e in self._experiments.experiments():
+            if e.name == experiment and any(
+                not base.bundle.cf_for(v.overrides.get("algorithm"))[0] for v in e.variants
+            ):
+                return None
+        if not overrides.changes_model:
+            return base
+        built_on, found = self._variants.get((experiment, variant), (None, None))
+        if built_on is not base:  # none yet, or built for an earlier model
+            found = base.variant(overrides.settings, base.bundle.cf_for(overrides.algorithm)[1])
+            self._variants[(experiment, variant)] = (base, found)
+        return found
 
     def popular(self, db: Database, n: int, category: str | None) -> Served:
         recommender, version = self.recommender(db)

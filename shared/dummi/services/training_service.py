@@ -29,7 +29,7 @@ from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.interests_repository import InterestsRepository
 from dummi.db.training_repository import TrainingRepository, TrainingRun
 from dummi.errors import ConflictError
-from dummi.ml.publish_gate import Serving, decide, recipe
+from dummi.ml.publish_gate import Serving, algorithms, decide, recipe
 from dummi.progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
@@ -294,12 +294,14 @@ def train_and_publish(
                 progress.finish("too little data to hold out; using NMF and default settings")
         checkpoint()
 
+    wanted = _experiment_algorithms(db) if params.retrain_cf else frozenset()
     report.decision = decide(
         force=params.force,
         serving=serving,
         item_ids=ids,
         new_score=metrics.get("holdout", {}).get("all", {}).get("ndcg"),
         serving_score=metrics.get("serving_holdout", {}).get("all", {}).get("ndcg"),
+        wanted_algorithms=wanted,
     )
     if report.decision["action"] == "kept":
         progress.start("keeping the serving model")
@@ -317,6 +319,14 @@ def train_and_publish(
             progress.finish(f"{matrix.shape[0]} users x {matrix.shape[1]} items, {matrix.matrix.nnz} values")
         elif not params.retrain_cf:
             cf, settings_chosen = _previous_cf(store, ids)
+    alternatives = {}
+    if cf is not None and wanted - {cf.algorithm}:
+        with _Timer(report, "alternatives"):
+            for name in sorted(wanted - {cf.algorithm}):
+                config = _alternative_config(name, len(ids), params.cf_factors, metrics)
+                progress.start(f"fitting {name} for a running experiment")
+                alternatives[name] = _fit(config, matrix.matrix)
+                progress.finish(str(config))
 
     with _Timer(report, "popularity"):
         pop = popularity(events, ids)
@@ -350,6 +360,7 @@ def train_and_publish(
         cooccurrence=cooccurrence,
         sequence=sequence,
         tags=tags,
+        alternatives=alternatives,
     )
     with _Timer(report, "publish"):
         progress.start("publishing")
@@ -399,6 +410,25 @@ def _explicit_cf_config(params: TrainingParams) -> dict[str, Any] | None:
     if params.cf_algorithm == "nmf":
         return {"algorithm": "nmf", "n_components": params.cf_factors}
     return {"algorithm": params.cf_algorithm}
+
+
+def _experiment_algorithms(db: Database) -> frozenset[str]:
+    """CF algorithms that experiments not yet ended name: training publishes each beside the chosen one."""
+    from dummi.db.experiments_repository import ExperimentsRepository
+
+    live = db.read(lambda conn: ExperimentsRepository(conn).live())
+    return frozenset(v.overrides["algorithm"] for e in live for v in e.variants if "algorithm" in v.overrides)
+
+
+def _alternative_config(name: str, n_items: int, factors: int, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The configuration of ``name`` that scored best on this run's holdout, else its first candidate."""
+    trials = [t for t in metrics.get("trials", []) if (t.get("cf") or {}).get("algorithm") == name]
+    if trials:
+        return max(trials, key=lambda t: t.get("ndcg", 0.0))["cf"]
+    for config in _cf_candidates(n_items, factors):
+        if config["algorithm"] == name:
+            return config
+    return {"algorithm": name, "n_components": factors} if name == "nmf" else {"algorithm": name}
 
 
 def _fit(config: dict[str, Any], matrix: Any):
@@ -493,7 +523,8 @@ def _serving_model(store: ArtifactStore) -> Serving | None:
     except Exception:  # noqa: BLE001 - a broken serving model must not stop a new one
         logger.warning("the serving model could not be read; the new model will be published", exc_info=True)
         return None
-    return Serving(version, recipe(manifest.get("model", {})), frozenset(items["ids"]))
+    facts = manifest.get("model", {})
+    return Serving(version, recipe(facts), frozenset(items["ids"]), algorithms(facts))
 
 
 def _interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedder) -> dict[str, tuple]:

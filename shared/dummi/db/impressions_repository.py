@@ -1,0 +1,95 @@
+"""All SQL about impressions: logging an answer, finding the answer an interaction came from, retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dummi.db.connection import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class Impression:
+    """One logged answer; position p (1-based) of the answer is index p - 1 of the lists."""
+
+    recommendation_id: str
+    user_id: str | None
+    surface: str
+    endpoint: str
+    model_version: str | None
+    experiment: str | None
+    variant: str | None
+    created_at: datetime | None
+    item_ids: list[str]
+    scores: list[float]
+    methods: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    recommendation_id: str
+    position: int  # 1-based
+    how: str  # explicit | window
+
+
+class ImpressionsRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def log(self, impression: Impression) -> None:
+        """One INSERT (autocommit). Safe to repeat: the id is the primary key."""
+        self.conn.run(
+            "INSERT INTO impressions (recommendation_id, user_id, surface, endpoint, model_version, experiment,"
+            " variant, created_at, item_ids, scores, methods)"
+            " VALUES (CAST(:id AS uuid), :user_id, :surface, :endpoint, :model_version, :experiment, :variant,"
+            "         COALESCE(CAST(:created_at AS timestamptz), now()), CAST(:item_ids AS text[]),"
+            "         CAST(:scores AS real[]), CAST(:methods AS text[]))"
+            " ON CONFLICT (recommendation_id) DO NOTHING",
+            id=impression.recommendation_id,
+            user_id=impression.user_id,
+            surface=impression.surface,
+            endpoint=impression.endpoint,
+            model_version=impression.model_version,
+            experiment=impression.experiment,
+            variant=impression.variant,
+            created_at=impression.created_at,
+            item_ids=impression.item_ids,
+            scores=impression.scores,
+            methods=impression.methods,
+        )
+
+    def latest_listing(self, user_id: str, content_id: str, window: timedelta) -> Attribution | None:
+        """The latest answer to ``user_id`` within ``window`` (before now) that listed ``content_id``."""
+        rows = self.conn.run(
+            "SELECT CAST(recommendation_id AS text), array_position(item_ids, :content_id) FROM impressions"
+            " WHERE user_id = :user_id AND created_at >= now() - CAST(:window AS interval)"
+            "   AND :content_id = ANY(item_ids)"
+            " ORDER BY created_at DESC LIMIT 1",
+            user_id=user_id,
+            content_id=content_id,
+            window=f"{window.total_seconds()} seconds",
+        )
+        return Attribution(rows[0][0], int(rows[0][1]), "window") if rows else None
+
+    def delete_older_than(self, cutoff: datetime, batch: int) -> int:
+        """Delete at most ``batch`` of the oldest impressions created before ``cutoff``; how many went."""
+        rows = self.conn.run(
+            "WITH doomed AS (SELECT recommendation_id FROM impressions WHERE created_at < :cutoff"
+            "                ORDER BY created_at LIMIT :batch)"
+            " DELETE FROM impressions i USING doomed d WHERE i.recommendation_id = d.recommendation_id"
+            " RETURNING 1",
+            cutoff=cutoff,
+            batch=batch,
+        )
+        return len(rows)
+
+    def get(self, recommendation_id: str) -> Impression | None:
+        rows = self.conn.run(
+            "SELECT CAST(recommendation_id AS text), user_id, surface, endpoint, model_version, experiment, variant,"
+            " created_at, item_ids, scores, methods FROM impressions WHERE recommendation_id = CAST(:id AS uuid)",
+            id=recommendation_id,
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Impression(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8]), list(r[9]), list(r[10]))

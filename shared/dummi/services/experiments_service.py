@@ -1,0 +1,186 @@
+"""Experiments: create, stop, ramp, read results; and the serving side's view of the running ones."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dummi.db.connection import Database
+from dummi.db.experiments_repository import ExperimentsRepository
+from dummi.errors import InvalidRequestError, NotFoundError
+from dummi.experiments.assignment import Assignment, Experiment, Variant, assign
+from dummi.experiments.overrides import Overrides, check
+from dummi.experiments.statistics import (
+    SRM_P_VALUE,
+    Lift,
+    RatioEstimate,
+    UserSums,
+    lift,
+    ratio,
+    sample_ratio_mismatch,
+)
+
+EXPERIMENTS_REFRESH_SECONDS = 5.0
+
+
+def status(experiment: Experiment, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    if experiment.stopped_at is not None:
+        return "stopped"
+    if now < experiment.starts_at:
+        return "scheduled"
+    if experiment.ends_at is not None and now >= experiment.ends_at:
+        return "ended"
+    return "running"
+
+
+def create(
+    db: Database,
+    name: str,
+    variants: list[dict[str, Any]],
+    traffic_percent: float,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+) -> Experiment:
+    """A new experiment; InvalidRequestError names the field at fault (e.g. ``variants[1].overrides``)."""
+    checked = []
+    for i, v in enumerate(variants):
+        try:
+            check(v.get("overrides") or {})
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc), field=f"variants[{i}].overrides") from exc
+        checked.append(Variant(v["name"], float(v.get("weight", 1.0)), dict(v.get("overrides") or {})))
+    starts_at = starts_at or datetime.now(UTC)
+    if ends_at is not None and ends_at <= starts_at:
+        raise InvalidRequestError("ends_at must be after starts_at", field="ends_at")
+    experiment = Experiment(name, secrets.token_hex(8), tuple(checked), traffic_percent, starts_at, ends_at)
+    with db.transaction() as conn:
+        return ExperimentsRepository(conn).create(experiment)
+
+
+def get(db: Database, name: str) -> Experiment:
+    found = db.read(lambda conn: ExperimentsRepository(conn).get(name))
+    if found is None:
+        raise NotFoundError("experiment", name, field="name")
+    return found
+
+
+def list_all(db: Database) -> list[Experiment]:
+    return db.read(lambda conn: ExperimentsRepository(conn).all())
+
+
+def stop(db: Database, name: str) -> Experiment:
+    with db.transaction() as conn:
+        found = ExperimentsRepository(conn).stop(name)
+    if found is None:
+        raise NotFoundError("experiment", name, field="name")
+    return found
+
+
+def set_traffic(db: Database, name: str, traffic_percent: float) -> Experiment:
+    """Ramp an experiment: users already in keep their variant when the traffic rises."""
+    with db.transaction() as conn:
+        found = ExperimentsRepository(conn).set_traffic(name, traffic_percent)
+    if found is None:
+        raise NotFoundError("experiment", name, field="name")
+    return found
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    name: str
+    weight: float
+    users: int
+    impressions: int
+    clicks: int
+    ctr: RatioEstimate
+    lift: Lift | None  # against the control (None for the control itself, or while too little is known)
+
+
+@dataclass(frozen=True)
+class Results:
+    experiment: Experiment
+    variants: list[VariantResult]
+    srm_chi_square: float
+    srm_p_value: float
+
+    @property
+    def srm(self) -> bool:
+        return self.srm_p_value < SRM_P_VALUE
+
+    @property
+    def decision(self) -> str:
+        if self.srm:
+            return "sample ratio mismatch: users are not split as configured; do not trust the lifts"
+        winners = [v.name for v in self.variants[1:] if v.lift and v.lift.significant and v.lift.relative > 0]
+        losers = [v.name for v in self.variants[1:] if v.lift and v.lift.significant and v.lift.relative < 0]
+        parts = []
+        if winners:
+            parts.append(f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} the control")
+        if losers:
+            parts.append(f"{', '.join(losers)} lose{'s' if len(losers) == 1 else ''} to the control")
+        return "; ".join(parts) if parts else "no difference shown yet (keep it running or stop it)"
+
+
+def results(db: Database, name: str) -> Results:
+    experiment = get(db, name)
+    sums = db.read(lambda conn: ExperimentsRepository(conn).user_sums(name))
+    estimates = {v.name: ratio(sums.get(v.name, UserSums())) for v in experiment.variants}
+    control = estimates[experiment.control.name]
+    out = []
+    for i, v in enumerate(experiment.variants):
+        s = sums.get(v.name, UserSums())
+        out.append(
+            VariantResult(
+                v.name,
+                v.weight,
+                s.users,
+                int(s.impressions),
+                int(s.clicks),
+                estimates[v.name],
+                lift(control, estimates[v.name]) if i > 0 else None,
+            )
+        )
+    chi, p = sample_ratio_mismatch([r.users for r in out], [v.weight for v in experiment.variants])
+    return Results(experiment, out, chi, p)
+
+
+class ExperimentCache:
+    """The live experiments as serving sees them: read at most every few seconds, kept across requests."""
+
+    def __init__(self, db: Database, refresh: float = EXPERIMENTS_REFRESH_SECONDS) -> None:
+        self._db = db
+        self._refresh = refresh
+        self._lock = threading.Lock()
+        self._experiments: list[Experiment] = []
+        self._overrides: dict[tuple[str, str], Overrides] = {}
+        self._checked: float | None = None
+
+    def assignment(self, user_id: str, now: datetime | None = None) -> tuple[Assignment, Overrides] | None:
+        self._maybe_refresh()
+        found = assign(self._experiments, user_id, now or datetime.now(UTC))
+        if found is None:
+            return None
+        return found, self._overrides[(found.experiment, found.variant.name)]
+
+    def experiments(self) -> list[Experiment]:
+        self._maybe_refresh()
+        return self._experiments
+
+    def _maybe_refresh(self) -> None:
+        now = time.monotonic()
+        if self._checked is not None and now - self._checked < self._refresh:
+            return
+        with self._lock:
+            if self._checked is not None and now - self._checked < self._refresh:
+                return
+            live = self._db.read(lambda conn: ExperimentsRepository(conn).live())
+            overrides = {}
+            for e in live:
+                for v in e.variants:
+                    overrides[(e.name, v.name)] = check(v.overrides)
+            self._experiments, self._overrides, self._checked = live, overrides, now

@@ -1,0 +1,270 @@
+"""The online loop over HTTP on a real Postgres with real embeddings: every answer is logged under a
+time-ordered id; interactions are attributed (explicit id, window, none, 409/404); retention deletes old
+answers in batches; experiments assign users stably, ramp without moving anyone, stop, and report results."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dummi.db.impressions_repository import Impression, ImpressionsRepository
+from dummi.services import impressions_service
+from dummi.services.impressions_service import delete_expired, id_time, new_recommendation_id
+
+TITLES = [
+    ("garden", "Growing tomatoes in containers"),
+    ("garden", "Composting kitchen scraps for the garden"),
+    ("garden", "Pruning roses in early spring"),
+    ("garden", "Planting a vegetable garden bed"),
+    ("food", "Baking sourdough bread at home"),
+    ("food", "Quick weeknight pasta recipes"),
+    ("food", "Slow cooker chicken stew recipe"),
+    ("food", "Knife skills for home cooks"),
+]
+
+
+@pytest.fixture
+def shop(client, db, monkeypatch):
+    monkeypatch.setenv("DUMMI_EMBEDDING_MODE", "inline")
+    monkeypatch.setenv("DUMMI_MODEL_CHECK_SECONDS", "0")  # experiments and fresh items are re-read at once
+    from tests.conftest import _clear_caches
+
+    _clear_caches()
+    for i, (category, title) in enumerate(TITLES):
+        assert client.post("/content/", json={"content_id": f"c{i}", "title": title, "category": category}).status_code
+    for user in ("ann", "bob"):
+        assert client.post("/users/", json={"user_id": user, "interests": ["gardening"]}).status_code == 201
+    return client
+
+
+def _recommend(client, user_id, **options):
+    response = client.post("/recommendations/", json={"user_id": user_id, "n_recommendations": 4, **options})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _interact(client, user_id, content_id, status=201, **fields):
+    body = {"user_id": user_id, "content_id": content_id, "interaction_type": "click", **fields}
+    response = client.post("/recommendations/interact", json=body)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _logged(db, recommendation_id) -> Impression:
+    found = db.read(lambda conn: ImpressionsRepository(conn).get(recommendation_id))
+    assert found is not None
+    return found
+
+
+def test_every_answer_is_logged_with_its_items_positions_scores_and_methods(shop, db):
+    answer = _recommend(shop, "ann", surface="home")
+    rid = answer["recommendation_id"]
+    assert uuid.UUID(rid).version == 7
+    assert abs((id_time(rid) - datetime.now(UTC)).total_seconds()) < 60
+    assert answer["experiment"] is None and answer["variant"] is None
+    logged = _logged(db, rid)
+    assert (logged.user_id, logged.surface, logged.endpoint) == ("ann", "home", "recommend")
+    assert logged.model_version == answer["model_version"]
+    assert logged.item_ids == [r["content_id"] for r in answer["recommendations"]]
+    assert logged.methods == [r["method"] for r in answer["recommendations"]]
+    assert logged.scores == pytest.approx([r["score"] for r in answer["recommendations"]], rel=1e-5)
+    # ids sort by time
+    later = _recommend(shop, "ann")["recommendation_id"]
+    assert later > rid and _logged(db, later).surface == "api"
+
+    popular = shop.get("/recommendations/popular?n=3&user_id=bob&surface=sidebar").json()
+    logged = _logged(db, popular["recommendation_id"])
+    assert (logged.user_id, logged.surface, logged.endpoint) == ("bob", "sidebar", "popular")
+    similar = shop.get("/content/c0/similar?n=2").json()
+    logged = _logged(db, similar["recommendation_id"])
+    assert (logged.user_id, logged.endpoint, len(logged.item_ids)) == (None, "similar", 2)
+    assert shop.get("/recommendations/popular?surface=no%20spaces").status_code == 422
+    assert shop.post("/recommendations/", json={"user_id": "ann", "surface": ""}).status_code == 422
+
+
+def test_interactions_are_attributed_by_id_by_window_or_not_at_all(shop, db, monkeypatch):
+    answer = _recommend(shop, "ann")
+    rid = answer["recommendation_id"]
+    listed = [r["content_id"] for r in answer["recommendations"]]
+    unlisted = next(f"c{i}" for i in range(len(TITLES)) if f"c{i}" not in listed)
+
+    explicit = _interact(shop, "ann", listed[2], recommendation_id=rid)
+    assert (explicit["recommendation_id"], explicit["position"], explicit["attribution"]) == (rid, 3, "explicit")
+    # no id: the latest answer to this user that listed the item, within the window
+    window = _interact(shop, "ann", listed[0], interaction_type="like")
+    assert (window["recommendation_id"], window["position"], window["attribution"]) == (rid, 1, "window")
+    feedback = shop.post(
+        "/recommendations/feedback", json={"user_id": "ann", "content_id": listed[1], "feedback_type": "positive"}
+    )
+    assert feedback.status_code == 201 and feedback.json()["position"] == 2
+    # an item no answer listed: stored, unattributed
+    plain = _interact(shop, "ann", unlisted)
+    assert (plain["recommendation_id"], plain["position"], plain["attribution"]) == (None, None, None)
+    # another user's interaction is not attributed to ann's answer by the window
+    assert _interact(shop, "bob", listed[3])["recommendation_id"] is None
+
+    # an answer that did not list the item, or went to another user: 409 naming the field; nothing stored
+    before = db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0]
+    wrong = _interact(shop, "ann", unlisted, status=409, recommendation_id=rid)
+    assert wrong["field"] == "recommendation_id" and "did not list" in wrong["detail"]
+    assert _interact(shop, "bob", listed[0], status=409, recommendation_id=rid)["field"] == "recommendation_id"
+    # an id never logged: 404; an id older than the retention period: kept, unattributed
+    unknown = _interact(shop, "ann", listed[0], status=404, recommendation_id=new_recommendation_id())
+    assert unknown["field"] == "recommendation_id"
+    ancient = new_recommendation_id(now=(datetime.now(UTC) - timedelta(days=400)).timestamp())
+    assert _interact(shop, "ann", listed[0], recommendation_id=ancient)["recommendation_id"] is None
+    assert (
+        shop.post(
+            "/recommendations/interact",
+            json={"user_id": "ann", "content_id": listed[0], "interaction_type": "click", "recommendation_id": "nope"},
+        ).status_code
+        == 422
+    )
+    assert db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0] == before + 1
+
+    # outside the window: unattributed
+    monkeypatch.setenv("DUMMI_ATTRIBUTION_WINDOW_MINUTES", "0")
+    from dummi.config import get_settings
+
+    get_settings.cache_clear()
+    assert _interact(shop, "ann", listed[3])["attribution"] is None
+
+
+def test_a_retried_event_keeps_its_first_attribution(shop):
+    answer = _recommend(shop, "ann")
+    rid, item = answer["recommendation_id"], answer["recommendations"][0]["content_id"]
+    first = _interact(shop, "ann", item, event_id="evt-1", recommendation_id=rid)
+    again = _interact(shop, "ann", item, event_id="evt-1")
+    assert again["interaction_id"] == first["interaction_id"] and again["recommendation_id"] == rid
+
+
+def test_retention_deletes_old_answers_in_batches(db, monkeypatch):
+    monkeypatch.setattr(impressions_service, "RETENTION_BATCH", 3)
+    now = datetime.now(UTC)
+
+    def log(age_days):
+        rid = new_recommendation_id(now=(now - timedelta(days=age_days)).timestamp())
+        db.autocommit(
+            lambda conn: ImpressionsRepository(conn).log(
+                Impression(
+                    rid,
+                    "u",
+                    "api",
+                    "recommend",
+                    None,
+                    None,
+                    None,
+                    now - timedelta(days=age_days),
+                    ["a"],
+                    [1.0],
+                    ["popular"],
+                )
+            )
+        )
+        return rid
+
+    old = [log(100 + i) for i in range(7)]
+    young = [log(1), log(89)]
+    assert delete_expired(db, timedelta(days=90)) == 7
+    assert all(db.read(lambda conn, r=r: ImpressionsRepository(conn).get(r)) is None for r in old)
+    assert all(db.read(lambda conn, r=r: ImpressionsRepository(conn).get(r)) is not None for r in young)
+
+
+def test_an_answer_goes_out_when_its_log_cannot_be_written(shop, monkeypatch, caplog):
+    def broken(self, impression):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ImpressionsRepository, "log", broken)
+    answer = _recommend(shop, "ann")
+    assert answer["recommendation_id"] is None and answer["recommendations"]
+    assert any("ImpressionWriteFailures" in r.getMessage() for r in caplog.records)
+
+
+# -- experiments -------------------------------------------------------------------------------------
+def _experiment(client, name="ranking", status=201, **fields):
+    body = {
+        "name": name,
+        "variants": [{"name": "control"}, {"name": "content-only", "overrides": {"cf_weight": 0.0}}],
+        **fields,
+    }
+    response = client.post("/experiments", json=body)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def test_experiments_are_created_listed_read_and_checked(shop):
+    created = _experiment(shop, traffic_percent=50)
+    assert created["status"] == "running" and created["traffic_percent"] == 50
+    assert [v["name"] for v in created["variants"]] == ["control", "content-only"]
+    assert shop.get("/experiments/ranking").json()["variants"][1]["overrides"] == {"cf_weight": 0.0}
+    assert [e["name"] for e in shop.get("/experiments").json()] == ["ranking"]
+    assert _experiment(shop, status=409)["field"] == "name"
+    bad = _experiment(shop, "bad", status=422, variants=[{"name": "a"}, {"name": "b", "overrides": {"colour": 1}}])
+    assert bad["field"] == "variants[1].overrides" and "colour" in bad["detail"]
+    bad = _experiment(shop, "bad", status=422, variants=[{"name": "a"}, {"name": "b", "overrides": {"algorithm": "x"}}])
+    assert "algorithm" in bad["detail"]
+    bad = _experiment(shop, "bad", status=422, variants=[{"name": "a"}, {"name": "b", "overrides": {"cf_weight": 2}}])
+    assert "cf_weight" in bad["detail"]
+    assert _experiment(shop, "bad", status=422, variants=[{"name": "a"}, {"name": "a"}])
+    assert _experiment(shop, "bad", status=422, variants=[{"name": "a"}])
+    assert _experiment(shop, "bad", status=422, traffic_percent=0)
+    assert _experiment(shop, "bad", status=422, starts_at="2030-01-01T00:00:00")  # no time zone
+    assert _experiment(shop, "bad", status=422, starts_at="2030-01-02T00:00:00Z", ends_at="2030-01-01T00:00:00Z")
+    later = _experiment(shop, "later", starts_at="2099-01-01T00:00:00Z")
+    assert later["status"] == "scheduled"
+    assert shop.get("/experiments/nope").status_code == 404
+    assert shop.post("/experiments/nope/stop").status_code == 404
+
+
+def test_users_keep_their_variant_and_a_ramp_up_moves_nobody(shop, db):
+    for i in range(40):
+        shop.post("/users/", json={"user_id": f"u{i}", "interests": ["cooking"]})
+    users = [f"u{i}" for i in range(40)]
+    _experiment(shop, traffic_percent=30)
+    first = {u: _recommend(shop, u)["variant"] for u in users}
+    assert set(first.values()) == {None, "control", "content-only"}
+    assert {u: _recommend(shop, u)["variant"] for u in users} == first  # stable across calls
+    answer = next(_recommend(shop, u) for u in users if first[u] == "content-only")
+    logged = _logged(db, answer["recommendation_id"])
+    assert (logged.experiment, logged.variant) == ("ranking", "content-only")
+
+    ramped = shop.post("/experiments/ranking/traffic", json={"traffic_percent": 100})
+    assert ramped.status_code == 200 and ramped.json()["traffic_percent"] == 100
+    after = {u: _recommend(shop, u)["variant"] for u in users}
+    assert all(after[u] == first[u] for u in users if first[u] is not None)
+    assert None not in after.values()
+
+    stopped = shop.post("/experiments/ranking/stop").json()
+    assert stopped["status"] == "stopped" and stopped["stopped_at"]
+    assert {_recommend(shop, u)["variant"] for u in users} == {None}
+
+
+def test_results_count_users_impressions_and_attributed_clicks_per_variant(shop):
+    for i in range(30):
+        shop.post("/users/", json={"user_id": f"u{i}", "interests": ["cooking"]})
+    _experiment(shop)
+    clicked = {"control": 0, "content-only": 0}
+    shown = {"control": 0, "content-only": 0}
+    for i in range(30):
+        answer = _recommend(shop, f"u{i}")
+        shown[answer["variant"]] += len(answer["recommendations"])
+        if i % 3 == 0:  # every third user clicks their first item (twice: counted once)
+            item = answer["recommendations"][0]["content_id"]
+            _interact(shop, f"u{i}", item, recommendation_id=answer["recommendation_id"])
+            _interact(shop, f"u{i}", item)
+            clicked[answer["variant"]] += 1
+    results = shop.get("/experiments/ranking/results").json()
+    assert results["control"] == "control"
+    by_name = {v["name"]: v for v in results["variants"]}
+    for name in ("control", "content-only"):
+        v = by_name[name]
+        assert (v["impressions"], v["clicks"]) == (shown[name], clicked[name])
+        assert v["ctr"] == pytest.approx(clicked[name] / shown[name], abs=1e-6)
+        assert v["ctr_interval"]["low"] <= v["ctr"] <= v["ctr_interval"]["high"]
+        assert v["expected_share"] == 0.5
+    assert sum(v["users"] for v in by_name.values()) == 30
+    assert by_name["control"]["lift"] is None and not by_name["control"]["significant"]
+    assert set(results["sample_ratio"]) == {"chi_square", "p_value", "mismatch"}
+    assert isinstance(results["decision"], str)
