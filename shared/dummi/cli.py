@@ -204,6 +204,25 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.progress import BarProgress
+    from dummi.services import online_metrics_service
+
+    db = get_database()
+    migrate(db)
+    done = online_metrics_service.run(db, progress=BarProgress())
+    print(json.dumps(done))
+    today = datetime.now(UTC).date()
+    groups = args.group_by.split(",")
+    for row in online_metrics_service.query(db, today - timedelta(days=args.days - 1), today, groups):
+        print(json.dumps(row))
+    return 0
+
+
 def _cmd_db_url(args: argparse.Namespace) -> int:
     from dummi.config import get_settings
     from dummi.db.urls import resolve_database_url
@@ -276,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (the part after dk_)")
     revoke.add_argument("key_id")
     keys.set_defaults(func=_cmd_keys)
+
+    metrics = sub.add_parser(
+        "metrics", help="compute the online metrics now (the hourly job), then print the last days' figures"
+    )
+    metrics.add_argument("--days", type=int, default=7, help="days to print (default 7)")
+    metrics.add_argument("--group-by", default="day,surface,experiment,variant", help="dimensions to print by")
+    metrics.set_defaults(func=_cmd_metrics)
 
     url = sub.add_parser("db-url", help="print the database URL in use (starts the embedded server if needed)")
     url.set_defaults(func=_cmd_db_url)

@@ -37,7 +37,10 @@ def _serving_app():
     async def lifespan(_app):
         anyio.to_thread.current_default_thread_limiter().total_tokens = SERVER_THREADS
         threading.Thread(target=_warm_up, name="dummi-warm-up", daemon=True).start()
+        stop = threading.Event()
+        threading.Thread(target=_metrics_job, args=(stop,), name="dummi-metrics", daemon=True).start()
         yield
+        stop.set()
 
     app.router.lifespan_context = lifespan
     return app
@@ -55,6 +58,24 @@ def _warm_up() -> None:
             get_embedder()
     except Exception:  # noqa: BLE001 - the first request that needs it loads it again and answers the error
         logger.warning("warm-up failed; loading on first use instead", exc_info=True)
+
+
+def _metrics_job(stop: threading.Event) -> None:
+    """The online metrics job of the metrics function (hourly in AWS), every DUMMI_METRICS_INTERVAL_SECONDS
+    here (300 on make run), the first a minute after start."""
+    from dummi.services import online_metrics_service
+
+    interval = get_settings().dummi_metrics_interval_seconds
+    if interval <= 0:
+        return
+    wait = min(60.0, interval)
+    while not stop.wait(wait):
+        try:
+            done = online_metrics_service.run(get_database())
+            logger.info("online metrics: %s", done)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            logger.warning("online metrics job failed", exc_info=True)
+        wait = interval
 
 
 def prepare(sample_data: Path | None, *, embed: bool = True) -> None:
@@ -110,6 +131,8 @@ def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, a
     os.environ.setdefault("DUMMI_TRAINING_DISPATCH", "thread")
     # A model trained here is served within seconds (Lambda containers check every minute).
     os.environ.setdefault("DUMMI_MODEL_CHECK_SECONDS", "3")
+    # Online metrics every 5 minutes (hourly in AWS), so a laptop trial sees its figures soon.
+    os.environ.setdefault("DUMMI_METRICS_INTERVAL_SECONDS", "300")
     get_settings.cache_clear()
     get_database.cache_clear()
     import uvicorn

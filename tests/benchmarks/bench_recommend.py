@@ -3,6 +3,10 @@ on a local socket), the recommendations function's cold start (fresh process: im
 and peak RSS, on synthetic data: N items in topics (clustered unit vectors), N users with ~10 events each.
 
     .venv/bin/python tests/benchmarks/bench_recommend.py [items=100000] [users=100000] [--core-only 1000000]
+        [--keep=DIR] [--logging-cost]
+
+--logging-cost measures what logging each answer (the impression INSERT) adds: blocks of 50 requests with
+the log written and 50 with it replaced by a stub, interleaved, 1,000 of each, in one process.
 
 --core-only N measures the recommender itself (no Postgres, no training: a synthetic model of N items)
 for catalogs too large to load and train here in a few minutes.
@@ -86,7 +90,7 @@ def percentile(times, q):
     return float(np.percentile(times, q))
 
 
-def bench_handler(n_requests: int, n_users: int) -> dict:
+def _handler_loop(n_users: int):
     sys.path.insert(0, str(ROOT / "functions" / "recommendations"))
     import app  # the real function module
 
@@ -101,16 +105,43 @@ def bench_handler(n_requests: int, n_users: int) -> dict:
             return 29_000
 
     rng = np.random.default_rng(1)
-    times = []
-    for i in range(n_requests + 50):
+
+    def one() -> float:
         event["body"] = json.dumps({"user_id": f"u{int(rng.integers(0, n_users))}", "n_recommendations": 10})
         started = time.perf_counter()
         response = app.handler(event, Context())
         elapsed = (time.perf_counter() - started) * 1000
         assert response["statusCode"] == 200, response["body"]
-        if i >= 50:  # the first requests load the model and warm caches
-            times.append(elapsed)
+        return elapsed
+
+    return one
+
+
+def _summary(times: list[float]) -> dict:
     return {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": float(np.mean(times))}
+
+
+def bench_handler(n_requests: int, n_users: int) -> dict:
+    one = _handler_loop(n_users)
+    for _ in range(50):  # the first requests load the model and warm caches
+        one()
+    return _summary([one() for _ in range(n_requests)])
+
+
+def bench_logging_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
+    """(with the impression log, with a stub in its place), interleaved in blocks in one process."""
+    import dummi.api.recommendations as route
+
+    one = _handler_loop(n_users)
+    for _ in range(50):
+        one()
+    real = route.log_answer
+    logged, stubbed = [], []
+    for k in range(2 * per_side // block):
+        route.log_answer = real if k % 2 == 0 else (lambda *a, **kw: "00000000-0000-7000-8000-000000000000")
+        (logged if k % 2 == 0 else stubbed).extend(one() for _ in range(block))
+    route.log_answer = real
+    return _summary(logged), _summary(stubbed)
 
 
 COLD_START = """
@@ -242,6 +273,15 @@ def main() -> None:
                 f"{cold['first_response_s']:.2f}s (target 1.5 s), peak RSS {cold['rss_mb']:.0f} MB, "
                 f"torch imported: {cold['torch']}, scikit-learn imported: {cold['sklearn']}"
             )
+            if "--logging-cost" in sys.argv:
+                logged, stubbed = bench_logging_cost(n_users)
+                print(
+                    f"impression log: p50 {logged['p50']:.2f} ms with it, {stubbed['p50']:.2f} ms without "
+                    f"(+{logged['p50'] - stubbed['p50']:.2f} ms, goal <= 1 ms); p99 {logged['p99']:.2f} vs "
+                    f"{stubbed['p99']:.2f} ms (+{logged['p99'] - stubbed['p99']:.2f} ms); "
+                    f"{db.read(lambda c: c.run('SELECT count(*) FROM impressions'))[0][0]} answers logged"
+                )
+                return
             warm = bench_handler(500, n_users)
             print(
                 f"warm recommendation through the handler: p50 {warm['p50']:.2f} ms, p99 {warm['p99']:.2f} ms "

@@ -50,3 +50,18 @@ def test_the_recipe_of_a_published_model(cf, config):
 def test_no_recipe_without_cf():
     assert recipe({"cf": None}) is None
     assert recipe({"cf": {"algorithm": "someday", "params": {}}}) is None
+
+
+def test_a_run_that_would_keep_the_serving_model_publishes_when_an_experiment_needs_an_algorithm():
+    serving = Serving("v1", None, frozenset({"a"}), frozenset({"ease"}))
+    kept = decide(force=False, serving=serving, item_ids=["a"], new_score=0.1, serving_score=0.2)
+    assert kept["action"] == "kept"
+    needed = decide(
+        force=False,
+        serving=serving,
+        item_ids=["a"],
+        new_score=0.1,
+        serving_score=0.2,
+        wanted_algorithms=frozenset({"nmf"}),
+    )
+    assert needed["action"] == "published" and "nmf" in needed["reason"]

@@ -47,7 +47,17 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
 
 
 def all_routers() -> list[APIRouter]:
-    from dummi.api import content, experiments, health, interactions, keys, recommendations, training, users
+    from dummi.api import (
+        content,
+        experiments,
+        health,
+        interactions,
+        keys,
+        metrics,
+        recommendations,
+        training,
+        users,
+    )
 
     return [
         health.router,
@@ -58,6 +68,7 @@ def all_routers() -> list[APIRouter]:
         training.router,
         keys.router,
         experiments.router,
+        metrics.router,
     ]
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool, create_model, model_validator
 
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictFloat, StrictModel
+from dummi.api.schemas import StrictFloat, StrictModel, number_only
 from dummi.experiments.assignment import Experiment
-from dummi.experiments.overrides import ALLOWED
+from dummi.experiments.overrides import SETTING_BOUNDS
+from dummi.ml.collaborative import ALGORITHMS
+from dummi.ml.recommender import DEFAULT_SETTINGS
 from dummi.services import experiments_service
 from dummi.services.experiments_service import Results
 
@@ -25,14 +27,38 @@ NamePath = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN
 Percent = Annotated[StrictFloat, Field(gt=0, le=100)]
 
 
+def _setting_field(key: str) -> tuple[Any, Any]:
+    low, high, whole = SETTING_BOUNDS[key]
+    default = DEFAULT_SETTINGS[key]
+    bounds = Field(ge=low, le=high, description=f"ranking setting (the model's own is tuned; default {default})")
+    # a whole number may come as 3 or 3.0 (JSON Schema's integer), never as "3" or true
+    kind = Annotated[int, bounds, BeforeValidator(number_only)] if whole else Annotated[StrictFloat, bounds]
+    return kind | None, None
+
+
+# The overrides a variant may set, as a schema (so that clients and the docs see them): what
+# dummi.experiments.overrides.check accepts, no more.
+VariantOverrides = create_model(
+    "VariantOverrides",
+    __base__=StrictModel,
+    algorithm=(
+        Literal[tuple(sorted(ALGORITHMS))] | None,  # type: ignore[valid-type]
+        Field(default=None, description="a CF algorithm: training publishes it beside the chosen one"),
+    ),
+    cf_weight=(Annotated[StrictFloat, Field(ge=0, le=1)] | None, None),
+    use_cf=(StrictBool | None, None),
+    use_embeddings=(StrictBool | None, None),
+    **{key: _setting_field(key) for key in SETTING_BOUNDS},
+)
+
+
 class VariantIn(StrictModel):
     name: Name
     weight: Annotated[StrictFloat, Field(gt=0, le=1000)] = 1.0
-    overrides: dict[str, Any] = Field(
-        default={},
-        max_length=len(ALLOWED),
-        description=f"what this variant changes; keys: {', '.join(ALLOWED)}. The first variant is the control "
-        "(usually with no overrides)",
+    overrides: VariantOverrides = Field(  # type: ignore[valid-type]
+        default_factory=VariantOverrides,
+        description="what this variant changes (replacing the request's own fields); the first variant is the "
+        "control, usually with none",
     )
 
 
@@ -44,10 +70,12 @@ class ExperimentCreate(StrictModel):
     ends_at: AwareDatetime | None = Field(default=None, description="default: runs until stopped")
 
     @model_validator(mode="after")
-    def _distinct_names(self) -> ExperimentCreate:
+    def _consistent(self) -> ExperimentCreate:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError("variant names must differ")
+        if self.ends_at is not None and self.ends_at <= (self.starts_at or datetime.now(UTC)):
+            raise ValueError("ends_at must be after starts_at (and in the future)")
         return self
 
 
@@ -152,14 +180,18 @@ def _results(r: Results) -> ExperimentResults:
     )
 
 
-@router.post("", status_code=201, dependencies=[ADMIN], responses=error_responses(409, 503))
+@router.post("", status_code=201, dependencies=[ADMIN], responses=error_responses(400, 409, 413, 503))
 def create_experiment(body: ExperimentCreate, db: DatabaseDep) -> ExperimentPublic:
     """Start an experiment (admin). Assignment is a salted hash of (experiment, user): a user keeps their
-    variant across calls; 409 if the name is taken; 422 names a variant's override that is not allowed."""
+    variant across calls; 409 if the name is taken; 422 names what is wrong (an override, equal variant
+    names, an end before the start)."""
     experiment = experiments_service.create(
         db,
         body.name,
-        [v.model_dump() for v in body.variants],
+        [
+            {**v.model_dump(exclude={"overrides"}), "overrides": v.overrides.model_dump(exclude_none=True)}
+            for v in body.variants
+        ],
         body.traffic_percent,
         body.starts_at,
         body.ends_at,
@@ -178,13 +210,13 @@ def get_experiment(name: NamePath, db: DatabaseDep) -> ExperimentPublic:
     return _public(experiments_service.get(db, name))
 
 
-@router.post("/{name}/stop", dependencies=[ADMIN], responses=error_responses(404, 503))
+@router.post("/{name}/stop", dependencies=[ADMIN], responses=error_responses(400, 404, 413, 503))
 def stop_experiment(name: NamePath, db: DatabaseDep) -> ExperimentPublic:
     """Stop it (admin): from the next few seconds everyone gets the default ranking; results stay readable."""
     return _public(experiments_service.stop(db, name))
 
 
-@router.post("/{name}/traffic", dependencies=[ADMIN], responses=error_responses(404, 503))
+@router.post("/{name}/traffic", dependencies=[ADMIN], responses=error_responses(400, 404, 413, 503))
 def set_traffic(name: NamePath, body: TrafficUpdate, db: DatabaseDep) -> ExperimentPublic:
     """Ramp it (admin): users already in keep their variant when the traffic rises."""
     return _public(experiments_service.set_traffic(db, name, body.traffic_percent))

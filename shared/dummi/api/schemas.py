@@ -87,14 +87,14 @@ class StrictModel(BaseModel):
 StrictFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 
-def _number_only(value: object) -> object:
+def number_only(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("Input should be a whole number")
     return value
 
 
 # A whole number: 8 or 8.0 (JSON Schema's integer), never "8" or true.
-WholeNumber = Annotated[int, BeforeValidator(_number_only)]
+WholeNumber = Annotated[int, BeforeValidator(number_only)]
 
 
 def _unique(values: list[str]) -> list[str]:

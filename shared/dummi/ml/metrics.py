@@ -55,3 +55,26 @@ def summarize(
         out[name]["users"] = float(len(rows))
     out["all"]["coverage"] = len(covered) / catalog_size if catalog_size else 0.0
     return out
+
+
+# -- list metrics: what a shown list is like, beyond accuracy (offline evaluation and online metrics) ------
+def intra_list_diversity(vectors: np.ndarray) -> float | None:
+    """1 - the mean pairwise cosine of a list's item embeddings (rows L2-normalized); None below two items."""
+    n = len(vectors)
+    if n < 2:
+        return None
+    gram = np.asarray(vectors, np.float64) @ np.asarray(vectors, np.float64).T
+    mean_pairwise = (gram.sum() - np.trace(gram)) / (n * (n - 1))
+    return float(1.0 - mean_pairwise)
+
+
+def category_spread(categories: Sequence[str]) -> float | None:
+    """Distinct categories / items of a list: 1 when every item is of another category; None when empty."""
+    return len(set(categories)) / len(categories) if categories else None
+
+
+def self_information(popularity: float, users: int) -> float:
+    """Novelty of one shown item: -log2 of its popularity (the share of users who interacted with it), the
+    share floored at 1 / (users + 1) so that an item nobody touched is finite (and the most novel)."""
+    floor = 1.0 / (users + 1) if users > 0 else 1.0
+    return float(-np.log2(max(popularity, floor)))

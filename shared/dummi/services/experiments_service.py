@@ -57,6 +57,8 @@ def create(
     starts_at = starts_at or datetime.now(UTC)
     if ends_at is not None and ends_at <= starts_at:
         raise InvalidRequestError("ends_at must be after starts_at", field="ends_at")
+    if len({v.name for v in checked}) != len(checked):
+        raise InvalidRequestError("variant names must differ", field="variants")
     experiment = Experiment(name, secrets.token_hex(8), tuple(checked), traffic_percent, starts_at, ends_at)
     with db.transaction() as conn:
         return ExperimentsRepository(conn).create(experiment)

@@ -1,0 +1,84 @@
+"""GET /metrics/online: the online figures the hourly job stored, grouped as asked."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from dummi.api.auth import READ
+from dummi.api.deps import DatabaseDep
+from dummi.api.errors import error_responses
+from dummi.services import online_metrics_service
+from dummi.services.online_metrics_service import DIMENSIONS
+
+router = APIRouter(prefix="/metrics", tags=["metrics"], dependencies=[READ], responses=error_responses(401, 403))
+
+DEFAULT_DAYS = 7
+_ONE = "(" + "|".join(DIMENSIONS) + ")"
+GROUP_BY_PATTERN = f"^{_ONE}(,{_ONE})*$"
+
+
+class OnlineRow(BaseModel):
+    day: str | None = None
+    surface: str | None = None
+    experiment: str | None = Field(default=None, description="'' outside any experiment")
+    variant: str | None = Field(default=None, description="'' outside any experiment")
+    method: str | None = Field(default=None, description="an item method, or * for whole lists")
+    model_version: str | None = None
+    lists: int = Field(description="answers")
+    impressions: int = Field(description="items shown")
+    users: int = Field(description="distinct users with an impression (per day: user-days once the day is summed)")
+    clicks: int = Field(description="shown items clicked, attributed (once per answer and item)")
+    likes: int = Field(description="shown items liked or given positive feedback, attributed")
+    ctr: float | None = Field(description="clicks / impressions")
+    like_rate: float | None = Field(description="likes / impressions")
+    ctr_per_user: float | None = Field(description="mean over reached users of their clicks / impressions")
+    ctr_by_position: dict[str, float | None] = Field(description="CTR of each 1-based position")
+    coverage: float | None = Field(description="distinct items shown / catalog (mean of the days)")
+    intra_list_diversity: float | None = Field(description="mean over lists of 1 - mean pairwise cosine")
+    category_spread: float | None = Field(description="mean over lists of distinct categories / items")
+    novelty: float | None = Field(description="mean over impressions of -log2(share of users who used the item)")
+    young_share: float | None = Field(description="share of impressions of items younger than 7 days")
+
+
+class OnlineMetrics(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    group_by: list[str]
+    rows: list[OnlineRow]
+
+    model_config = {"populate_by_name": True}
+
+
+@router.get("/online", responses=error_responses(503), response_model_by_alias=True)
+def online_metrics(
+    db: DatabaseDep,
+    from_: Annotated[date | None, Query(alias="from", description="first day (UTC); default: 6 days ago")] = None,
+    to: Annotated[date | None, Query(description="last day (UTC), included; default: today")] = None,
+    group_by: Annotated[
+        str,
+        Query(
+            max_length=200,
+            pattern=GROUP_BY_PATTERN,
+            description=f"comma-separated, of: {', '.join(DIMENSIONS)}",
+        ),
+    ] = "day,surface,variant",
+) -> OnlineMetrics:
+    """Online figures per the dimensions asked for, from the rows the hourly metrics job stored (run
+    `dummi metrics` to bring them up to date by hand). A range with from after to holds no days."""
+    today = datetime.now(UTC).date()
+    end = to or today
+    start = from_ or end - timedelta(days=DEFAULT_DAYS - 1)
+    groups = list(dict.fromkeys(group_by.split(",")))
+    if "variant" in groups and "experiment" not in groups:
+        groups.append("experiment")  # a variant's name means something only within its experiment
+    rows = online_metrics_service.query(db, start, end, groups)
+    return OnlineMetrics(
+        from_=start.isoformat(),
+        to=end.isoformat(),
+        group_by=[d for d in DIMENSIONS if d in groups],
+        rows=[OnlineRow(**r) for r in rows],
+    )
