@@ -102,6 +102,8 @@ bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index,
 	$(BIN)/python tests/benchmarks/calibrate_interest_match.py
 	$(BIN)/pip install --quiet -e '.[bench]' && $(BIN)/python tests/benchmarks/bench_reference.py
 	$(BIN)/python tests/benchmarks/plot_coverage_tradeoff.py
+	$(BIN)/python tests/benchmarks/simulate_experiments.py
+	$(BIN)/python tests/benchmarks/experiment_e2e.py
 
 training-image: ## docker build of the training/embedding image (needs a Docker engine)
 	docker build -f functions/training/Dockerfile -t dummi-training .

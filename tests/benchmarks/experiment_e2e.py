@@ -2,9 +2,10 @@
 variants (the seed's NMF against the algorithm training chose), and /experiments/{name}/results is checked
 against the variants' offline NDCG@10 of the very lists they served.
 
-Tastes come from train.jsonl only (test.jsonl is not read): its events are cut at the 80th percentile of
-time; the earlier part is imported, and each user's later likes are what they would click. A listed item the
-user likes later is clicked with probability 0.8; any other listed item with probability 0.01 (noise).
+Tastes come from train.jsonl only (test.jsonl is not read): each user's events are cut at the user's own
+80th percentile of time; the earlier parts are imported, and a user's later likes are what they would click.
+Every user asks ROUNDS times (their clicks in between); a listed item the user likes later is clicked with
+probability 0.8, any other listed item with probability 0.01 (noise).
 
     .venv/bin/python tests/benchmarks/experiment_e2e.py [--data ../shared/datasets/ml-100k-split] [--port 8765]
 
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DUMMI = str(Path(sys.executable).with_name("dummi"))
 EXPERIMENT = "nmf-vs-chosen"
 CLICK_LIKED, CLICK_OTHER = 0.8, 0.01
+ROUNDS = 3
 
 
 def call(base: str, method: str, path: str, body=None, ok=(200, 201)):
@@ -51,10 +53,12 @@ def call(base: str, method: str, path: str, body=None, ok=(200, 201)):
 
 
 def split(data: Path, out: Path) -> dict[str, set[str]]:
-    """Write content, users and the earlier 80% of train.jsonl to ``out``; the later likes per user."""
+    """Write content, users and each user's earlier 80% of train.jsonl to ``out``; the later likes per user."""
     events = [json.loads(line) for line in (data / "train.jsonl").open()]
-    times = sorted(e["timestamp"] for e in events)
-    cut = times[int(0.8 * len(times))]
+    by_user: dict[str, list[str]] = defaultdict(list)
+    for e in events:
+        by_user[e["user_id"]].append(e["timestamp"])
+    cuts = {u: sorted(t)[int(0.8 * len(t))] for u, t in by_user.items()}
     out.mkdir(parents=True)
     shutil.copy(data / "content.jsonl", out / "content.jsonl")
     shutil.copy(data / "users.jsonl", out / "users.jsonl")
@@ -62,11 +66,15 @@ def split(data: Path, out: Path) -> dict[str, set[str]]:
     seen: dict[str, set[str]] = defaultdict(set)
     with (out / "train.jsonl").open("w") as f:
         for e in events:
-            if e["timestamp"] < cut:
+            if e["timestamp"] < cuts[e["user_id"]]:
                 f.write(json.dumps(e) + "\n")
                 seen[e["user_id"]].add(e["content_id"])
     for e in events:
-        if e["timestamp"] >= cut and e["interaction_type"] == "like" and e["content_id"] not in seen[e["user_id"]]:
+        if (
+            e["timestamp"] >= cuts[e["user_id"]]
+            and e["interaction_type"] == "like"
+            and e["content_id"] not in seen[e["user_id"]]
+        ):
             tastes[e["user_id"]].add(e["content_id"])
     return dict(tastes)
 
@@ -112,9 +120,7 @@ def main() -> None:
                 time.sleep(2)
             run = runs[0]
             assert run["state"] == "succeeded", run
-            print(
-                f"trained in {time.perf_counter() - started:.0f} s; decision: {run.get('decision', {}).get('reason')}"
-            )
+            print(f"imported and trained in {time.perf_counter() - started:.0f} s: {run['decision']['reason']}")
             probe = sorted(tastes)[0]
             for _ in range(60):  # the server picks the new model up within seconds
                 if call(base, "POST", "/recommendations/", {"user_id": probe})["model_version"]:
@@ -122,40 +128,41 @@ def main() -> None:
                 time.sleep(1)
             rng = np.random.default_rng(args.seed)
             quality: dict[str, list[float]] = defaultdict(list)
+            served: dict[tuple[int, str], int] = defaultdict(int)
             clicks = 0
-            for user in sorted(tastes):
-                answer = call(
-                    base, "POST", "/recommendations/", {"user_id": user, "n_recommendations": 10, "surface": "e2e"}
-                )
-                listed = [r["content_id"] for r in answer["recommendations"]]
-                quality[answer["variant"] or "none"].append(ndcg(listed, tastes[user]))
-                for item in listed:
-                    if rng.random() < (CLICK_LIKED if item in tastes[user] else CLICK_OTHER):
-                        body = {"user_id": user, "content_id": item, "interaction_type": "click"}
-                        call(
-                            base,
-                            "POST",
-                            "/recommendations/interact",
-                            {**body, "recommendation_id": answer["recommendation_id"]},
-                        )
-                        clicks += 1
+            for round_ in range(ROUNDS):
+                for user in sorted(tastes):
+                    body = {"user_id": user, "n_recommendations": 10, "surface": "e2e"}
+                    answer = call(base, "POST", "/recommendations/", body)
+                    listed = [r["content_id"] for r in answer["recommendations"]]
+                    quality[answer["variant"] or "none"].append(ndcg(listed, tastes[user]))
+                    served[(round_, answer["variant"] or "none")] += 1
+                    for item in listed:
+                        if rng.random() < (CLICK_LIKED if item in tastes[user] else CLICK_OTHER):
+                            event = {"user_id": user, "content_id": item, "interaction_type": "click"}
+                            event["recommendation_id"] = answer["recommendation_id"]
+                            call(base, "POST", "/recommendations/interact", event)
+                            clicks += 1
             results = call(base, "GET", f"/experiments/{EXPERIMENT}/results")
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
-    print(f"{sum(len(v) for v in quality.values())} users asked once each, {clicks} clicks")
+    print(
+        f"{len(tastes)} users asked {ROUNDS} times each, {clicks} clicks; answers per (round, variant): {dict(served)}"
+    )
     by_ctr = []
     for v in results["variants"]:
         offline = float(np.mean(quality[v["name"]])) if quality[v["name"]] else float("nan")
         lift = (
             f"lift {v['lift']:+.1%} always-valid [{v['lift_interval']['low']:+.1%}, {v['lift_interval']['high']:+.1%}]"
+            f" (fixed-horizon [{v['lift_fixed_interval']['low']:+.1%}, {v['lift_fixed_interval']['high']:+.1%}])"
             if v["lift"] is not None
             else "control"
         )
         print(
             f"  {v['name']:<7} users {v['users']:>4}  impressions {v['impressions']:>5}  clicks {v['clicks']:>4}  "
             f"CTR {v['ctr']:.4f} [{v['ctr_interval']['low']:.4f}, {v['ctr_interval']['high']:.4f}]  "
-            f"NDCG@10 of the served lists {offline:.4f}  {lift}"
+            f"mean NDCG@10 of its lists {offline:.4f}  {lift}"
         )
         by_ctr.append((v["ctr"], offline, v["name"]))
     print(f"sample ratio: p = {results['sample_ratio']['p_value']:.3f}; decision: {results['decision']}")

@@ -73,6 +73,22 @@ def test_scopes_decide_what_a_key_may_do(keys, client):
     assert client.get("/users/alice", headers=_as(admin)).status_code == 200
 
 
+def test_experiments_need_admin_to_change_and_read_to_look(keys, client):
+    read, write, admin = keys["read"], keys["write"], keys["admin"]
+    body = {"name": "exp", "variants": [{"name": "a"}, {"name": "b", "overrides": {"cf_weight": 0.2}}]}
+    for key in (read, write):
+        assert client.post("/experiments", json=body, headers=_as(key)).status_code == 403
+    assert client.post("/experiments", json=body).status_code == 401
+    assert client.post("/experiments", json=body, headers=_as(admin)).status_code == 201
+    for path in ("/experiments", "/experiments/exp", "/experiments/exp/results", "/metrics/online"):
+        assert client.get(path, headers=_as(read)).status_code == 200, path
+        assert client.get(path, headers=_as(write)).status_code == 403, path
+        assert client.get(path).status_code == 401, path
+    for path, payload in (("/experiments/exp/traffic", {"traffic_percent": 50}), ("/experiments/exp/stop", None)):
+        assert client.post(path, json=payload, headers=_as(read)).status_code == 403, path
+        assert client.post(path, json=payload, headers=_as(admin)).status_code == 200, path
+
+
 def test_auth_is_checked_before_the_body(keys, client):
     response = client.post("/users/", json={"user_id": ""}, headers=_as(keys["read"]))
     assert response.status_code == 403

@@ -380,6 +380,9 @@ def test_training_publishes_the_algorithm_an_experiment_names_and_its_users_get_
     assert manifest["model"]["cf"]["algorithm"] != "itemknn"
     answers = {f"u{i}": _recommend(shop, f"u{i}") for i in range(12)}
     assert {a["variant"] for a in answers.values()} == {"chosen", "knn"}
+    _interact(shop, "u0", answers["u0"]["recommendations"][0]["content_id"])
+    again = {f"u{i}": _recommend(shop, f"u{i}")["variant"] for i in range(12)}
+    assert again == {u: a["variant"] for u, a in answers.items()}  # the next calls too
     engine = get_engine()
     base, _ = engine.recommender()
     knn = engine._variants[("algo", "knn")][1]
