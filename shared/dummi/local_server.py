@@ -62,7 +62,8 @@ def _warm_up() -> None:
 
 def _metrics_job(stop: threading.Event) -> None:
     """The online metrics job of the metrics function (hourly in AWS), every DUMMI_METRICS_INTERVAL_SECONDS
-    here (300 on make run), the first a minute after start."""
+    here (300 on make run), the first a minute after start; with --workers N, one worker per period runs it."""
+    from dummi.db.state_repository import StateRepository
     from dummi.services import online_metrics_service
 
     interval = get_settings().dummi_metrics_interval_seconds
@@ -71,8 +72,10 @@ def _metrics_job(stop: threading.Event) -> None:
     wait = min(60.0, interval)
     while not stop.wait(wait):
         try:
-            done = online_metrics_service.run(get_database())
-            logger.info("online metrics: %s", done)
+            db = get_database()
+            if db.autocommit(lambda conn: StateRepository(conn).claim("metrics_job", interval * 0.9)):
+                done = online_metrics_service.run(db)
+                logger.info("online metrics: %s", done)
         except Exception:  # noqa: BLE001 - the next round tries again
             logger.warning("online metrics job failed", exc_info=True)
         wait = interval

@@ -89,3 +89,14 @@ def test_migrate_is_idempotent_and_safe_when_run_concurrently(migrated):
         t.join()
     assert not errors
     assert results == [[], [], []]  # the session fixture applied everything already
+
+
+def test_a_claim_goes_to_one_caller_per_period(db):
+    from dummi.db.state_repository import StateRepository
+
+    claim = lambda: db.autocommit(lambda conn: StateRepository(conn).claim("job", 3600))  # noqa: E731
+    assert [claim(), claim(), claim()] == [True, False, False]
+    db.autocommit(
+        lambda conn: conn.run("UPDATE app_state SET updated_at = now() - interval '2 hours' WHERE key = 'job'")
+    )
+    assert [claim(), claim()] == [True, False]

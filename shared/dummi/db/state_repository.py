@@ -25,3 +25,16 @@ class StateRepository:
             value=json.dumps(value),
         )
         return bool(rows)
+
+    def claim(self, key: str, every_seconds: float) -> bool:
+        """True for the one caller that finds ``key`` last claimed ``every_seconds`` ago or longer (or never),
+        which claims it now: several processes on one schedule run a job once per period."""
+        rows = self.conn.run(
+            "INSERT INTO app_state (key, value, updated_at) VALUES (:key, 'null', now())"
+            " ON CONFLICT (key) DO UPDATE SET updated_at = now()"
+            "   WHERE app_state.updated_at <= now() - make_interval(secs => :every)"
+            " RETURNING key",
+            key=key,
+            every=every_seconds,
+        )
+        return bool(rows)
