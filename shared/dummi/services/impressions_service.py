@@ -10,13 +10,16 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from dummi.db.connection import Connection, Database
 from dummi.db.impressions_repository import Attribution, Impression, ImpressionsRepository
 from dummi.errors import ConflictError, NotFoundError
-from dummi.ml.recommender import Recommendation
 from dummi.progress import NullProgress, Progress
 from dummi.telemetry import count
+
+if TYPE_CHECKING:  # the interactions function attributes events without numpy: no runtime import of ml
+    from dummi.ml.recommender import Recommendation
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from dummi.db.connection import Database
 from dummi.db.experiments_repository import CLICK_TYPES, LIKE_TYPES
-from dummi.db.metrics_repository import MetricsRepository
+from dummi.db.metrics_repository import ROW_COLUMNS, MetricsRepository
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.metrics import category_spread, intra_list_diversity, self_information
 from dummi.progress import NullProgress, Progress
@@ -282,19 +282,8 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
     return out
 
 
-_SUMMED = (
-    "lists",
-    "impressions",
-    "users",
-    "clicks",
-    "likes",
-    "user_ctr_sum",
-    "diversity_sum",
-    "diversity_lists",
-    "spread_sum",
-    "novelty_sum",
-    "young_impressions",
-)
+# stored columns that add up across rows (distinct counts of items and the catalog size do not)
+_SUMMED = tuple(c for c in ROW_COLUMNS if c not in (*DIMENSIONS, "items_shown", "catalog_size", "by_position"))
 
 
 def _zero() -> dict[str, Any]:
