@@ -388,3 +388,9 @@ def test_training_publishes_the_algorithm_an_experiment_names_and_its_users_get_
     knn = engine._variants[("algo", "knn")][1]
     assert knn.bundle.cf.algorithm == "itemknn" and base.bundle.cf.algorithm == manifest["model"]["cf"]["algorithm"]
     assert knn.bundle.item_ids is base.bundle.item_ids  # a variant shares the catalog, it does not copy it
+
+
+def test_metrics_at_the_ends_of_the_calendar(client):
+    for params in ({"to": "0001-01-01"}, {"from": "9999-12-31", "to": "9999-12-31"}, {"from": "9999-12-31"}):
+        answer = client.get("/metrics/online", params=params)
+        assert answer.status_code == 200 and answer.json()["rows"] == [], params

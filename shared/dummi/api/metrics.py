@@ -71,7 +71,7 @@ def online_metrics(
     `dummi metrics` to bring them up to date by hand). A range with from after to holds no days."""
     today = datetime.now(UTC).date()
     end = to or today
-    start = from_ or end - timedelta(days=DEFAULT_DAYS - 1)
+    start = from_ or max(date.min, end - timedelta(days=min(DEFAULT_DAYS - 1, (end - date.min).days)))
     groups = list(dict.fromkeys(group_by.split(",")))
     if "variant" in groups and "experiment" not in groups:
         groups.append("experiment")  # a variant's name means something only within its experiment
