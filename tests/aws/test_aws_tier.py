@@ -194,12 +194,13 @@ def test_recommendations_keep_answering_from_the_cached_model_when_s3_is_unreach
     _clear_caches()
     user = load_sample_users()[0]
     with TestClient(create_full_app(), raise_server_exceptions=False) as client:
-        before = client.post("/recommendations/", json={"user_id": user})
+        ranked = {"user_id": user, "explore_slots": 0}  # the model's own ranking (exploration draws at random)
+        before = client.post("/recommendations/", json=ranked)
         assert before.status_code == 200 and before.json()["model_version"] == run.model_version
 
         monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
         reset_clients()
-        during = client.post("/recommendations/", json={"user_id": user})
+        during = client.post("/recommendations/", json=ranked)
         assert during.status_code == 200 and during.json()["model_version"] == run.model_version
         assert [r["content_id"] for r in during.json()["recommendations"]] == [
             r["content_id"] for r in before.json()["recommendations"]

@@ -394,3 +394,26 @@ def test_metrics_at_the_ends_of_the_calendar(client):
     for params in ({"to": "0001-01-01"}, {"from": "9999-12-31", "to": "9999-12-31"}, {"from": "9999-12-31"}):
         answer = client.get("/metrics/online", params=params)
         assert answer.status_code == 200 and answer.json()["rows"] == [], params
+
+
+def test_an_explore_slot_is_logged_with_its_propensity_and_counted_for_the_next_draws(shop, db):
+    from dummi.services import online_metrics_service
+
+    answer = _recommend(shop, "ann", n_recommendations=3, explore_slots=1)
+    methods = [r["method"] for r in answer["recommendations"]]
+    assert methods.count("explore") == 1 and methods.index("explore") == 2  # positions 3..n only
+    explored = answer["recommendations"][2]
+    logged = _logged(db, answer["recommendation_id"])
+    assert logged.propensities[:2] == [None, None] and 0 < logged.propensities[2] <= 1
+    assert logged.methods[2] == "explore"
+    assert "explore" not in [
+        r["method"] for r in _recommend(shop, "ann", n_recommendations=3, explore_slots=0)["recommendations"]
+    ]
+    _interact(shop, "ann", explored["content_id"], recommendation_id=answer["recommendation_id"])
+    done = online_metrics_service.run(db)
+    assert done["item_stats"] >= 3
+    stats = {
+        r[0]: (r[1], r[2])
+        for r in db.read(lambda conn: conn.run("SELECT content_id, impressions, clicks FROM item_stats"))
+    }
+    assert stats[explored["content_id"]][1] == 1 and stats[explored["content_id"]][0] >= 1

@@ -201,15 +201,16 @@ def test_many_new_items_compete_by_closeness_not_by_age(client, catalog):
 
 
 def test_use_cf_use_embeddings_and_cf_weight_change_the_ranking(client, catalog):
-    both = recommend(client, "python-fan-5", n_recommendations=10)
-    cf_only = recommend(client, "python-fan-5", n_recommendations=10, use_embeddings=False)
-    content_only = recommend(client, "python-fan-5", n_recommendations=10, use_cf=False)
+    ranked = {"n_recommendations": 10, "explore_slots": 0}  # the ranking alone (exploration draws at random)
+    both = recommend(client, "python-fan-5", **ranked)
+    cf_only = recommend(client, "python-fan-5", **ranked, use_embeddings=False)
+    content_only = recommend(client, "python-fan-5", **ranked, use_cf=False)
     assert {r["method"] for r in both["recommendations"]} == {"hybrid"}
     assert {r["method"] for r in cf_only["recommendations"]} == {"cf"}
     assert {r["method"] for r in content_only["recommendations"]} == {"embedding"}
-    full_cf = recommend(client, "python-fan-5", n_recommendations=10, cf_weight=1.0)
+    full_cf = recommend(client, "python-fan-5", **ranked, cf_weight=1.0)
     assert ids(full_cf) == ids(cf_only)
-    full_content = recommend(client, "python-fan-5", n_recommendations=10, cf_weight=0.0)
+    full_content = recommend(client, "python-fan-5", **ranked, cf_weight=0.0)
     assert ids(full_content) == ids(content_only)
     assert ids(cf_only) != ids(content_only)
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictBool, create_model, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool, create_model, model_validator
 
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictFloat, StrictModel, number_only
+from dummi.api.schemas import StrictFloat, StrictModel, bounded_whole
 from dummi.experiments.assignment import Experiment
 from dummi.experiments.overrides import SETTING_BOUNDS
 from dummi.ml.collaborative import ALGORITHMS
@@ -32,7 +32,7 @@ def _setting_field(key: str) -> tuple[Any, Any]:
     default = DEFAULT_SETTINGS[key]
     bounds = Field(ge=low, le=high, description=f"ranking setting (the model's own is tuned; default {default})")
     # a whole number may come as 3 or 3.0 (JSON Schema's integer), never as "3" or true
-    kind = Annotated[int, bounds, BeforeValidator(number_only)] if whole else Annotated[StrictFloat, bounds]
+    kind = bounded_whole(int(low), int(high), bounds.description) if whole else Annotated[StrictFloat, bounds]
     return kind | None, None
 
 
@@ -48,6 +48,8 @@ VariantOverrides = create_model(
     cf_weight=(Annotated[StrictFloat, Field(ge=0, le=1)] | None, None),
     use_cf=(StrictBool | None, None),
     use_embeddings=(StrictBool | None, None),
+    max_per_category=(bounded_whole(1, 100, "at most this many items of one category") | None, None),
+    explore_slots=(bounded_whole(0, 100, "slots for young items (Thompson sampling)") | None, None),
     **{key: _setting_field(key) for key in SETTING_BOUNDS},
 )
 

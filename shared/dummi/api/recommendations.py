@@ -19,6 +19,7 @@ from dummi.api.schemas import (
     StrictFloat,
     StrictModel,
     WholeNumber,
+    bounded_whole,
     model_response,
 )
 from dummi.ml.recommender import RankRequest, Recommendation
@@ -74,6 +75,24 @@ class RecommendationRequest(StrictModel):
     category: Category | None = Field(default=None, description="only items of this category")
     exclude: list[Identifier] = Field(default=[], max_length=MAX_EXCLUDE, description="content ids to leave out")
     surface: Surface = DEFAULT_SURFACE
+    diversity: StrictFloat | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="0..1: trade relevance for variety (greedy MMR over the best max(4n, 50) candidates; 0 is "
+        "the ranked order); default: the value the last training chose on its holdout",
+    )
+    max_per_category: bounded_whole(1, MAX_RECOMMENDATIONS, "at most this many items of one category") | None = None
+    explore_slots: (
+        bounded_whole(
+            0,
+            MAX_RECOMMENDATIONS,
+            "slots given to young items (created within 30 days or shown fewer than 100 times) that match the "
+            "user, chosen by Thompson sampling and placed at a random position from 3 on (method: explore); "
+            "default 1 from n_recommendations = 10 up, else 0",
+        )
+        | None
+    ) = None
 
 
 class RecommendedItem(BaseModel):
@@ -81,7 +100,7 @@ class RecommendedItem(BaseModel):
     title: str
     category: str
     score: float
-    method: str = Field(description="hybrid | cf | embedding | interest | popular")
+    method: str = Field(description="hybrid | cf | embedding | interest | popular | explore")
     reason: str
 
 
@@ -142,6 +161,9 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
             cf_weight=body.cf_weight,
             category=body.category,
             exclude=frozenset(body.exclude),
+            diversity=body.diversity,
+            max_per_category=body.max_per_category,
+            explore_slots=body.explore_slots,
         ),
     )
     recommendation_id = log_answer(

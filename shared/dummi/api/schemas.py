@@ -97,6 +97,11 @@ def number_only(value: object) -> object:
 WholeNumber = Annotated[int, BeforeValidator(number_only)]
 
 
+def bounded_whole(low: int, high: int, description: str = ""):
+    """A WholeNumber within [low, high] whose schema says so also when it is optional (``... | None``)."""
+    return Annotated[int, Field(ge=low, le=high, description=description or None), BeforeValidator(number_only)]
+
+
 def _unique(values: list[str]) -> list[str]:
     """Drop repeats, keeping the first occurrence's order."""
     return list(dict.fromkeys(values))

@@ -23,6 +23,7 @@ class Impression:
     item_ids: list[str]
     scores: list[float]
     methods: list[str]
+    propensities: list[float | None] | None = None  # exploration's, per position (None: ranked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +41,10 @@ class ImpressionsRepository:
         """One INSERT (autocommit). Safe to repeat: the id is the primary key."""
         self.conn.run(
             "INSERT INTO impressions (recommendation_id, user_id, surface, endpoint, model_version, experiment,"
-            " variant, created_at, item_ids, scores, methods)"
+            " variant, created_at, item_ids, scores, methods, propensities)"
             " VALUES (CAST(:id AS uuid), :user_id, :surface, :endpoint, :model_version, :experiment, :variant,"
             "         COALESCE(CAST(:created_at AS timestamptz), now()), CAST(:item_ids AS text[]),"
-            "         CAST(:scores AS real[]), CAST(:methods AS text[]))"
+            "         CAST(:scores AS real[]), CAST(:methods AS text[]), CAST(:propensities AS real[]))"
             " ON CONFLICT (recommendation_id) DO NOTHING",
             id=impression.recommendation_id,
             user_id=impression.user_id,
@@ -56,6 +57,7 @@ class ImpressionsRepository:
             item_ids=impression.item_ids,
             scores=impression.scores,
             methods=impression.methods,
+            propensities=impression.propensities,
         )
 
     def latest_listing(self, user_id: str, content_id: str, window: timedelta) -> Attribution | None:
@@ -86,10 +88,14 @@ class ImpressionsRepository:
     def get(self, recommendation_id: str) -> Impression | None:
         rows = self.conn.run(
             "SELECT CAST(recommendation_id AS text), user_id, surface, endpoint, model_version, experiment, variant,"
-            " created_at, item_ids, scores, methods FROM impressions WHERE recommendation_id = CAST(:id AS uuid)",
+            " created_at, item_ids, scores, methods, propensities FROM impressions"
+            " WHERE recommendation_id = CAST(:id AS uuid)",
             id=recommendation_id,
         )
         if not rows:
             return None
         r = rows[0]
-        return Impression(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8]), list(r[9]), list(r[10]))
+        propensities = list(r[11]) if r[11] is not None else None
+        return Impression(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8]), list(r[9]), list(r[10]), propensities
+        )

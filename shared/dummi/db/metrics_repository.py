@@ -104,6 +104,22 @@ class MetricsRepository:
             f"INSERT INTO online_metrics ({names}) SELECT {select} FROM unnest({unnest}) AS t({names})", **columns
         )
 
+    def rebuild_item_stats(self, click_types: list[str]) -> int:
+        """item_stats becomes every shown item's impressions and attributed clicks (once per answer and item)
+        over the impressions kept; in the caller's transaction. How many items."""
+        self.conn.run("DELETE FROM item_stats")
+        rows = self.conn.run(
+            "INSERT INTO item_stats (content_id, impressions, clicks)"
+            " SELECT s.item, count(*), count(c.content_id)"
+            " FROM (SELECT i.recommendation_id, u.item FROM impressions i, unnest(i.item_ids) AS u(item)) s"
+            " LEFT JOIN (SELECT DISTINCT recommendation_id, content_id FROM interactions"
+            "            WHERE recommendation_id IS NOT NULL AND event_type = ANY(CAST(:clicks AS text[]))) c"
+            "   ON c.recommendation_id = s.recommendation_id AND c.content_id = s.item"
+            " GROUP BY s.item RETURNING 1",
+            clicks=click_types,
+        )
+        return len(rows)
+
     def latest_day(self) -> date | None:
         return self.conn.run("SELECT max(day) FROM online_metrics")[0][0]
 

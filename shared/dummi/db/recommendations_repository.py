@@ -60,3 +60,13 @@ class RecommendationsRepository:
             "SELECT title, embedding FROM content WHERE content_id = :content_id", content_id=content_id
         )
         return (rows[0][0], rows[0][1]) if rows else None
+
+    def exploration_stats(self, young_days: float) -> tuple[list[tuple[str, int, int]], list[str]]:
+        """(content_id, impressions, clicks) of every item shown (item_stats), and the ids of content created
+        within ``young_days``."""
+        shown = self.conn.run("SELECT content_id, impressions, clicks FROM item_stats")
+        young = self.conn.run(
+            "SELECT content_id FROM content WHERE created_at > now() - make_interval(days => :days)",
+            days=int(young_days),
+        )
+        return [(r[0], int(r[1]), int(r[2])) for r in shown], [r[0] for r in young]

@@ -1,9 +1,11 @@
 """What an experiment variant may change, checked when the experiment is created, applied per request.
 
-A variant's overrides replace the request's own ``cf_weight``, ``use_cf`` and ``use_embeddings`` (so every
-user of a variant gets the variant), choose the CF ``algorithm`` (one the training published: it publishes
-every algorithm a running experiment names beside the chosen one), and set any ranking setting the
-recommender exposes (``dummi.ml.recommender.DEFAULT_SETTINGS``) over the model's own.
+A variant's overrides replace the request's own ``cf_weight``, ``use_cf``, ``use_embeddings``,
+``max_per_category`` and ``explore_slots`` (so every user of a variant gets the variant), choose the CF
+``algorithm`` (one the training published: it publishes every algorithm a running experiment names beside
+the chosen one), and set any ranking setting the recommender exposes (``dummi.ml.recommender.
+DEFAULT_SETTINGS``, ``diversity`` among them) over the model's own; a ``diversity`` override also replaces
+the request's own.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from typing import Any
 from dummi.ml.collaborative import ALGORITHMS
 from dummi.ml.recommender import DEFAULT_SETTINGS, RankRequest
 
-REQUEST_FIELDS = {"cf_weight": (0.0, 1.0), "use_cf": None, "use_embeddings": None}
+REQUEST_FIELDS = {
+    "cf_weight": (0.0, 1.0),
+    "use_cf": None,
+    "use_embeddings": None,
+    "max_per_category": (1, 100),
+    "explore_slots": (0, 100),
+}
 # Ranking settings: (low, high, whole number?)
-SETTING_BOUNDS: dict[str, tuple[float, float, bool]] = {
+_SPECIAL = {
     "cold_threshold": (1, 1000, True),
     "candidates": (10, 10_000, True),
     "skip_similarity": (-1.0, 1.0, False),
-    **{
-        key: (0.0, 1e6, False)
-        for key in DEFAULT_SETTINGS
-        if key not in {"cold_threshold", "candidates", "skip_similarity"}
-    },
+    "diversity": (0.0, 1.0, False),
+}
+SETTING_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    key: _SPECIAL.get(key, (0.0, 1e6, False)) for key in DEFAULT_SETTINGS
 }
 ALLOWED = sorted({"algorithm", *REQUEST_FIELDS, *SETTING_BOUNDS})
 
@@ -36,7 +43,10 @@ class Overrides:
     settings: dict[str, float] = field(default_factory=dict)  # ranking settings
 
     def apply(self, request: RankRequest) -> RankRequest:
-        return replace(request, **self.request) if self.request else request
+        fields = dict(self.request)
+        if "diversity" in self.settings:  # the variant's diversity wins over the request's own too
+            fields["diversity"] = self.settings["diversity"]
+        return replace(request, **fields) if fields else request
 
     @property
     def changes_model(self) -> bool:
@@ -59,6 +69,9 @@ def check(overrides: dict[str, Any]) -> Overrides:
             request[key] = value
         elif key == "cf_weight":
             request[key] = _number(key, value, 0.0, 1.0, whole=False)
+        elif key in ("max_per_category", "explore_slots"):
+            low, high = REQUEST_FIELDS[key]
+            request[key] = _number(key, value, low, high, whole=True)
         elif key in SETTING_BOUNDS:
             low, high, whole = SETTING_BOUNDS[key]
             settings[key] = _number(key, value, low, high, whole=whole)

@@ -78,3 +78,36 @@ def self_information(popularity: float, users: int) -> float:
     share floored at 1 / (users + 1) so that an item nobody touched is finite (and the most novel)."""
     floor = 1.0 / (users + 1) if users > 0 else 1.0
     return float(-np.log2(max(popularity, floor)))
+
+
+def list_figures(
+    lists: Iterable[Sequence[str]],
+    vectors: Mapping[str, np.ndarray],
+    categories: Mapping[str, str],
+    users_per_item: Mapping[str, int],
+    users_total: int,
+) -> dict[str, float]:
+    """Mean intra-list diversity, category spread and novelty of ``lists`` (offline; the online job adds
+    the same per-list figures up per day)."""
+    ild, spread, novelty = [], [], []
+    for items in lists:
+        found = [vectors[c] for c in items if c in vectors]
+        d = intra_list_diversity(np.vstack(found)) if len(found) >= 2 else None
+        if d is not None:
+            ild.append(d)
+        s = category_spread([categories[c] for c in items if c in categories])
+        if s is not None:
+            spread.append(s)
+        novelty.extend(self_information(users_per_item.get(c, 0) / max(users_total, 1), users_total) for c in items)
+    mean = lambda xs: float(np.mean(xs)) if xs else 0.0  # noqa: E731
+    return {"intra_list_diversity": mean(ild), "category_spread": mean(spread), "novelty": mean(novelty)}
+
+
+def users_per_item(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, int], int]:
+    """(item -> distinct users, distinct users) from (user, item) pairs."""
+    seen: dict[str, set[str]] = {}
+    users: set[str] = set()
+    for user, item in pairs:
+        seen.setdefault(item, set()).add(user)
+        users.add(user)
+    return {item: len(u) for item, u in seen.items()}, len(users)

@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 
 from dummi.ml.collaborative import CFModel, standardize
+from dummi.ml.explore import FIRST_SLOT, posterior, thompson
 from dummi.ml.interactions import event_weight
 from dummi.ml.interests import item_labels, label, label_index
 from dummi.ml.model_bundle import ModelBundle
+from dummi.ml.rerank import diversify, pool_size
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "cold_threshold": 5,  # the seed: fewer than 5 interactions is a cold-start user
@@ -42,6 +44,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "prior_strength": 50.0,  # cold start: how strongly co-likes are shrunk toward popularity
     "sequence_boost": 0.1,  # cold start: weight of what others engaged with next after the user's items (z units)
     "match_boost": 1000.0,  # cold start: lift of items that match a stated interest (nats of popularity share)
+    "diversity": 0.0,  # default of the request's diversity (MMR re-rank; chosen on the holdout: dummi.ml.tuning)
     "candidates": 500,  # per source (CF top, content top) before blending
 }
 # A newcomer's list: when at least n items match a stated interest, at least this share of the top n match.
@@ -55,6 +58,8 @@ INTEREST_MATCH_COSINE = 0.45
 # of the engaged model items, so a new item that matches a stated interest is among the first matches.
 FRESH_POPULARITY_QUANTILE = 0.9
 EPSILON = 1e-9
+# Exploration draws from at most this many young items that match the user, best match first.
+EXPLORE_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,26 @@ class RankRequest:
     cf_weight: float = 0.5
     category: str | None = None
     exclude: frozenset[str] = frozenset()
+    diversity: float | None = None  # 0..1: MMR re-rank (None: the model's setting); 0 is the ranked order
+    max_per_category: int | None = None  # a hard cap on items of one category in the list
+    explore_slots: int | None = None  # slots for young items (None: 1 from n = 10 up, else 0)
+
+
+def explore_slots(request: RankRequest) -> int:
+    """The request's exploration slots: its own, or 1 of 10 from n = 10 up (none in shorter lists)."""
+    if request.explore_slots is not None:
+        return request.explore_slots
+    return 1 if request.n >= 10 else 0
+
+
+@dataclass(frozen=True)
+class ExploreArms:
+    """What exploration knows, on the recommender's positions (``dummi.ml.explore``)."""
+
+    young: np.ndarray  # bool: created within 30 days, or shown fewer than 100 times
+    impressions: np.ndarray  # attributed impressions per item
+    clicks: np.ndarray  # attributed clicks per item
+    global_ctr: float  # the prior's centre
 
 
 @dataclass(frozen=True)
@@ -102,8 +127,9 @@ class Recommendation:
     title: str
     category: str
     score: float
-    method: str  # hybrid | cf | embedding | interest | popular
+    method: str  # hybrid | cf | embedding | interest | popular | explore
     reason: str
+    propensity: float | None = None  # explore: the probability the exploration policy had of choosing it
 
 
 @dataclass
@@ -233,9 +259,75 @@ class HybridRecommender:
         )
 
     # -- ranking --------------------------------------------------------------------------------------
-    def recommend(self, user: UserState, request: RankRequest) -> list[Recommendation]:
+    def recommend(
+        self,
+        user: UserState,
+        request: RankRequest,
+        arms: ExploreArms | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> list[Recommendation]:
+        """The list: ranked (and re-ranked for diversity), then, with ``arms``, its exploration slots filled
+        by Thompson sampling over young items that match the user (``dummi.ml.explore``)."""
         top, scores, parts, profile = self._rank(user, request)
-        return [self._explain(int(p), float(scores[p]), parts, user, profile) for p in top]
+        recs = [self._explain(int(p), float(scores[p]), parts, user, profile) for p in top]
+        slots = explore_slots(request)
+        if arms is None or slots <= 0 or len(recs) < FIRST_SLOT:
+            return recs
+        return self._explore(recs, top, parts, user, request, arms, slots, rng or np.random.default_rng())
+
+    def _explore(self, recs, top, parts, user, request, arms: ExploreArms, slots: int, rng) -> list[Recommendation]:
+        candidates = self._explore_candidates(top, parts, user, request, arms)
+        picks = thompson(arms.impressions[candidates], arms.clicks[candidates], arms.global_ctr, slots, len(recs), rng)
+        if not picks:
+            return recs
+        out = list(recs[: len(recs) - len(picks)])  # the last ranked items make room
+        a, b = posterior(arms.impressions[candidates], arms.clicks[candidates], arms.global_ctr)
+        for pick in sorted(picks, key=lambda p: p.position):
+            pos = int(candidates[pick.index])
+            shown = int(arms.impressions[pos])
+            reason = f"new to {self.categories[pos]}: shown {shown} times so far, we are finding out who likes it"
+            explored = Recommendation(
+                str(self.ids[pos]),
+                self.titles[pos],
+                self.categories[pos],
+                float(a[pick.index] / (a[pick.index] + b[pick.index])),  # the posterior mean CTR
+                "explore",
+                reason,
+                pick.propensity,
+            )
+            out.insert(pick.position - 1, explored)
+        return out
+
+    def _explore_candidates(self, top, parts, user: UserState, request: RankRequest, arms: ExploreArms) -> np.ndarray:
+        """Young items that match the user, best match first, at most EXPLORE_CANDIDATES: for users with a
+        profile, the young items of the ranking's candidate pool by content similarity; for newcomers, the
+        young items matching their interests (else close to them)."""
+        blocked = set(top.tolist())
+        blocked.update(self.position[c] for c in user.seen | set(request.exclude) if c in self.position)
+        if parts["mode"] == "warm":
+            pool = parts["pool"]
+            closeness = parts["content"] if parts["content"] is not None else parts["cf"]
+            if closeness is None:
+                return np.empty(0, np.int64)
+            order = np.argsort(-closeness, kind="stable")
+            ranked = pool[order]
+        else:  # a newcomer: young matches of its interests, then the young items closest to them
+            matched = parts.get("matched")
+            ranked = np.empty(0, np.int64)
+            if matched is not None:
+                ranked = np.flatnonzero(matched & arms.young)
+                ranked = ranked[np.argsort(-self.popularity[ranked], kind="stable")]
+            closeness = parts.get("closeness")  # to the interests, worked out by the ranking already
+            if closeness is not None:
+                young = np.flatnonzero(arms.young)
+                m = min(len(young), 10 * EXPLORE_CANDIDATES)
+                close = young[np.argpartition(-closeness[young], m - 1)[:m]] if 0 < m < len(young) else young
+                close = close[np.argsort(-closeness[close], kind="stable")]
+                ranked = np.concatenate([ranked, close[~np.isin(close, ranked)]])
+        keep = arms.young[ranked] & np.fromiter((p not in blocked for p in ranked), bool, len(ranked))
+        if request.category is not None:
+            keep &= self.category_array[ranked] == request.category
+        return ranked[keep][:EXPLORE_CANDIDATES]
 
     def ranked_ids(self, user: UserState, request: RankRequest) -> list[str]:
         """The ids ``recommend`` answers, in its order, without the explanations (training's holdout)."""
@@ -250,7 +342,29 @@ class HybridRecommender:
         else:
             seen = np.fromiter((self.position[c] for c in user.seen if c in self.position), np.int64)
             scores, parts = self._warm_scores(profile, request, seen)
-        top, scores = self._top(scores, parts, user, profile, request)
+        diversity = float(self.settings["diversity"] if request.diversity is None else request.diversity)
+        if diversity <= 0 and request.max_per_category is None:
+            top, scores = self._top(scores, parts, user, profile, request, request.n)
+            return top, scores, parts, profile
+        # a pool of the best candidates, re-ranked for diversity (dummi.ml.rerank); a category cap that
+        # leaves the list short widens the pool. The newcomers' quota of interest matches holds too.
+        size, raw = pool_size(request.n), scores
+        while True:
+            pool, scores = self._top(raw, parts, user, profile, request, size)
+            order = diversify(
+                scores[pool],
+                self.vectors[pool],
+                request.n,
+                diversity=diversity,
+                categories=[self.categories[p] for p in pool] if request.max_per_category is not None else None,
+                max_per_category=request.max_per_category,
+            )
+            if len(order) >= request.n or len(pool) < size:
+                break
+            size *= 4
+        top = pool[order]
+        if parts.get("matched") is not None and request.max_per_category is None:
+            top = _quota_in_place(top, pool, scores, parts["matched"], request.n)
         return top, scores, parts, profile
 
     def _warm_scores(
@@ -395,6 +509,7 @@ class HybridRecommender:
             "following": following,
             "mode": "cold",
             "matched": matched,
+            "closeness": closeness,
             "nothing_matched": matched is not None and not matched.any(),  # once, not per explained item
         }
         return scores, parts
@@ -425,6 +540,7 @@ class HybridRecommender:
         user: UserState,
         profile: _Profile,
         request: RankRequest,
+        n: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(the top n positions, best first; the final scores)."""
         scores = scores.astype(np.float64, copy=True)
@@ -437,9 +553,9 @@ class HybridRecommender:
             scores[self.category_array != request.category] = -np.inf
         # close neighbours of skipped items are pushed down
         if len(profile.skipped) and float(self.settings["skip_penalty"]) > 0:
-            self._push_down_skipped_neighbours(scores, profile.skipped, request.n)
+            self._push_down_skipped_neighbours(scores, profile.skipped, n)
         finite = np.flatnonzero(np.isfinite(scores))
-        n = min(request.n, len(finite))
+        n = min(n, len(finite))
         if n == 0:
             return np.empty(0, np.int64), scores
         top = finite[np.argpartition(-scores[finite], n - 1)[:n]] if n < len(finite) else finite
@@ -594,6 +710,21 @@ def _with_matches(top: np.ndarray, finite: np.ndarray, scores: np.ndarray, match
     outside = np.setdiff1d(finite[matched[finite]], top[matched[top]], assume_unique=True)
     add = outside[np.argsort(-scores[outside], kind="stable")[:short]]
     return np.concatenate([top[matched[top]], keep, add])
+
+
+def _quota_in_place(top: np.ndarray, pool: np.ndarray, scores: np.ndarray, matched: np.ndarray, n: int) -> np.ndarray:
+    """A re-ranked list that keeps the newcomers' quota of matches: if it fell short, its last non-matching
+    items give their places to the best-scored matches of the pool not yet in it."""
+    need = min(int(np.ceil(MIN_MATCH_SHARE * n)), int(matched[pool].sum()))
+    short = need - int(matched[top].sum())
+    if short <= 0:
+        return top
+    spare = np.setdiff1d(pool[matched[pool]], top, assume_unique=True)
+    spare = spare[np.argsort(-scores[spare], kind="stable")][:short]
+    out = top.copy()
+    places = np.flatnonzero(~matched[out])[::-1][: len(spare)]
+    out[np.sort(places)] = spare
+    return out
 
 
 def _matching_interest(interests: list[str], title: str, category: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dummi.db.records import Event
-from dummi.ml.metrics import summarize
+from dummi.ml.metrics import list_figures, summarize, users_per_item
 from dummi.ml.recommender import DEFAULT_SETTINGS, HybridRecommender, RankRequest, UserEvent, UserState
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,12 @@ MIN_USERS_TO_TUNE = 30
 # Catalog coverage below this counts against a choice (``objective``): the share of the catalog that
 # appears in some top-10 list of the holdout's users.
 COVERAGE_TARGET = 0.15
+# The diversity re-rank's default: the largest of DIVERSITY_GRID whose holdout NDCG@10 (all users) stays
+# within DIVERSITY_NDCG_LOSS of no re-rank: diversity is bought with at most this much accuracy.
+DIVERSITY_GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
+DIVERSITY_NDCG_LOSS = 0.03
+# Below this many holdout users a 3% difference in NDCG is within the noise: the default stays 0.
+MIN_DIVERSITY_USERS = 300
 
 
 @dataclass
@@ -110,6 +116,36 @@ def evaluate(
     half = {u: recs[u] for u in users[: len(users) // 2]}
     result["all"]["coverage_half"] = summarize(half, {}, (), recommender.size)["all"]["coverage"]
     return result
+
+
+def diversity_curve(
+    recommender: HybridRecommender, states: dict[str, UserState], holdout: Holdout, users: list[str]
+) -> list[dict[str, float]]:
+    """NDCG@10, coverage, intra-list diversity, category spread and novelty of the holdout users' lists at
+    each diversity of DIVERSITY_GRID."""
+    vectors = {str(cid): recommender.vectors[i] for i, cid in enumerate(recommender.ids)}
+    categories = {str(cid): recommender.categories[i] for i, cid in enumerate(recommender.ids)}
+    per_item, users_total = users_per_item((e.user_id, e.content_id) for e in holdout.fit_events)
+    curve = []
+    for d in DIVERSITY_GRID:
+        recs = {u: recommender.ranked_ids(states[u], RankRequest(diversity=d)) for u in users}
+        result = summarize(recs, holdout.relevant, holdout.cold_users, recommender.size)
+        figures = list_figures(recs.values(), vectors, categories, per_item, users_total)
+        curve.append(
+            {
+                "diversity": d,
+                "ndcg": round(result["all"]["ndcg"], 5),
+                "coverage": round(result["all"]["coverage"], 4),
+                **{k: round(v, 4) for k, v in figures.items()},
+            }
+        )
+    return curve
+
+
+def pick_diversity(curve: list[dict[str, float]]) -> float:
+    """The largest diversity whose NDCG@10 is at least (1 - DIVERSITY_NDCG_LOSS) of no re-rank's."""
+    base = next(p["ndcg"] for p in curve if p["diversity"] == 0.0)
+    return max(p["diversity"] for p in curve if p["ndcg"] >= (1 - DIVERSITY_NDCG_LOSS) * base)
 
 
 def projected_coverage(coverage: float, coverage_half: float, scale: float) -> float:
@@ -234,16 +270,21 @@ def choose(
         tune("interest_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
         tune("profile_boost", [0.0, 0.1, 0.25, 0.5], cold, "cold")
         tune("match_boost", [0.0, 1.0, 3.0, 1000.0], cold, "cold")
+    curve = diversity_curve(build(best_cf, settings), states, holdout, warm + cold)
+    settings["diversity"] = pick_diversity(curve) if len(warm) + len(cold) >= MIN_DIVERSITY_USERS else 0.0
     final = evaluate(build(best_cf, settings), states, holdout, warm + cold)
     rounded = lambda result: {g: {k: round(v, 5) for k, v in m.items()} for g, m in result.items()}  # noqa: E731
     metrics = {
         "holdout": rounded(final),
         "holdout_users": {"warm": len(warm), "cold": len(cold)},
+        "diversity_curve": curve,
         "trials": trials,
         "tuning_seconds": round(time.perf_counter() - started, 2),
     }
     if baseline is not None:
         config, serving_settings = baseline
-        result = evaluate(build(config, {**DEFAULT_SETTINGS, **serving_settings}), states, holdout, warm + cold)
+        # at this run's diversity: the gate compares models, not how much accuracy each spends on variety
+        serving_settings = {**DEFAULT_SETTINGS, **serving_settings, "diversity": settings["diversity"]}
+        result = evaluate(build(config, serving_settings), states, holdout, warm + cold)
         metrics["serving_holdout"] = rounded(result)
     return Choice(best_cf, settings, metrics)

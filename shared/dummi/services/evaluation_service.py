@@ -1,13 +1,14 @@
 """`dummi evaluate`, as ../shared/EVALUATION.md specifies: import content, users and train into a fresh
 database through the import path, run the real training pipeline, ask the real recommender (default
-request) for 10 items for every user, write them out, and score them against test.jsonl."""
+request, without exploration slots: they are judged online) for 10 items for every user, write them out,
+and score them against test.jsonl."""
 
 from __future__ import annotations
 
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from dummi.artifacts.loader import ModelCache
 from dummi.artifacts.store import FileStore
 from dummi.db.connection import Database
 from dummi.db.migrations import migrate
-from dummi.ml.metrics import summarize
+from dummi.ml.metrics import list_figures, summarize, users_per_item
 from dummi.ml.model_bundle import parse_bundle
 from dummi.ml.recommender import RankRequest
 from dummi.progress import NullProgress, Progress
@@ -29,10 +30,11 @@ K = 10
 
 @dataclass
 class EvaluationResult:
-    metrics: dict[str, dict[str, float]]
+    metrics: dict[str, dict[str, float]]  # the default request's (plus "lists": diversity, spread, novelty)
     model_version: str | None
     timings: dict[str, float]
     training: dict[str, Any]
+    variants: dict[str, dict[str, dict[str, float]]] | None = None  # per named request, when asked for
 
 
 def evaluate_directory(
@@ -42,7 +44,10 @@ def evaluate_directory(
     database_url: str | None = None,
     progress: Progress | None = None,
     log: Callable[[str], None] = lambda line: None,
+    variants: Mapping[str, RankRequest] | None = None,
 ) -> EvaluationResult:
+    """``variants``: further requests (e.g. other diversities) scored the same way on the same model; only
+    the default request's lists are written out."""
     progress = progress or NullProgress()
     data_dir = Path(data_dir)
     timings: dict[str, float] = {}
@@ -73,17 +78,26 @@ def evaluate_directory(
             engine = RecommendationEngine(db, ModelCache(store, parse_bundle, check_interval=3600))
             users = [json.loads(line)["user_id"] for line in (data_dir / "users.jsonl").open() if line.strip()]
             started = time.perf_counter()
-            recommendations: dict[str, list[str]] = {}
-            progress.start("recommending", len(users))
+            # offline, lists are the ranking's own: exploration is judged online (and by simulation)
+            requests = {"default": RankRequest(n=K, explore_slots=0), **(variants or {})}
+            lists: dict[str, dict[str, list[str]]] = {name: {} for name in requests}
+            progress.start("recommending", len(users) * len(requests))
+            for user in users:
+                for name, request in requests.items():
+                    served = engine.recommend(db, user, request)
+                    lists[name][user] = [r.content_id for r in served.recommendations]
+                    progress.advance()
+            progress.finish()
+            recommendations = lists["default"]
             recommendations_out.parent.mkdir(parents=True, exist_ok=True)
             with recommendations_out.open("w") as out:
                 for user in users:
-                    served = engine.recommend(db, user, RankRequest(n=K))
-                    recommendations[user] = [r.content_id for r in served.recommendations]
                     out.write(json.dumps({"user_id": user, "recommendations": recommendations[user]}) + "\n")
-                    progress.advance()
-            progress.finish()
             timings["recommend"] = time.perf_counter() - started
+            recommender, _ = engine.recommender(db)
+            vectors = {str(c): recommender.vectors[i] for i, c in enumerate(recommender.ids)}
+            categories = {str(c): recommender.categories[i] for i, c in enumerate(recommender.ids)}
+            choice = _choice(store)
         finally:
             db.close()
             if stop is not None:
@@ -98,8 +112,32 @@ def evaluate_directory(
                 relevant.setdefault(e["user_id"], set()).add(e["content_id"])
     cold_file = data_dir / "cold_users.txt"
     cold = set(cold_file.read_text().split()) if cold_file.exists() else set()
-    metrics = summarize(recommendations, relevant, cold, imported.content, K)
-    return EvaluationResult(metrics, run.model_version, timings, {"timings": run.timings, "counts": run.counts})
+    per_item, users_total = users_per_item(
+        (e["user_id"], e["content_id"]) for e in map(json.loads, (data_dir / "train.jsonl").open()) if e
+    )
+
+    def score(recs: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+        metrics = summarize(recs, relevant, cold, imported.content, K)
+        metrics["lists"] = list_figures(recs.values(), vectors, categories, per_item, users_total)
+        return metrics
+
+    scored = {name: score(recs) for name, recs in lists.items()}
+    training = {"timings": run.timings, "counts": run.counts, **choice}
+    return EvaluationResult(scored["default"], run.model_version, timings, training, scored if variants else None)
+
+
+def _choice(store: FileStore) -> dict[str, Any]:
+    """The published model's chosen settings and its holdout's diversity curve (from the manifest)."""
+    from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
+
+    pointer = read_pointer(store)
+    if pointer is None:
+        return {}
+    manifest = json.loads(store.get(f"{MODELS}/{pointer['version']}/{MANIFEST}"))
+    return {
+        "settings": manifest.get("model", {}).get("settings", {}),
+        "diversity_curve": manifest.get("metrics", {}).get("diversity_curve", []),
+    }
 
 
 def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
@@ -111,4 +149,10 @@ def format_metrics(metrics: dict[str, dict[str, float]]) -> str:
             f"{m['map']:>8.4f} {m['hit_rate']:>8.4f}"
         )
     lines.append(f"catalog coverage: {metrics['all']['coverage']:.3f}")
+    if "lists" in metrics:
+        m = metrics["lists"]
+        lines.append(
+            f"lists: intra-list diversity {m['intra_list_diversity']:.3f}, category spread {m['category_spread']:.3f}, "
+            f"novelty {m['novelty']:.2f} bits"
+        )
     return "\n".join(lines)

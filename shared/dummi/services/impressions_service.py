@@ -69,6 +69,7 @@ def log_answer(
         item_ids=[r.content_id for r in recs],
         scores=[float(r.score) for r in recs],
         methods=[r.method for r in recs],
+        propensities=[r.propensity for r in recs] if any(r.propensity is not None for r in recs) else None,
     )
     try:
         db.autocommit(lambda conn: ImpressionsRepository(conn).log(impression))

@@ -3,7 +3,8 @@
 The job (hourly: the metrics function in AWS, a background thread on `make run`, `dummi metrics` by hand)
 recomputes every day from yesterday to today from the impressions log and the attributed events, and
 replaces those days' rows in one transaction, so running it twice leaves the same rows. It then deletes
-impressions past the retention period (in batches) and, in Lambda, sends the hour that ended an hour ago
+impressions past the retention period (in batches), rebuilds the per-item counts exploration learns from
+(``item_stats``) and, in Lambda, sends the hour that ended an hour ago
 to CloudWatch as EMF (an hour late, so that the clicks of the attribution window are in), plus the CTR
 against its 7-day baseline and the number of experiments with a sample-ratio mismatch (both alarmed on).
 
@@ -381,6 +382,8 @@ def run(db: Database, *, now: datetime | None = None, progress: Progress | None 
     done["impressions_deleted"] = delete_expired(
         db, timedelta(days=settings.dummi_impression_retention_days), progress=progress
     )
+    with db.transaction() as conn:  # the exploration's per-item counts, over the impressions kept
+        done["item_stats"] = MetricsRepository(conn).rebuild_item_stats(list(CLICK_TYPES))
     if in_lambda():
         done["emf_documents"] = emit(db, now, os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
     return done

@@ -17,19 +17,26 @@ from dummi.db.recommendations_repository import RecommendationsRepository
 from dummi.errors import NotFoundError
 from dummi.experiments.overrides import Overrides
 from dummi.ml.embeddings import from_bytes
+from dummi.ml.explore import YOUNG_DAYS, YOUNG_IMPRESSIONS
 from dummi.ml.model_bundle import ModelBundle, parse_bundle
 from dummi.ml.recommender import (
+    ExploreArms,
     FreshItems,
     HybridRecommender,
     RankRequest,
     Recommendation,
     UserEvent,
     UserState,
+    explore_slots,
 )
 from dummi.ml.vector_index import build_index
 from dummi.services.experiments_service import ExperimentCache
 
 FRESH_REFRESH_SECONDS = 5.0
+# How often the per-item counts exploration learns from are re-read (the metrics job rebuilds them).
+ARMS_REFRESH_SECONDS = 60.0
+# The prior's centre when little has been shown yet: the global CTR, shrunk toward this with this weight.
+PRIOR_CTR, PRIOR_IMPRESSIONS = 0.05, 1000.0
 # Content created shortly before training read the catalog may have been committed or embedded only after
 # that read (a write's transaction outlives its created_at by at most the statement timeout): it is looked
 # at again. Only ids are read; vectors only for items the model lacks.
@@ -64,6 +71,9 @@ class RecommendationEngine:
         self._models = models
         self._experiments = experiments or ExperimentCache(db, refresh=fresh_refresh)
         self._variants: dict[tuple[str, str], tuple[HybridRecommender, HybridRecommender]] = {}
+        self._arms: tuple[HybridRecommender, ExploreArms] | None = None
+        self._arms_rows: tuple[list, list] | None = None
+        self._arms_checked: float | None = None
         self._fresh_refresh = fresh_refresh
         self._lock = threading.Lock()
         self._recommender: HybridRecommender | None = None
@@ -147,13 +157,44 @@ class RecommendationEngine:
             if chosen is not None:  # None: the model lacks the variant's algorithm (the next training adds it)
                 recommender, request = chosen, overrides.apply(request)
                 experiment, variant = assignment.experiment, assignment.variant.name
+        arms = self._explore_arms(db, recommender) if explore_slots(request) > 0 else None
         return Served(
-            recommender.recommend(state, request),
+            recommender.recommend(state, request, arms),
             version,
             recommender.needs_interests(state),
             experiment,
             variant,
         )
+
+    def _explore_arms(self, db: Database, recommender: HybridRecommender) -> ExploreArms:
+        """Young items and their counts on this recommender's positions; the counts are re-read at most every
+        ARMS_REFRESH_SECONDS, the arrays rebuilt when they or the recommender change."""
+        now = time.monotonic()
+        if self._arms_checked is None or now - self._arms_checked >= ARMS_REFRESH_SECONDS:
+            rows = db.read(lambda conn: RecommendationsRepository(conn).exploration_stats(YOUNG_DAYS))
+            self._arms_checked = now
+            if rows != self._arms_rows:
+                self._arms_rows, self._arms = rows, None
+        cached = self._arms
+        if cached is not None and cached[0] is recommender:
+            return cached[1]
+        shown, young_by_age = self._arms_rows
+        impressions = np.zeros(recommender.size)
+        clicks = np.zeros(recommender.size)
+        for cid, n, c in shown:
+            pos = recommender.position.get(cid)
+            if pos is not None:
+                impressions[pos], clicks[pos] = n, c
+        young = impressions < YOUNG_IMPRESSIONS
+        for cid in young_by_age:
+            pos = recommender.position.get(cid)
+            if pos is not None:
+                young[pos] = True
+        total_shown, total_clicks = float(impressions.sum()), float(clicks.sum())
+        global_ctr = (total_clicks + PRIOR_CTR * PRIOR_IMPRESSIONS) / (total_shown + PRIOR_IMPRESSIONS)
+        arms = ExploreArms(young, impressions, clicks, global_ctr)
+        self._arms = (recommender, arms)
+        return arms
 
     def _variant(self, base: HybridRecommender, experiment: str, variant: str, overrides: Overrides):
         """The recommender of one experiment variant for the current model (built once per model), or None
