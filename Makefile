@@ -103,6 +103,9 @@ bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index,
 	$(BIN)/pip install --quiet -e '.[bench]' && $(BIN)/python tests/benchmarks/bench_reference.py
 	$(BIN)/python tests/benchmarks/plot_coverage_tradeoff.py
 	$(BIN)/python tests/benchmarks/simulate_experiments.py
+	$(BIN)/python tests/benchmarks/plot_diversity_tradeoff.py
+	$(BIN)/python tests/benchmarks/bench_rerank.py
+	$(BIN)/python tests/benchmarks/simulate_exploration.py
 	$(BIN)/python tests/benchmarks/experiment_e2e.py
 
 training-image: ## docker build of the training/embedding image (needs a Docker engine)

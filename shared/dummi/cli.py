@@ -223,6 +223,32 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate_policy(args: argparse.Namespace) -> int:
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.services.policy_evaluation import evaluate_policy
+
+    db = get_database()
+    migrate(db)
+    result = evaluate_policy(db, args.policy, prior_strength=args.prior_strength, days=args.days)
+    print(json.dumps(result))
+    if result["estimate"] is None:
+        why = (
+            "no exploration decisions logged in that period"
+            if not result["decisions"]
+            else "the policy would have made none of the logged choices: the log cannot tell"
+        )
+        print(f"dummi evaluate-policy: {why}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.policy}: estimated CTR of the exploration slots {result['estimate']:.4f} against "
+        f"{result['logged_ctr']:.4f} logged, from {result['decisions']} decisions "
+        f"({result['effective_decisions']:.0f} effective)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_db_url(args: argparse.Namespace) -> int:
     from dummi.config import get_settings
     from dummi.db.urls import resolve_database_url
@@ -302,6 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--days", type=int, default=7, help="days to print (default 7)")
     metrics.add_argument("--group-by", default="day,surface,experiment,variant", help="dimensions to print by")
     metrics.set_defaults(func=_cmd_metrics)
+
+    policy = sub.add_parser(
+        "evaluate-policy",
+        help="estimate another exploration policy's slot CTR from the logged decisions (self-normalised IPS)",
+    )
+    policy.add_argument("--policy", choices=["thompson", "greedy", "uniform"], required=True)
+    policy.add_argument("--prior-strength", type=float, default=10.0, help="thompson/greedy: pseudo-impressions")
+    policy.add_argument("--days", type=float, default=30.0, help="decisions of the last DAYS days")
+    policy.set_defaults(func=_cmd_evaluate_policy)
 
     url = sub.add_parser("db-url", help="print the database URL in use (starts the embedded server if needed)")
     url.set_defaults(func=_cmd_db_url)

@@ -3,10 +3,11 @@ on a local socket), the recommendations function's cold start (fresh process: im
 and peak RSS, on synthetic data: N items in topics (clustered unit vectors), N users with ~10 events each.
 
     .venv/bin/python tests/benchmarks/bench_recommend.py [items=100000] [users=100000] [--core-only 1000000]
-        [--keep=DIR] [--logging-cost]
+        [--keep=DIR] [--logging-cost] [--explore-cost]
 
 --logging-cost measures what logging each answer (the impression INSERT) adds: blocks of 50 requests with
 the log written and 50 with it replaced by a stub, interleaved, 1,000 of each, in one process.
+--explore-cost likewise compares the default request (one exploration slot) with explore_slots 0.
 
 --core-only N measures the recommender itself (no Postgres, no training: a synthetic model of N items)
 for catalogs too large to load and train here in a few minutes.
@@ -90,7 +91,7 @@ def percentile(times, q):
     return float(np.percentile(times, q))
 
 
-def _handler_loop(n_users: int):
+def _handler_loop(n_users: int, extra: dict | None = None):
     sys.path.insert(0, str(ROOT / "functions" / "recommendations"))
     import app  # the real function module
 
@@ -107,7 +108,8 @@ def _handler_loop(n_users: int):
     rng = np.random.default_rng(1)
 
     def one() -> float:
-        event["body"] = json.dumps({"user_id": f"u{int(rng.integers(0, n_users))}", "n_recommendations": 10})
+        body = {"user_id": f"u{int(rng.integers(0, n_users))}", "n_recommendations": 10, **(extra or {})}
+        event["body"] = json.dumps(body)
         started = time.perf_counter()
         response = app.handler(event, Context())
         elapsed = (time.perf_counter() - started) * 1000
@@ -126,6 +128,18 @@ def bench_handler(n_requests: int, n_users: int) -> dict:
     for _ in range(50):  # the first requests load the model and warm caches
         one()
     return _summary([one() for _ in range(n_requests)])
+
+
+def bench_explore_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
+    """(with the default exploration slot, with explore_slots 0), interleaved in blocks in one process."""
+    with_slot, without = _handler_loop(n_users), _handler_loop(n_users, {"explore_slots": 0})
+    for _ in range(50):
+        with_slot()
+        without()
+    a, b = [], []
+    for k in range(2 * per_side // block):
+        (a if k % 2 == 0 else b).extend((with_slot if k % 2 == 0 else without)() for _ in range(block))
+    return _summary(a), _summary(b)
 
 
 def bench_logging_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
@@ -273,6 +287,13 @@ def main() -> None:
                 f"{cold['first_response_s']:.2f}s (target 1.5 s), peak RSS {cold['rss_mb']:.0f} MB, "
                 f"torch imported: {cold['torch']}, scikit-learn imported: {cold['sklearn']}"
             )
+            if "--explore-cost" in sys.argv:
+                slot, none = bench_explore_cost(n_users)
+                print(
+                    f"exploration slot: p50 {slot['p50']:.2f} ms with it, {none['p50']:.2f} ms without "
+                    f"(+{slot['p50'] - none['p50']:.2f} ms); p99 {slot['p99']:.2f} vs {none['p99']:.2f} ms"
+                )
+                return
             if "--logging-cost" in sys.argv:
                 logged, stubbed = bench_logging_cost(n_users)
                 print(

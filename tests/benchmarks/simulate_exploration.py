@@ -14,9 +14,10 @@ candidate, as Gorse once did), against no exploration. Prints, over SEEDS runs o
 - cumulative regret of the slot (the CTR the best candidate would have had there, less the chosen one's),
   Thompson against the others (goal: at most half);
 - CTR of the exploit slots against the same lists without exploration (goal: within 1%);
-- off-policy: from Thompson's log (logged propensities), the self-normalised IPS estimate of the slot CTR of
-  two other policies (uniform over the candidates; greedy on the posterior mean), against the CTR they
-  really get when run (goal: within 10%).
+- off-policy: from Thompson's log (the decisions and propensities serving logs), the self-normalised IPS
+  estimate of the slot CTR of three other policies (uniform over the candidates; greedy on the posterior
+  mean; Thompson with a prior of 20 pseudo-impressions), computed as `dummi evaluate-policy` does, against
+  the CTR they really get when run (goal: within 10%).
 
     .venv/bin/python tests/benchmarks/simulate_exploration.py [--seeds 5] [--requests 10000]
 """
@@ -28,7 +29,7 @@ import time
 
 import numpy as np
 
-from dummi.ml.explore import posterior, snips, thompson
+from dummi.ml.explore import posterior, snips, target_probability, thompson
 
 N_ITEMS, N_NEW, TOPICS, USERS, N = 1000, 100, 10, 2000, 10
 OTHER_TOPIC = 0.3
@@ -68,7 +69,7 @@ def run(world: World, policy: str, requests: int, seed: int):
     exploit_ctr = []
     exploit_clicks = []  # expected clicks of the recommender's items per list
     slot = {"clicks": 0.0, "n": 0}
-    log = []  # (user, candidates, chosen index, propensity, position, click, posterior a, b)
+    log = []  # (decision as logged, click)
     for _ in range(requests):
         u = int(rng.integers(USERS))
         cands = world.candidates[u]
@@ -78,10 +79,18 @@ def run(world: World, policy: str, requests: int, seed: int):
             exploit_ctr.extend(ctr)
             exploit_clicks.append(ctr.sum())
             continue
-        if policy == "thompson":
-            (pick,) = thompson(shown[cands], clicked[cands], world.global_ctr, 1, N, rng)
+        if policy in ("thompson", "thompson20"):
+            strength = 20.0 if policy == "thompson20" else 10.0
+            (pick,) = thompson(shown[cands], clicked[cands], world.global_ctr, 1, N, rng, prior_strength=strength)
             index, position, propensity = pick.index, pick.position, pick.propensity
-            a, b = posterior(shown[cands], clicked[cands], world.global_ctr)
+            decision = {  # as serving logs it (impressions.explore)
+                "impressions": shown[cands].tolist(),
+                "clicks": clicked[cands].tolist(),
+                "global_ctr": world.global_ctr,
+                "chosen": index,
+                "taken": [],
+                "propensity": propensity,
+            }
         else:
             position = int(rng.integers(3, N + 1))
             propensity = None
@@ -113,7 +122,7 @@ def run(world: World, policy: str, requests: int, seed: int):
         exploit_ctr.extend(ctr)
         exploit_clicks.append(ctr.sum())
         if policy == "thompson":
-            log.append((cands, index, propensity, click, a, b))
+            log.append((decision, click))
     return {
         "reached_30": int((shown[world.new] >= 30).sum()),
         "min_new_impressions": int(shown[world.new].min()),
@@ -125,13 +134,16 @@ def run(world: World, policy: str, requests: int, seed: int):
     }
 
 
-def off_policy(log, rng) -> dict[str, float]:
-    """SNIPS estimates of the uniform and greedy policies' slot CTR from Thompson's log."""
-    rewards = [float(click) for *_, click, _a, _b in log]
-    logged = [p for _, _, p, *_ in log]
-    uniform = [1.0 / len(c) for c, *_ in log]
-    greedy = [1.0 if int(np.argmax(a / (a + b))) == i else 0.0 for _c, i, _p, _cl, a, b in log]
-    return {"uniform": snips(rewards, logged, uniform), "greedy": snips(rewards, logged, greedy)}
+def off_policy(log) -> dict[str, float]:
+    """SNIPS estimates of other policies' slot CTR from Thompson's log, with the probabilities
+    `dummi evaluate-policy` works out (dummi.ml.explore.target_probability)."""
+    rewards = [float(click) for _, click in log]
+    logged = [d["propensity"] for d, _ in log]
+    targets = {"uniform": ("uniform", 10.0), "greedy": ("greedy", 10.0), "thompson20": ("thompson", 20.0)}
+    return {
+        name: snips(rewards, logged, [target_probability(d, policy, strength) for d, _ in log])
+        for name, (policy, strength) in targets.items()
+    }
 
 
 def main() -> None:
@@ -140,14 +152,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     args = parser.parse_args()
     started = time.perf_counter()
-    policies = ("none", "thompson", "epsilon", "latest", "uniform", "greedy")
+    policies = ("none", "thompson", "epsilon", "latest", "uniform", "greedy", "thompson20")
     results = {p: [] for p in policies}
-    estimates = {"uniform": [], "greedy": []}
+    estimates = {"uniform": [], "greedy": [], "thompson20": []}
     for seed in range(args.seeds):
         world = World(seed)
         for p in policies:
             results[p].append(run(world, p, args.requests, seed))
-        for name, value in off_policy(results["thompson"][-1]["log"], np.random.default_rng(seed)).items():
+        for name, value in off_policy(results["thompson"][-1]["log"]).items():
             estimates[name].append(value)
     mean = lambda p, k: float(np.mean([r[k] for r in results[p]]))  # noqa: E731
     print(
@@ -170,7 +182,7 @@ def main() -> None:
         f"items' clicks per list {mean('thompson', 'exploit_clicks') / mean('none', 'exploit_clicks') - 1:+.2%} "
         f"(the slot's price: the 10th item leaves, those below the slot move down one)"
     )
-    for name in ("uniform", "greedy"):
+    for name in ("uniform", "greedy", "thompson20"):
         est, true = float(np.mean(estimates[name])), mean(name, "slot_ctr")
         print(
             f"off-policy (SNIPS from Thompson's log): {name} slot CTR estimated {est:.4f}, really {true:.4f} "

@@ -417,3 +417,15 @@ def test_an_explore_slot_is_logged_with_its_propensity_and_counted_for_the_next_
         for r in db.read(lambda conn: conn.run("SELECT content_id, impressions, clicks FROM item_stats"))
     }
     assert stats[explored["content_id"]][1] == 1 and stats[explored["content_id"]][0] >= 1
+
+    # the decision is logged as made, so that other policies can be scored from it
+    (decision,) = logged.explore
+    assert decision["candidates"][decision["chosen"]] == explored["content_id"] and decision["position"] == 3
+    assert decision["propensity"] == pytest.approx(logged.propensities[2], rel=1e-4)
+    from dummi.cli import main
+    from dummi.services.policy_evaluation import evaluate_policy
+
+    result = evaluate_policy(db, "uniform")
+    assert result["decisions"] == 1 and result["logged_ctr"] == 1.0 and result["estimate"] == 1.0
+    assert evaluate_policy(db, "thompson", prior_strength=50)["estimate"] == 1.0
+    assert main(["evaluate-policy", "--policy", "uniform", "--days", "1"]) == 0

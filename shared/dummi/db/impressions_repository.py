@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ class Impression:
     scores: list[float]
     methods: list[str]
     propensities: list[float | None] | None = None  # exploration's, per position (None: ranked)
+    explore: list[dict] | None = None  # each exploration decision as made (dummi.ml.explore.target_probability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,11 @@ class ImpressionsRepository:
         """One INSERT (autocommit). Safe to repeat: the id is the primary key."""
         self.conn.run(
             "INSERT INTO impressions (recommendation_id, user_id, surface, endpoint, model_version, experiment,"
-            " variant, created_at, item_ids, scores, methods, propensities)"
+            " variant, created_at, item_ids, scores, methods, propensities, explore)"
             " VALUES (CAST(:id AS uuid), :user_id, :surface, :endpoint, :model_version, :experiment, :variant,"
             "         COALESCE(CAST(:created_at AS timestamptz), now()), CAST(:item_ids AS text[]),"
-            "         CAST(:scores AS real[]), CAST(:methods AS text[]), CAST(:propensities AS real[]))"
+            "         CAST(:scores AS real[]), CAST(:methods AS text[]), CAST(:propensities AS real[]),"
+            "         CAST(:explore AS jsonb))"
             " ON CONFLICT (recommendation_id) DO NOTHING",
             id=impression.recommendation_id,
             user_id=impression.user_id,
@@ -58,6 +61,7 @@ class ImpressionsRepository:
             scores=impression.scores,
             methods=impression.methods,
             propensities=impression.propensities,
+            explore=json.dumps(impression.explore) if impression.explore else None,
         )
 
     def latest_listing(self, user_id: str, content_id: str, window: timedelta) -> Attribution | None:
@@ -88,7 +92,7 @@ class ImpressionsRepository:
     def get(self, recommendation_id: str) -> Impression | None:
         rows = self.conn.run(
             "SELECT CAST(recommendation_id AS text), user_id, surface, endpoint, model_version, experiment, variant,"
-            " created_at, item_ids, scores, methods, propensities FROM impressions"
+            " created_at, item_ids, scores, methods, propensities, explore FROM impressions"
             " WHERE recommendation_id = CAST(:id AS uuid)",
             id=recommendation_id,
         )
@@ -96,6 +100,20 @@ class ImpressionsRepository:
             return None
         r = rows[0]
         propensities = list(r[11]) if r[11] is not None else None
+        explore = (json.loads(r[12]) if isinstance(r[12], str) else r[12]) if r[12] is not None else None
         return Impression(
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8]), list(r[9]), list(r[10]), propensities
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8]), list(r[9]), list(r[10]), propensities, explore
         )
+
+    def explore_decisions(self, since: datetime, click_types: list[str]) -> list[tuple[dict, bool]]:
+        """Every logged exploration decision since ``since`` with whether its item got an attributed click."""
+        rows = self.conn.run(
+            "SELECT d.decision, EXISTS (SELECT 1 FROM interactions e WHERE e.recommendation_id = i.recommendation_id"
+            "   AND e.content_id = i.item_ids[CAST(d.decision->>'position' AS integer)]"
+            "   AND e.event_type = ANY(CAST(:clicks AS text[])))"
+            " FROM impressions i, jsonb_array_elements(i.explore) AS d(decision)"
+            " WHERE i.explore IS NOT NULL AND i.created_at >= :since",
+            since=since,
+            clicks=click_types,
+        )
+        return [(r[0] if isinstance(r[0], dict) else json.loads(r[0]), bool(r[1])) for r in rows]

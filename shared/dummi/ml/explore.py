@@ -20,7 +20,9 @@ PRIOR_STRENGTH = 10.0  # pseudo-impressions of the prior
 YOUNG_DAYS = 30
 YOUNG_IMPRESSIONS = 100
 FIRST_SLOT = 3  # 1-based: exploration never takes the first two places
-GRID = 1024  # points of the grid the propensities are integrated on
+# Points of the grid the propensities are integrated on: 256 keeps the error under 1e-4 against a grid of
+# 4,096 (30 arms with counts up to 300) at ~0.15 ms for 30 arms.
+GRID = 256
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Pick:
     index: int  # into the candidates
     propensity: float  # probability the policy had of picking it
     position: int  # 1-based position in the list
+    taken: tuple[int, ...] = ()  # candidates given to earlier slots of the same list
 
 
 def thompson(
@@ -55,9 +58,10 @@ def thompson(
         draws[taken] = -1.0
         best = int(np.argmax(draws))
         propensity = choice_probabilities(a, b, taken)[best]
+        before = tuple(int(i) for i in np.flatnonzero(taken))
         taken[best] = True
         position = free.pop(int(rng.integers(len(free))))
-        out.append(Pick(best, float(propensity), position))
+        out.append(Pick(best, float(propensity), position, before))
     return out
 
 
@@ -80,6 +84,9 @@ def choice_probabilities(a: np.ndarray, b: np.ndarray, taken: np.ndarray | None 
         out[live] = 1.0
         return out
     a, b = a[live], b[live]
+    if np.all(a == a[0]) and np.all(b == b[0]):  # alike arms (e.g. none shown yet): equally likely
+        out[live] = 1.0 / len(a)
+        return out
     mean = a / (a + b)
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
     hi = min(1.0, float((mean + 8 * sd).max()))
@@ -106,6 +113,29 @@ def _log_beta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     from math import lgamma
 
     return np.array([lgamma(x) + lgamma(y) - lgamma(x + y) for x, y in zip(a, b, strict=True)])
+
+
+POLICIES = ("thompson", "greedy", "uniform")
+
+
+def target_probability(decision: dict, policy: str, prior_strength: float = PRIOR_STRENGTH) -> float:
+    """The probability ``policy`` would have had of the logged choice, from the decision's logged context
+    (candidates with their counts, the global CTR, the candidates already taken): "thompson" (with its own
+    prior strength), "greedy" (the best posterior mean) or "uniform"."""
+    impressions = np.asarray(decision["impressions"], np.float64)
+    clicks = np.asarray(decision["clicks"], np.float64)
+    taken = np.zeros(len(impressions), bool)
+    taken[list(decision.get("taken", []))] = True
+    chosen = int(decision["chosen"])
+    if policy == "uniform":
+        return 1.0 / int((~taken).sum())
+    a, b = posterior(impressions, clicks, decision["global_ctr"], prior_strength)
+    if policy == "greedy":
+        mean = np.where(taken, -1.0, a / (a + b))
+        return 1.0 if int(np.argmax(mean)) == chosen else 0.0
+    if policy == "thompson":
+        return float(choice_probabilities(a, b, taken)[chosen])
+    raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
 
 
 def snips(rewards: Sequence[float], logged: Sequence[float], target: Sequence[float]) -> float | None:

@@ -130,6 +130,7 @@ class Recommendation:
     method: str  # hybrid | cf | embedding | interest | popular | explore
     reason: str
     propensity: float | None = None  # explore: the probability the exploration policy had of choosing it
+    explore_context: dict[str, Any] | None = None  # explore: the decision as made (for off-policy evaluation)
 
 
 @dataclass
@@ -282,6 +283,12 @@ class HybridRecommender:
             return recs
         out = list(recs[: len(recs) - len(picks)])  # the last ranked items make room
         a, b = posterior(arms.impressions[candidates], arms.clicks[candidates], arms.global_ctr)
+        context = {
+            "candidates": [str(self.ids[c]) for c in candidates],
+            "impressions": [int(x) for x in arms.impressions[candidates]],
+            "clicks": [int(x) for x in arms.clicks[candidates]],
+            "global_ctr": round(float(arms.global_ctr), 6),
+        }
         for pick in sorted(picks, key=lambda p: p.position):
             pos = int(candidates[pick.index])
             shown = int(arms.impressions[pos])
@@ -294,6 +301,13 @@ class HybridRecommender:
                 "explore",
                 reason,
                 pick.propensity,
+                {
+                    **context,
+                    "position": pick.position,
+                    "chosen": pick.index,
+                    "taken": list(pick.taken),
+                    "propensity": round(pick.propensity, 6),
+                },
             )
             out.insert(pick.position - 1, explored)
         return out
@@ -302,8 +316,14 @@ class HybridRecommender:
         """Young items that match the user, best match first, at most EXPLORE_CANDIDATES: for users with a
         profile, the young items of the ranking's candidate pool by content similarity; for newcomers, the
         young items matching their interests (else close to them)."""
-        blocked = set(top.tolist())
-        blocked.update(self.position[c] for c in user.seen | set(request.exclude) if c in self.position)
+        blocked = np.concatenate(
+            [
+                top,
+                np.fromiter(
+                    (self.position[c] for c in user.seen | set(request.exclude) if c in self.position), np.int64
+                ),
+            ]
+        )
         if parts["mode"] == "warm":
             pool = parts["pool"]
             closeness = parts["content"] if parts["content"] is not None else parts["cf"]
@@ -324,7 +344,7 @@ class HybridRecommender:
                 close = young[np.argpartition(-closeness[young], m - 1)[:m]] if 0 < m < len(young) else young
                 close = close[np.argsort(-closeness[close], kind="stable")]
                 ranked = np.concatenate([ranked, close[~np.isin(close, ranked)]])
-        keep = arms.young[ranked] & np.fromiter((p not in blocked for p in ranked), bool, len(ranked))
+        keep = arms.young[ranked] & ~np.isin(ranked, blocked)
         if request.category is not None:
             keep &= self.category_array[ranked] == request.category
         return ranked[keep][:EXPLORE_CANDIDATES]

@@ -70,6 +70,7 @@ def log_answer(
         scores=[float(r.score) for r in recs],
         methods=[r.method for r in recs],
         propensities=[r.propensity for r in recs] if any(r.propensity is not None for r in recs) else None,
+        explore=[r.explore_context for r in recs if r.explore_context is not None] or None,
     )
     try:
         db.autocommit(lambda conn: ImpressionsRepository(conn).log(impression))

@@ -5,6 +5,10 @@
 -- recommender ranked the item (and for the whole array when nothing was explored).
 ALTER TABLE impressions ADD COLUMN propensities real[]
     CHECK (propensities IS NULL OR cardinality(propensities) = cardinality(item_ids));
+-- Each exploration decision as it was made: {position, candidates (content ids), impressions, clicks,
+-- global_ctr, taken (candidates already given to an earlier slot), chosen, propensity}, so that another
+-- policy's choice probabilities can be worked out afterwards (`dummi evaluate-policy`).
+ALTER TABLE impressions ADD COLUMN explore jsonb;
 
 -- Attributed clicks and impressions per item over the impressions still kept (the retention period),
 -- rebuilt whole by the metrics job; serving reads it every minute.
