@@ -399,17 +399,19 @@ def test_metrics_at_the_ends_of_the_calendar(client):
 def test_an_explore_slot_is_logged_with_its_propensity_and_counted_for_the_next_draws(shop, db):
     from dummi.services import online_metrics_service
 
-    answer = _recommend(shop, "ann", n_recommendations=3, explore_slots=1)
+    # four garden items match; the ranking lists three, the fourth (young: nothing is shown yet) is explored
+    assert shop.post("/users/", json={"user_id": "gardener", "interests": ["garden"]}).status_code == 201
+    answer = _recommend(shop, "gardener", n_recommendations=3, explore_slots=1)
     methods = [r["method"] for r in answer["recommendations"]]
     assert methods.count("explore") == 1 and methods.index("explore") == 2  # positions 3..n only
     explored = answer["recommendations"][2]
     logged = _logged(db, answer["recommendation_id"])
     assert logged.propensities[:2] == [None, None] and 0 < logged.propensities[2] <= 1
     assert logged.methods[2] == "explore"
-    assert "explore" not in [
-        r["method"] for r in _recommend(shop, "ann", n_recommendations=3, explore_slots=0)["recommendations"]
-    ]
-    _interact(shop, "ann", explored["content_id"], recommendation_id=answer["recommendation_id"])
+    plain = _recommend(shop, "gardener", n_recommendations=3, explore_slots=0)["recommendations"]
+    assert "explore" not in [r["method"] for r in plain]
+    assert explored["category"] == "garden" and all(r["category"] == "garden" for r in answer["recommendations"])
+    _interact(shop, "gardener", explored["content_id"], recommendation_id=answer["recommendation_id"])
     done = online_metrics_service.run(db)
     assert done["item_stats"] >= 3
     stats = {

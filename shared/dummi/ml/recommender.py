@@ -315,7 +315,8 @@ class HybridRecommender:
     def _explore_candidates(self, top, parts, user: UserState, request: RankRequest, arms: ExploreArms) -> np.ndarray:
         """Young items that match the user, best match first, at most EXPLORE_CANDIDATES: for users with a
         profile, the young items of the ranking's candidate pool by content similarity; for newcomers, the
-        young items matching their interests (else close to them)."""
+        young items matching their interests, or when nothing matches them, the young items closest to them
+        (so an explored item never breaks the promise that a newcomer's interests lead the list)."""
         blocked = np.concatenate(
             [
                 top,
@@ -326,24 +327,26 @@ class HybridRecommender:
         )
         if parts["mode"] == "warm":
             pool = parts["pool"]
-            closeness = parts["content"] if parts["content"] is not None else parts["cf"]
-            if closeness is None:
+            if parts["vector"] is not None:  # content similarity to the user's profile, whatever the blend
+                closeness = self.vectors[pool] @ parts["vector"]
+            elif parts["cf"] is not None:
+                closeness = parts["cf"]
+            else:
                 return np.empty(0, np.int64)
-            order = np.argsort(-closeness, kind="stable")
-            ranked = pool[order]
-        else:  # a newcomer: young matches of its interests, then the young items closest to them
+            ranked = pool[np.argsort(-closeness, kind="stable")]
+        else:  # a newcomer: young matches of its interests (they lead its list); with none, the closest
             matched = parts.get("matched")
-            ranked = np.empty(0, np.int64)
-            if matched is not None:
+            closeness = parts.get("closeness")  # to the interests, worked out by the ranking already
+            if matched is not None and matched.any():
                 ranked = np.flatnonzero(matched & arms.young)
                 ranked = ranked[np.argsort(-self.popularity[ranked], kind="stable")]
-            closeness = parts.get("closeness")  # to the interests, worked out by the ranking already
-            if closeness is not None:
+            elif closeness is not None:
                 young = np.flatnonzero(arms.young)
                 m = min(len(young), 10 * EXPLORE_CANDIDATES)
-                close = young[np.argpartition(-closeness[young], m - 1)[:m]] if 0 < m < len(young) else young
-                close = close[np.argsort(-closeness[close], kind="stable")]
-                ranked = np.concatenate([ranked, close[~np.isin(close, ranked)]])
+                ranked = young[np.argpartition(-closeness[young], m - 1)[:m]] if 0 < m < len(young) else young
+                ranked = ranked[np.argsort(-closeness[ranked], kind="stable")]
+            else:
+                return np.empty(0, np.int64)
         keep = arms.young[ranked] & ~np.isin(ranked, blocked)
         if request.category is not None:
             keep &= self.category_array[ranked] == request.category
