@@ -43,3 +43,11 @@ def in_fresh_process(code: str, *, echo_stderr: bool = False) -> dict:
 PEAK_RSS_SNIPPET = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024"
 """Peak resident memory of the current process in MB (VmHWM; unlike ru_maxrss it is not inherited from the
 parent across fork + exec)."""
+
+
+def save_figure(fig, out: Path) -> None:
+    """Lay out, write and name a matplotlib figure (a docs/*.png the README shows)."""
+    fig.tight_layout()
+    out.parent.mkdir(exist_ok=True)
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out.relative_to(ROOT)}")

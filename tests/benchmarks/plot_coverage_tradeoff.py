@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ML100K, ROOT
+from _common import ML100K, ROOT, save_figure
 
 OUT = ROOT / "docs" / "coverage_tradeoff.png"
 
@@ -75,10 +75,7 @@ def main() -> None:
     ax.set_xlabel("catalog coverage of the holdout's top-10 lists")
     ax.set_ylabel("warm users' holdout NDCG@10")
     ax.set_title(f"Pushing popular items down: {folder.name}, training data only")
-    fig.tight_layout()
-    OUT.parent.mkdir(exist_ok=True)
-    fig.savefig(OUT, dpi=110)
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    save_figure(fig, OUT)
 
 
 if __name__ == "__main__":

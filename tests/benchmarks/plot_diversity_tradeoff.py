@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ML100K, ROOT
+from _common import ML100K, ROOT, save_figure
 
 OUT = ROOT / "docs" / "diversity_tradeoff.png"
 GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
@@ -98,10 +98,7 @@ def main() -> None:
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+.0%}"))
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(f"{folder.name}")
-    fig.tight_layout()
-    OUT.parent.mkdir(exist_ok=True)
-    fig.savefig(OUT, dpi=110)
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    save_figure(fig, OUT)
 
 
 if __name__ == "__main__":

@@ -327,7 +327,10 @@ class HybridRecommender:
         )
         if parts["mode"] == "warm":
             pool = parts["pool"]
-            if parts["vector"] is not None:  # content similarity to the user's profile, whatever the blend
+            content = parts["content"]  # the blend's content part: the profile cosine's order, unless weighted 0
+            if content is not None and content.any():
+                closeness = content
+            elif parts["vector"] is not None:
                 closeness = self.vectors[pool] @ parts["vector"]
             elif parts["cf"] is not None:
                 closeness = parts["cf"]
