@@ -33,7 +33,7 @@ def main() -> None:
         result = evaluate_directory(
             folder,
             Path(tmp) / "recs.jsonl",
-            variants={f"{d:g}": RankRequest(n=K, diversity=d) for d in GRID},
+            variants={f"{d:g}": RankRequest(n=K, diversity=d, explore_slots=0) for d in GRID},
             log=lambda line: print(line, flush=True),
         )
     chosen = result.training.get("settings", {}).get("diversity", 0.0)
