@@ -431,3 +431,21 @@ def test_an_explore_slot_is_logged_with_its_propensity_and_counted_for_the_next_
     assert result["decisions"] == 1 and result["logged_ctr"] == 1.0 and result["estimate"] == 1.0
     assert evaluate_policy(db, "thompson", prior_strength=50)["estimate"] == 1.0
     assert main(["evaluate-policy", "--policy", "uniform", "--days", "1"]) == 0
+
+
+def test_an_algorithm_too_big_for_the_catalog_is_not_fitted_and_its_experiment_gets_nobody(shop, db, monkeypatch):
+    import dummi.ml.collaborative as collaborative
+    from dummi.artifacts.store import get_artifact_store
+    from dummi.services.training_service import TrainingParams, run_now
+
+    monkeypatch.setattr(collaborative, "EASE_MAX_ITEMS", 5)  # the catalog (8 items) is "too big" for item-item
+    for i in range(12):
+        shop.post("/users/", json={"user_id": f"u{i}"})
+        for k in range(3):
+            _interact(shop, f"u{i}", f"c{(i + k) % len(TITLES)}", interaction_type="like")
+    _experiment(shop, "algo", variants=[{"name": "chosen"}, {"name": "knn", "overrides": {"algorithm": "itemknn"}}])
+    run = run_now(db, get_artifact_store(), "test", TrainingParams())
+    assert run.state == "succeeded", run.error
+    manifest = db.read(lambda conn: conn.run("SELECT manifest FROM model_versions"))[0][0]
+    assert "alternatives" not in manifest["model"]
+    assert {_recommend(shop, f"u{i}")["variant"] for i in range(12)} == {None}

@@ -294,7 +294,7 @@ def train_and_publish(
                 progress.finish("too little data to hold out; using NMF and default settings")
         checkpoint()
 
-    wanted = _experiment_algorithms(db) if params.retrain_cf else frozenset()
+    wanted = _experiment_algorithms(db, len(ids), params.cf_factors) if params.retrain_cf else frozenset()
     report.decision = decide(
         force=params.force,
         serving=serving,
@@ -412,12 +412,20 @@ def _explicit_cf_config(params: TrainingParams) -> dict[str, Any] | None:
     return {"algorithm": params.cf_algorithm}
 
 
-def _experiment_algorithms(db: Database) -> frozenset[str]:
-    """CF algorithms that experiments not yet ended name: training publishes each beside the chosen one."""
+def _experiment_algorithms(db: Database, n_items: int, factors: int) -> frozenset[str]:
+    """CF algorithms that experiments not yet ended name, among those this catalog's size allows (the
+    item-item ones stop at EASE_MAX_ITEMS): training publishes each beside the chosen one. An experiment
+    naming one the catalog does not allow stays without users (serving puts nobody in it)."""
     from dummi.db.experiments_repository import ExperimentsRepository
 
     live = db.read(lambda conn: ExperimentsRepository(conn).live())
-    return frozenset(v.overrides["algorithm"] for e in live for v in e.variants if "algorithm" in v.overrides)
+    named = {v.overrides["algorithm"] for e in live for v in e.variants if "algorithm" in v.overrides}
+    allowed = {c["algorithm"] for c in _cf_candidates(n_items, factors)}
+    for name in sorted(named - allowed):
+        logger.warning(
+            "an experiment names %s, which is not fitted on %d items; its experiment gets no users", name, n_items
+        )
+    return frozenset(named & allowed)
 
 
 def _alternative_config(name: str, n_items: int, factors: int, metrics: dict[str, Any]) -> dict[str, Any]:
