@@ -6,7 +6,6 @@ opens a connection or reads a secret: those happen lazily on the first request t
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fastapi import FastAPI
 from mangum import Mangum
 
-DEFAULT_NAMESPACE = "Dummi"
+from dummi.telemetry import metrics_namespace
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 EventRoute = Callable[[dict[str, Any], Any], Any]
@@ -32,7 +31,7 @@ def make_handler(app: FastAPI, *, other_events: EventRoute | None = None) -> Han
     """``other_events`` handles what is not an API Gateway HTTP event (schedules, async invocations)."""
     logger = Logger()
     tracer = Tracer()
-    metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
+    metrics = Metrics(namespace=metrics_namespace())
     # The domain library logs through stdlib loggers named dummi.*: give them the JSON format and the
     # correlation id of the service logger.
     copy_config_to_registered_loggers(source_logger=logger, include={"dummi"})

@@ -14,6 +14,11 @@ logger = logging.getLogger("dummi.telemetry")
 DEFAULT_NAMESPACE = "Dummi"
 
 
+def metrics_namespace() -> str:
+    """The CloudWatch namespace every metric of this deployment goes to (the template sets it)."""
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+
+
 def in_lambda() -> bool:
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
@@ -24,8 +29,6 @@ def count(name: str, value: float = 1.0) -> None:
         from aws_lambda_powertools import Metrics
         from aws_lambda_powertools.metrics import MetricUnit
 
-        Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)).add_metric(
-            name=name, unit=MetricUnit.Count, value=value
-        )
+        Metrics(namespace=metrics_namespace()).add_metric(name=name, unit=MetricUnit.Count, value=value)
     else:
         logger.warning("%s +%s", name, value)
