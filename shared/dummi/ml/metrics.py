@@ -5,6 +5,7 @@ coverage. Used by `dummi evaluate` and by training's holdout selection alike."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -82,20 +83,22 @@ def self_information(popularity: float, users: int) -> float:
 
 def list_figures(
     lists: Iterable[Sequence[str]],
-    vectors: Mapping[str, np.ndarray],
-    categories: Mapping[str, str],
+    position: Mapping[str, int],
+    vectors: Any,
+    categories: Sequence[str],
     users_per_item: Mapping[str, int],
     users_total: int,
 ) -> dict[str, float]:
     """Mean intra-list diversity, category spread and novelty of ``lists`` (offline; the online job adds
-    the same per-list figures up per day)."""
+    the same per-list figures up per day). ``position``, ``vectors`` (rows by position) and ``categories``
+    are the catalog's, e.g. a recommender's own."""
     ild, spread, novelty = [], [], []
     for items in lists:
-        found = [vectors[c] for c in items if c in vectors]
-        d = intra_list_diversity(np.vstack(found)) if len(found) >= 2 else None
+        known = [position[c] for c in items if c in position]
+        d = intra_list_diversity(vectors[known]) if len(known) >= 2 else None
         if d is not None:
             ild.append(d)
-        s = category_spread([categories[c] for c in items if c in categories])
+        s = category_spread([categories[p] for p in known])
         if s is not None:
             spread.append(s)
         novelty.extend(self_information(users_per_item.get(c, 0) / max(users_total, 1), users_total) for c in items)

@@ -123,14 +123,14 @@ def diversity_curve(
 ) -> list[dict[str, float]]:
     """NDCG@10, coverage, intra-list diversity, category spread and novelty of the holdout users' lists at
     each diversity of DIVERSITY_GRID."""
-    vectors = {str(cid): recommender.vectors[i] for i, cid in enumerate(recommender.ids)}
-    categories = {str(cid): recommender.categories[i] for i, cid in enumerate(recommender.ids)}
     per_item, users_total = users_per_item((e.user_id, e.content_id) for e in holdout.fit_events)
     curve = []
     for d in DIVERSITY_GRID:
         recs = {u: recommender.ranked_ids(states[u], RankRequest(diversity=d)) for u in users}
         result = summarize(recs, holdout.relevant, holdout.cold_users, recommender.size)
-        figures = list_figures(recs.values(), vectors, categories, per_item, users_total)
+        figures = list_figures(
+            recs.values(), recommender.position, recommender.vectors, recommender.categories, per_item, users_total
+        )
         curve.append(
             {
                 "diversity": d,

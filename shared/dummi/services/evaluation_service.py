@@ -95,8 +95,6 @@ def evaluate_directory(
                     out.write(json.dumps({"user_id": user, "recommendations": recommendations[user]}) + "\n")
             timings["recommend"] = time.perf_counter() - started
             recommender, _ = engine.recommender(db)
-            vectors = {str(c): recommender.vectors[i] for i, c in enumerate(recommender.ids)}
-            categories = {str(c): recommender.categories[i] for i, c in enumerate(recommender.ids)}
             choice = _choice(store)
         finally:
             db.close()
@@ -118,7 +116,9 @@ def evaluate_directory(
 
     def score(recs: dict[str, list[str]]) -> dict[str, dict[str, float]]:
         metrics = summarize(recs, relevant, cold, imported.content, K)
-        metrics["lists"] = list_figures(recs.values(), vectors, categories, per_item, users_total)
+        metrics["lists"] = list_figures(
+            recs.values(), recommender.position, recommender.vectors, recommender.categories, per_item, users_total
+        )
         return metrics
 
     scored = {name: score(recs) for name, recs in lists.items()}

@@ -43,6 +43,18 @@ DIMENSIONS = ("day", "surface", "experiment", "variant", "method", "model_versio
 YOUNG = timedelta(days=7)
 PAGE = 5_000
 BASELINE_DAYS = 7
+# CloudWatch metric name -> the row's column it sums (sums only: dashboards divide them, never average ratios)
+EMF_SUMS = (
+    ("Impressions", "impressions"),
+    ("Clicks", "clicks"),
+    ("Likes", "likes"),
+    ("Lists", "lists"),
+    ("UsersReached", "users"),
+    ("YoungImpressions", "young_impressions"),
+    ("NoveltySum", "novelty_sum"),
+    ("DiversitySum", "diversity_sum"),
+    ("DiversityLists", "diversity_lists"),
+)
 
 
 @dataclass(frozen=True)
@@ -225,8 +237,9 @@ def aggregate_period(db: Database, start: datetime, end: datetime, progress: Pro
                 agg.add(*row)
         progress.advance(len(page))
         after = page[-1][0]
-    progress.finish(f"{len(agg.rows())} rows")
-    return agg.rows()
+    rows = agg.rows()
+    progress.finish(f"{len(rows)} rows")
+    return rows
 
 
 def compute(db: Database, *, now: datetime | None = None, progress: Progress | None = None) -> dict[str, Any]:
@@ -301,28 +314,16 @@ def emf_blobs(rows: Iterable[dict[str, Any]], timestamp: datetime, namespace: st
     for r in rows:
         variant = f"{r['experiment']}:{r['variant']}" if r["experiment"] else "none"
         sums = merged[(r["surface"], variant, "all" if r["method"] == ALL_METHODS else r["method"])]
-        for name in ("impressions", "clicks", "likes", "lists", "users", "young_impressions", "novelty_sum"):
-            sums[name] += r[name]
-        sums["diversity_sum"] += r["diversity_sum"]
-        sums["diversity_lists"] += r["diversity_lists"]
+        for _, column in EMF_SUMS:
+            sums[column] += r[column]
     blobs = []
     for (surface, variant, method), s in sorted(merged.items()):
         metrics = EphemeralMetrics(namespace=namespace, service="metrics")
         metrics.add_dimension("surface", surface)
         metrics.add_dimension("variant", variant)
         metrics.add_dimension("method", method)
-        for name, unit_value in (
-            ("Impressions", s["impressions"]),
-            ("Clicks", s["clicks"]),
-            ("Likes", s["likes"]),
-            ("Lists", s["lists"]),
-            ("UsersReached", s["users"]),
-            ("YoungImpressions", s["young_impressions"]),
-            ("NoveltySum", s["novelty_sum"]),
-            ("DiversitySum", s["diversity_sum"]),
-            ("DiversityLists", s["diversity_lists"]),
-        ):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=float(unit_value))
+        for name, column in EMF_SUMS:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=float(s[column]))
         metrics.set_timestamp(int(timestamp.timestamp() * 1000))
         blobs.append(metrics.serialize_metric_set())
     return blobs
@@ -370,11 +371,9 @@ def emit(db: Database, now: datetime, namespace: str) -> int:
 def run(db: Database, *, now: datetime | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """The scheduled job: recompute the open days, delete impressions past retention, and in Lambda send the
     figures to CloudWatch. Returns what it did (the function's answer, `dummi metrics`' output)."""
-    import os
-
     from dummi.config import get_settings
     from dummi.services.impressions_service import delete_expired
-    from dummi.telemetry import DEFAULT_NAMESPACE, in_lambda
+    from dummi.telemetry import in_lambda, metrics_namespace
 
     now = now or datetime.now(UTC)
     settings = get_settings()
@@ -385,5 +384,5 @@ def run(db: Database, *, now: datetime | None = None, progress: Progress | None 
     with db.transaction() as conn:  # the exploration's per-item counts, over the impressions kept
         done["item_stats"] = MetricsRepository(conn).rebuild_item_stats(list(CLICK_TYPES))
     if in_lambda():
-        done["emf_documents"] = emit(db, now, os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
+        done["emf_documents"] = emit(db, now, metrics_namespace())
     return done
