@@ -99,7 +99,15 @@ class RecommendedItem(BaseModel):
     content_id: str
     title: str
     category: str
-    score: float
+    score: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="the item's estimated relevance to the request, 0..1, higher is better: the ranking's "
+        "relevance on the scale training calibrated against its holdout (about the chance that the item is "
+        "among what the user goes on to like), the same scale for every method in one list; similar items: "
+        "(1 + cosine) / 2. Boosts and the diversity re-rank order the list without changing it, so the list's "
+        "order is not always the order of the scores",
+    )
     method: str = Field(description="hybrid | cf | embedding | interest | popular | explore")
     reason: str
 

@@ -5,7 +5,8 @@ A variant's overrides replace the request's own ``cf_weight``, ``use_cf``, ``use
 ``algorithm`` (one the training published: it publishes every algorithm a running experiment names beside
 the chosen one), and set any ranking setting the recommender exposes (``dummi.ml.recommender.
 DEFAULT_SETTINGS``, ``diversity`` among them) over the model's own; a ``diversity`` override also replaces
-the request's own.
+the request's own (for warm users and newcomers alike; ``newcomer_diversity`` sets the newcomers' default
+alone).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ _SPECIAL = {
     "candidates": (10, 10_000, True),
     "skip_similarity": (-1.0, 1.0, False),
     "diversity": (0.0, 1.0, False),
+    "newcomer_diversity": (0.0, 1.0, False),
+    "event_weighting": (0.0, 1.0, False),
 }
 SETTING_BOUNDS: dict[str, tuple[float, float, bool]] = {
     key: _SPECIAL.get(key, (0.0, 1e6, False)) for key in DEFAULT_SETTINGS

@@ -25,7 +25,7 @@ import numpy as np
 
 from dummi.ml.collaborative import CFModel, standardize
 from dummi.ml.explore import FIRST_SLOT, posterior, thompson
-from dummi.ml.interactions import event_weight
+from dummi.ml.interactions import INTERACTION_WEIGHTS, event_weight
 from dummi.ml.interests import item_labels, label, label_index
 from dummi.ml.model_bundle import ModelBundle
 from dummi.ml.rerank import diversify, pool_size
@@ -43,10 +43,17 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "profile_boost": 0.3,  # cold start: weight of similarity to the few items engaged with (z units)
     "prior_strength": 50.0,  # cold start: how strongly co-likes are shrunk toward popularity
     "sequence_boost": 0.1,  # cold start: weight of what others engaged with next after the user's items (z units)
-    "match_boost": 1000.0,  # cold start: lift of items that match a stated interest (nats of popularity share)
-    "diversity": 0.0,  # default of the request's diversity (MMR re-rank; chosen on the holdout: dummi.ml.tuning)
+    "match_boost": 1000.0,  # cold start: how far matches of a stated interest move up the order (never the score)
+    "diversity": 0.0,  # warm users: default of the request's diversity (MMR re-rank; chosen on the holdout)
+    "newcomer_diversity": 0.0,  # newcomers: the same, chosen on the holdout's simulated newcomers
+    "event_weighting": 1.0,  # 1: a profile item counts as its events' weight (a like fully, a click 2/5); 0: alike
     "candidates": 500,  # per source (CF top, content top) before blending
 }
+# ``score`` is the item's estimated relevance on one scale, 0..1: sigmoid(a z + b), z the ranker's relevance
+# standardised over the user's candidates, (a, b) per mode fitted by training on its holdout to the chance
+# that a listed item is among the held-out likes (``dummi.ml.tuning.fit_calibration``). Until a training run
+# has fitted them (no model, or too little data to hold out), these: a z-score of 3 reads as 0.5.
+DEFAULT_CALIBRATION: dict[str, tuple[float, float]] = {"warm": (1.0, -3.0), "cold": (1.0, -3.0)}
 # A newcomer's list: when at least n items match a stated interest, at least this share of the top n match.
 MIN_MATCH_SHARE = 0.7
 # Cosine between an item's embedding and the embedded interests from which the item matches them (besides
@@ -58,6 +65,7 @@ INTEREST_MATCH_COSINE = 0.45
 # of the engaged model items, so a new item that matches a stated interest is among the first matches.
 FRESH_POPULARITY_QUANTILE = 0.9
 EPSILON = 1e-9
+LIKE_WEIGHT = INTERACTION_WEIGHTS["like"]  # a profile item's events count fully from a like's weight up
 # Exploration draws from at most this many young items that match the user, best match first.
 EXPLORE_CANDIDATES = 50
 
@@ -78,6 +86,8 @@ class UserState:
     interests_vector: np.ndarray | None
     events: list[UserEvent]  # most recent first (a bounded window)
     seen: set[str]  # every content id the user ever interacted with
+    # profiles already built from these events, per (catalog, settings): training's trials ask again and again
+    profiles: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -223,6 +233,15 @@ class HybridRecommender:
     # -- the user's profile -------------------------------------------------------------------------
     def profile(self, user: UserState) -> _Profile:
         """Items with a positive total, most recent first, weighted by type and recency."""
+        half_life = float(self.settings["recency_half_life"])
+        power = float(self.settings["event_weighting"])
+        key = (id(self.bundle.item_ids), self.size, half_life, power)
+        found = user.profiles.get(key)
+        if found is None:
+            found = user.profiles[key] = self._profile(user, half_life, power)
+        return found
+
+    def _profile(self, user: UserState, half_life: float, power: float) -> _Profile:
         totals: dict[str, float] = {}
         order: list[str] = []
         for e in user.events:  # newest first
@@ -234,7 +253,6 @@ class HybridRecommender:
         latest = {}
         for e in user.events:
             latest.setdefault(e.content_id, e.at)
-        half_life = float(self.settings["recency_half_life"])
         positions, weights, sessions, skipped, engaged = [], [], [], [], []
         session, previous = -1, None
         for cid in order:
@@ -248,7 +266,8 @@ class HybridRecommender:
                     session, previous = session + 1, latest[cid]
                 positions.append(pos)
                 sessions.append(session)
-                weights.append(0.5 ** (session / half_life) if half_life > 0 else 1.0)
+                recency = 0.5 ** (session / half_life) if half_life > 0 else 1.0
+                weights.append(recency * (min(total, LIKE_WEIGHT) / LIKE_WEIGHT) ** power if power else recency)
             elif total < 0:
                 skipped.append(pos)
         return _Profile(
@@ -269,14 +288,29 @@ class HybridRecommender:
     ) -> list[Recommendation]:
         """The list: ranked (and re-ranked for diversity), then, with ``arms``, its exploration slots filled
         by Thompson sampling over young items that match the user (``dummi.ml.explore``)."""
-        top, scores, parts, profile = self._rank(user, request)
-        recs = [self._explain(int(p), float(scores[p]), parts, user, profile) for p in top]
+        top, relevance, parts, profile = self._rank(user, request)
+        score = self._scorer(relevance, parts)
+        recs = [self._explain(int(p), score(p), parts, user, profile) for p in top]
         slots = explore_slots(request)
         if arms is None or slots <= 0 or len(recs) < FIRST_SLOT:
             return recs
-        return self._explore(recs, top, parts, user, request, arms, slots, rng or np.random.default_rng())
+        return self._explore(recs, top, parts, user, request, arms, slots, rng or np.random.default_rng(), score)
 
-    def _explore(self, recs, top, parts, user, request, arms: ExploreArms, slots: int, rng) -> list[Recommendation]:
+    def _scorer(self, relevance: np.ndarray, parts: dict[str, Any]):
+        """pos -> the item's ``score``: its relevance on the calibrated 0..1 scale (``DEFAULT_CALIBRATION``);
+        0 for an item the ranking left out (never for a listed one)."""
+        a, b = calibration(self.settings, parts["mode"])
+        mean, spread = parts["relevance_stats"]
+
+        def score(pos: int) -> float:
+            value = float(relevance[pos])
+            return _sigmoid(a * (value - mean) / spread + b) if np.isfinite(value) else 0.0
+
+        return score
+
+    def _explore(
+        self, recs, top, parts, user, request, arms: ExploreArms, slots: int, rng, score
+    ) -> list[Recommendation]:
         candidates = self._explore_candidates(top, parts, user, request, arms)
         picks = thompson(arms.impressions[candidates], arms.clicks[candidates], arms.global_ctr, slots, len(recs), rng)
         if not picks:
@@ -297,12 +331,13 @@ class HybridRecommender:
                 str(self.ids[pos]),
                 self.titles[pos],
                 self.categories[pos],
-                float(a[pick.index] / (a[pick.index] + b[pick.index])),  # the posterior mean CTR
+                score(pos),  # the ranking's relevance, as for every item (its CTR estimate is logged below)
                 "explore",
                 reason,
                 pick.propensity,
                 {
                     **context,
+                    "posterior_ctr": round(float(a[pick.index] / (a[pick.index] + b[pick.index])), 6),
                     "position": pick.position,
                     "chosen": pick.index,
                     "taken": list(pick.taken),
@@ -355,43 +390,60 @@ class HybridRecommender:
             keep &= self.category_array[ranked] == request.category
         return ranked[keep][:EXPLORE_CANDIDATES]
 
+    def standardised_relevance(self, user: UserState, k: int) -> tuple[str, np.ndarray, np.ndarray]:
+        """(the mode, the user's best k positions by relevance, their relevance standardised as ``score``
+        standardises it): what training fits the calibration on."""
+        top, relevance, parts, _ = self._rank(user, RankRequest(n=k, diversity=0.0, explore_slots=0))
+        top = top[np.argsort(-relevance[top], kind="stable")]
+        mean, spread = parts["relevance_stats"]
+        return parts["mode"], top, (relevance[top] - mean) / spread
+
     def ranked_ids(self, user: UserState, request: RankRequest) -> list[str]:
         """The ids ``recommend`` answers, in its order, without the explanations (training's holdout)."""
         top, _, _, _ = self._rank(user, request)
         return [str(self.ids[p]) for p in top]
 
     def _rank(self, user: UserState, request: RankRequest) -> tuple[np.ndarray, np.ndarray, dict[str, Any], _Profile]:
+        """(the list's positions in the order shown, every item's relevance, the parts, the profile).
+
+        Relevance is computed once; what follows only reorders and picks: a newcomer's interest matches move
+        up by ``match_boost`` (``parts["lift"]``), the best max(4n, 50) are re-ranked for diversity
+        (``dummi.ml.rerank``; a category cap that leaves the list short widens the pool), and the newcomers'
+        quota of interest matches holds throughout."""
         profile = self.profile(user)
         distinct = len({e.content_id for e in user.events})
         if distinct < int(self.settings["cold_threshold"]) or len(profile.positions) == 0:
-            scores, parts = self._cold_scores(user, profile, request)
+            relevance, parts = self._cold_scores(user, profile, request)
         else:
             seen = np.fromiter((self.position[c] for c in user.seen if c in self.position), np.int64)
-            scores, parts = self._warm_scores(profile, request, seen)
-        diversity = float(self.settings["diversity"] if request.diversity is None else request.diversity)
+            relevance, parts = self._warm_scores(profile, request, seen)
+        parts["relevance_stats"] = _stats(relevance)
+        lift = parts.get("lift")
+        order_by = relevance if lift is None else relevance + lift
+        default = self.settings["diversity" if parts["mode"] == "warm" else "newcomer_diversity"]
+        diversity = float(default if request.diversity is None else request.diversity)
         if diversity <= 0 and request.max_per_category is None:
-            top, scores = self._top(scores, parts, user, profile, request, request.n)
-            return top, scores, parts, profile
-        # a pool of the best candidates, re-ranked for diversity (dummi.ml.rerank); a category cap that
-        # leaves the list short widens the pool. The newcomers' quota of interest matches holds too.
-        size, raw = pool_size(request.n), scores
-        while True:
-            pool, scores = self._top(raw, parts, user, profile, request, size)
-            order = diversify(
-                scores[pool],
-                self.vectors[pool],
-                request.n,
-                diversity=diversity,
-                categories=[self.categories[p] for p in pool] if request.max_per_category is not None else None,
-                max_per_category=request.max_per_category,
-            )
-            if len(order) >= request.n or len(pool) < size:
-                break
-            size *= 4
-        top = pool[order]
-        if parts.get("matched") is not None and request.max_per_category is None:
-            top = _quota_in_place(top, pool, scores, parts["matched"], request.n)
-        return top, scores, parts, profile
+            top, order_by = self._top(order_by, parts, user, profile, request, request.n)
+        else:
+            size = pool_size(request.n)
+            while True:
+                pool, ranked = self._top(order_by, parts, user, profile, request, size)
+                order = diversify(
+                    ranked[pool],
+                    self.vectors[pool],
+                    request.n,
+                    diversity=diversity,
+                    categories=[self.categories[p] for p in pool],
+                    max_per_category=request.max_per_category,
+                )
+                if len(order) >= request.n or len(pool) < size:
+                    break
+                size *= 4
+            top, order_by = pool[order], ranked
+            if parts.get("matched") is not None and request.max_per_category is None:
+                top = _quota_in_place(top, pool, order_by, parts["matched"], request.n)
+        # what the user has seen and the pushes of skipped items' neighbours are the ranking's too
+        return top, (order_by if lift is None else order_by - lift), parts, profile
 
     def _warm_scores(
         self, profile: _Profile, request: RankRequest, seen: np.ndarray
@@ -432,8 +484,10 @@ class HybridRecommender:
                 _, found = self.bundle.index.search(vector, k)
                 candidates.append(found[0][found[0] >= 0])
         candidates.append(self._fresh_candidates(content_all, vector, m))
-        pool = np.unique(np.concatenate(candidates)) if candidates else np.arange(self.size)
-        pool = np.setdiff1d(pool, seen, assume_unique=True)  # scores are standardized over real candidates
+        in_pool = np.zeros(self.size, bool)  # a mask: sorted and unique without a sort
+        in_pool[np.concatenate(candidates)] = True
+        in_pool[seen] = False  # scores are standardized over real candidates
+        pool = np.flatnonzero(in_pool)
         z_cf = np.zeros(len(pool))
         if cf_all is not None:
             # items newer than the model have no CF signal yet: they count as average, not as "disliked"
@@ -527,9 +581,8 @@ class HybridRecommender:
             if following is not None:
                 scores[: self.n_model] += following
         matched = self._matches(user.interests, closeness)
-        if matched is not None:
-            scores[matched] += float(s["match_boost"])
         parts = {
+            "lift": float(s["match_boost"]) * matched if matched is not None else None,
             "own": own_part,
             "colike": colike,
             "following": following,
@@ -577,9 +630,9 @@ class HybridRecommender:
                 scores[pos] = -np.inf
         if request.category is not None:
             scores[self.category_array != request.category] = -np.inf
-        # close neighbours of skipped items are pushed down
+        # close neighbours of skipped items are pushed down, in units of the relevance's own spread
         if len(profile.skipped) and float(self.settings["skip_penalty"]) > 0:
-            self._push_down_skipped_neighbours(scores, profile.skipped, n)
+            self._push_down_skipped_neighbours(scores, profile.skipped, n, parts["relevance_stats"][1])
         finite = np.flatnonzero(np.isfinite(scores))
         n = min(n, len(finite))
         if n == 0:
@@ -590,7 +643,7 @@ class HybridRecommender:
             top = _with_matches(top, finite, scores, matched, n)
         return top[np.argsort(-scores[top], kind="stable")], scores
 
-    def _push_down_skipped_neighbours(self, scores: np.ndarray, skipped: np.ndarray, n: int) -> None:
+    def _push_down_skipped_neighbours(self, scores: np.ndarray, skipped: np.ndarray, n: int, spread: float) -> None:
         """Lower, in place, the scores of items close to a skipped one. A push only lowers a score, so the
         candidates are pushed best first, a block at a time, until the next unpushed score cannot reach the
         top n any more: the same top n as pushing every candidate, for a fraction of the products."""
@@ -598,7 +651,7 @@ class HybridRecommender:
         if not len(finite):
             return
         threshold = float(self.settings["skip_similarity"])
-        weight = float(self.settings["skip_penalty"]) * max(1.0, float(scores[finite].std()))
+        weight = float(self.settings["skip_penalty"]) * max(1.0, spread)
         vectors = self.vectors[skipped].T
         order = finite[np.argsort(-scores[finite], kind="stable")]
         block = max(4 * n, 50)
@@ -696,32 +749,65 @@ class HybridRecommender:
         pairs = [(p, sc) for p, sc in pairs if p != pos]
         pairs.sort(key=lambda x: -x[1])
         title = self.titles[pos] if pos is not None else content_id
-        return [
-            Recommendation(str(self.ids[p]), self.titles[p], self.categories[p], sc, "embedding", f"similar to {title}")
-            for p, sc in pairs[:n]
-        ]
-
-    def popular(self, n: int, category: str | None = None, exclude: Sequence[str] = ()) -> list[Recommendation]:
-        scores = self.popularity.astype(np.float64, copy=True)
-        if category is not None:
-            scores[self.category_array != category] = -np.inf
-        for cid in exclude:
-            pos = self.position.get(cid)
-            if pos is not None:
-                scores[pos] = -np.inf
-        finite = np.flatnonzero(np.isfinite(scores))
-        top = finite[np.argsort(-scores[finite], kind="stable")][:n]
+        # the score of an item-to-item list: its cosine to the item, on 0..1 ((1 + cosine) / 2)
         return [
             Recommendation(
                 str(self.ids[p]),
                 self.titles[p],
                 self.categories[p],
-                float(scores[p]),
+                min(1.0, max(0.0, (1.0 + sc) / 2)),
+                "embedding",
+                f"similar to {title}",
+            )
+            for p, sc in pairs[:n]
+        ]
+
+    def popular(self, n: int, category: str | None = None, exclude: Sequence[str] = ()) -> list[Recommendation]:
+        """The most liked items; ``score`` is the relevance a newcomer with no history and no interests
+        would be given for each (the log of its popularity share, on the newcomers' calibrated scale)."""
+        order = self.popularity.astype(np.float64, copy=True)
+        relevance = np.log((order + 1e-4) / (order + 1e-4).sum())
+        score = self._scorer(relevance, {"mode": "cold", "relevance_stats": _stats(relevance)})
+        if category is not None:
+            order[self.category_array != category] = -np.inf
+        for cid in exclude:
+            pos = self.position.get(cid)
+            if pos is not None:
+                order[pos] = -np.inf
+        finite = np.flatnonzero(np.isfinite(order))
+        top = finite[np.argsort(-order[finite], kind="stable")][:n]
+        return [
+            Recommendation(
+                str(self.ids[p]),
+                self.titles[p],
+                self.categories[p],
+                score(int(p)),
                 "popular",
                 f"popular in {self.categories[p]}",
             )
             for p in top
         ]
+
+
+def calibration(settings: dict[str, Any], mode: str) -> tuple[float, float]:
+    """(a, b) of the mode's score calibration: the model's own, else DEFAULT_CALIBRATION."""
+    fitted = (settings.get("calibration") or {}).get(mode)
+    a, b = fitted if fitted is not None else DEFAULT_CALIBRATION[mode]
+    return float(a), float(b)
+
+
+def _stats(relevance: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation (1 when constant) of the finite relevance values: the scale ``score``
+    standardises them on."""
+    finite = relevance[np.isfinite(relevance)]
+    if not len(finite):
+        return 0.0, 1.0
+    spread = float(finite.std())
+    return float(finite.mean()), spread if spread > EPSILON else 1.0
+
+
+def _sigmoid(x: float) -> float:
+    return float(0.5 * (1.0 + np.tanh(0.5 * x)))  # 1 / (1 + e^-x), without overflow
 
 
 def _with_matches(top: np.ndarray, finite: np.ndarray, scores: np.ndarray, matched: np.ndarray, n: int) -> np.ndarray:
