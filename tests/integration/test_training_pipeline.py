@@ -190,7 +190,12 @@ def test_a_run_keeps_the_serving_model_when_the_new_one_scores_worse(db, tmp_pat
     assert again.decision["new_ndcg"] == pytest.approx(again.decision["serving_ndcg"], abs=1e-9)
     assert read_pointer(store)["version"] == again.model_version != first.model_version
 
-    monkeypatch.setattr("dummi.ml.publish_gate.TOLERANCE", -0.5)  # from now on a new model must beat it by half
+    from dummi.ml.publish_gate import decide
+
+    def halved(**facts):  # from now on the new model scores half as well on the holdout
+        return decide(**{**facts, "new_score": facts["new_score"] / 2})
+
+    monkeypatch.setattr("dummi.services.training_service.decide", halved)
     kept = run_now(db, store, "test", TrainingParams())
     assert kept.state == "succeeded" and kept.decision["action"] == "kept", kept.decision
     assert kept.model_version == again.model_version == read_pointer(store)["version"]  # the pointer stayed

@@ -1,6 +1,7 @@
 """Publish only what is not worse: a run scores its new model and the serving model's recipe on the same
-holdout, and publishes the new one only if it is not worse beyond ``TOLERANCE`` (relative, all users'
-NDCG@10), unless the run forces it or the catalog moved on too far for the serving model.
+holdout users, and publishes the new one unless its all-users NDCG@10 is lower by more than ``NOISE_UNITS``
+standard errors of the difference (paired, bootstrapped over those users: ``dummi.ml.tuning.Noise``), unless
+the run forces it or the catalog moved on too far for the serving model.
 
 Why the serving model's *recipe* (its CF configuration and ranking settings, refitted on the holdout's
 training part) and not the serving artifact itself: that artifact was fitted on events that are now in
@@ -12,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Holdout NDCG@10 on a few hundred users moves by ~1-2% between equally good models (the sampling noise of
-# the held-out likes): a smaller tolerance would keep models for noise, a larger one would let real losses
-# through.
-TOLERANCE = 0.02
+# A new model is kept back only when it is worse beyond this many standard errors of the paired difference:
+# about 2.3% of runs of an equally good model would be kept back by chance (one-sided normal tail at 2).
+NOISE_UNITS = 2.0
 # When this share of today's items is unknown to the serving model (they get content similarity but no
 # CF, no popularity), the new model is published whatever the holdout says.
 NEW_ITEMS_SHARE = 0.10
@@ -65,14 +65,16 @@ def decide(
     item_ids: list[str],
     new_score: float | None,
     serving_score: float | None,
+    noise: float | None = None,
     wanted_algorithms: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """{"action": "published" | "kept", "reason", "new_ndcg", "serving_ndcg", "serving_version", ...}."""
+    """{"action": "published" | "kept", "reason", "new_ndcg", "serving_ndcg", "noise", "serving_version",
+    ...}; ``noise``: the standard error of new - serving on the holdout users."""
     out: dict[str, Any] = {
         "new_ndcg": new_score,
         "serving_ndcg": serving_score,
+        "noise": noise,
         "serving_version": serving.version if serving else None,
-        "tolerance": TOLERANCE,
     }
     if serving is None:
         return {**out, "action": "published", "reason": "no model was serving"}
@@ -88,11 +90,12 @@ def decide(
     if share >= NEW_ITEMS_SHARE:
         reason = f"{share:.0%} of the items are new to the serving model (published from {NEW_ITEMS_SHARE:.0%})"
         return {**out, "action": "published", "reason": reason}
-    if new_score is None or serving_score is None:
+    if new_score is None or serving_score is None or noise is None:
         return {**out, "action": "published", "reason": "no holdout score to compare"}
-    if new_score >= serving_score * (1 - TOLERANCE):
-        return {**out, "action": "published", "reason": "not worse than the serving model on the holdout"}
+    if new_score >= serving_score - NOISE_UNITS * noise:
+        return {**out, "action": "published", "reason": "not worse than the serving model beyond the holdout's noise"}
     reason = (
-        f"holdout NDCG@10 {new_score:.4f} is more than {TOLERANCE:.0%} below the serving model's {serving_score:.4f}"
+        f"holdout NDCG@10 {new_score:.4f} is below the serving model's {serving_score:.4f} by more than "
+        f"{NOISE_UNITS:g} standard errors of the difference ({noise:.4f})"
     )
     return {**out, "action": "kept", "reason": reason}

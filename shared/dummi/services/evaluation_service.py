@@ -127,16 +127,20 @@ def evaluate_directory(
 
 
 def _choice(store: FileStore) -> dict[str, Any]:
-    """The published model's chosen settings and its holdout's diversity curve (from the manifest)."""
+    """The published model's choice (from its manifest): CF configuration, settings, the holdout's figures and
+    noise, the guard against plain candidates, the simplifications tried, the diversity curves."""
     from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
 
     pointer = read_pointer(store)
     if pointer is None:
         return {}
     manifest = json.loads(store.get(f"{MODELS}/{pointer['version']}/{MANIFEST}"))
+    metrics = manifest.get("metrics", {})
     return {
+        "cf": manifest.get("model", {}).get("cf"),
         "settings": manifest.get("model", {}).get("settings", {}),
-        "diversity_curve": manifest.get("metrics", {}).get("diversity_curve", []),
+        **{k: metrics[k] for k in ("holdout", "noise", "cf_candidates", "guard", "decisions") if k in metrics},
+        "diversity_curve": metrics.get("diversity_curve", {}),
     }
 
 

@@ -301,6 +301,7 @@ def train_and_publish(
         item_ids=ids,
         new_score=metrics.get("holdout", {}).get("all", {}).get("ndcg"),
         serving_score=metrics.get("serving_holdout", {}).get("all", {}).get("ndcg"),
+        noise=metrics.get("serving_holdout", {}).get("paired_se"),
         wanted_algorithms=wanted,
     )
     if report.decision["action"] == "kept":
@@ -461,8 +462,19 @@ def _choose_on_holdout(
 ):
     """Fit each candidate on the holdout's training part and keep what ranks the held-out likes best."""
     from dummi.db.users_repository import UsersRepository
-    from dummi.ml.collaborative import Fitter, fit_cooccurrence
     from dummi.ml.embeddings import from_bytes
+
+    raw = db.read(lambda conn: UsersRepository(conn).interest_vectors())
+    interests = {u: (names, from_bytes(v) if v is not None else None) for u, (names, v) in raw.items()}
+    catalog = (ids, titles, categories, tags, index, vectors)
+    return choose_recipe(events, catalog, interests, embedder, factors=params.cf_factors, baseline=baseline)
+
+
+def choose_recipe(events, catalog, interests, embedder, *, factors: int, baseline=None):
+    """The holdout choice (``dummi.ml.tuning.choose``) on a catalog ``(ids, titles, categories, tags, index,
+    vectors)`` and the users' stored ``interests`` ({user: (names, vector)}); None with too few users to hold
+    out. Reads nothing: what training runs, and what a test runs on a catalog of its own."""
+    from dummi.ml.collaborative import Fitter, fit_cooccurrence
     from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
     from dummi.ml.interests import item_labels
     from dummi.ml.model_bundle import ModelBundle
@@ -470,11 +482,11 @@ def _choose_on_holdout(
     from dummi.ml.sequence import fit_transitions
     from dummi.ml.tuning import MIN_USERS_TO_TUNE, MemoScores, choose, split_holdout, user_states
 
+    ids, titles, categories, tags, index, vectors = catalog
     holdout = split_holdout(events)
     if len(holdout.relevant) < MIN_USERS_TO_TUNE:
         return None
-    raw = db.read(lambda conn: UsersRepository(conn).interest_vectors())
-    interests = {u: (names, from_bytes(v) if v is not None else None) for u, (names, v) in raw.items()}
+    interests = dict(interests)
     labels = [item_labels(c, t) for c, t in zip(categories, tags, strict=True)]
     interests.update(_interests_at_signup(holdout, labels, ids, embedder))
     states = user_states(holdout.fit_events, interests, users=set(holdout.relevant))
@@ -509,7 +521,7 @@ def _choose_on_holdout(
         )
         return HybridRecommender(bundle)
 
-    candidates = _cf_candidates(len(ids), params.cf_factors)
+    candidates = _cf_candidates(len(ids), factors)
     return choose(holdout, states, candidates, build, baseline=baseline, n_items=len(ids))
 
 
