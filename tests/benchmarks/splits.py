@@ -3,12 +3,13 @@ training-cost benchmarks. None reads ``test.jsonl``:
 
 * ``synthetic``: a catalog of N items with long descriptions and Zipf popularity, users with tastes over
   topics, events over time (a stand-in for a larger, longer-tail catalog than ml-100k's 1,682 items);
-* resamples of the ml-100k split's *training* events (``holdout``: all of them, ``half-users``,
-  ``long-tail``, ``more-cold``): the protocol applied again to ``train.jsonl`` alone, so each has its own test
-  part cut from training data (where design choices are made).
+* resamples of the ml-100k split's *training* events (``holdout``: all of them, ``half-users``: a random half
+  of the users, another half per ``--seed``, ``long-tail``, ``more-cold``, ``random``: each user's test part
+  drawn at random instead of last in time): the protocol applied again to ``train.jsonl`` alone, so each has
+  its own test part cut from training data (where design choices are made).
 
     .venv/bin/python tests/benchmarks/splits.py synthetic OUT [--items 10000 --users 610 --events 70000]
-    .venv/bin/python tests/benchmarks/splits.py holdout|half-users|long-tail|more-cold OUT [--seed 0]
+    .venv/bin/python tests/benchmarks/splits.py holdout|half-users|long-tail|more-cold|random OUT [--seed 0]
 """
 
 from __future__ import annotations
@@ -52,15 +53,20 @@ def _write(out: Path, content: list[dict], users: list[dict], train: list[dict],
     print(f"{out}: {len(content)} items, {len(users)} users ({len(cold)} cold), {len(train)} train, {len(test)} test")
 
 
-def _protocol(events: list[dict], labels: dict[str, list[str]], rng, cold_share: float = COLD_SHARE):
+def _protocol(
+    events: list[dict], labels: dict[str, list[str]], rng, cold_share: float = COLD_SHARE, by_time: bool = True
+):
     """EVALUATION.md's protocol: users with >= 10 events; a share cold (first 3 kept); else last 20% test.
-    Interests = the 3 most frequent labels among the user's train likes."""
+    Interests = the 3 most frequent labels among the user's train likes. ``by_time=False``: "first" and
+    "last" in an order drawn at random per user instead of by time (a random split)."""
     by_user: dict[str, list[dict]] = defaultdict(list)
     for e in events:
         by_user[e["user_id"]].append(e)
     train, test, cold, users = [], [], [], []
     for user in sorted(by_user):
         evs = sorted(by_user[user], key=lambda e: e["timestamp"])
+        if not by_time:
+            evs = [evs[i] for i in rng.permutation(len(evs))]
         if len(evs) < MIN_EVENTS:
             continue
         if rng.random() < cold_share:
@@ -147,7 +153,7 @@ def resample(out: Path, variant: str, seed: int = 0) -> None:
     events = [json.loads(line) for line in (ML100K / "train.jsonl").open()]
     cold_before = set((ML100K / "cold_users.txt").read_text().split())
     events = [e for e in events if e["user_id"] not in cold_before]  # their 3 events make no new split
-    cold_share = COLD_SHARE
+    cold_share, by_time = COLD_SHARE, True
     if variant == "half-users":
         users = sorted({e["user_id"] for e in events})
         keep = set(rng.choice(users, len(users) // 2, replace=False))
@@ -158,15 +164,17 @@ def resample(out: Path, variant: str, seed: int = 0) -> None:
         events = [e for e in events if e["content_id"] not in head]
     elif variant == "more-cold":
         cold_share = 0.4
+    elif variant == "random":
+        by_time = False
     elif variant != "holdout":  # holdout: the protocol on the training events as they are
         raise SystemExit(f"unknown variant {variant!r}")
-    users, train, test, cold = _protocol(events, labels, rng, cold_share)
+    users, train, test, cold = _protocol(events, labels, rng, cold_share, by_time)
     _write(out, content, users, train, test, cold)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["synthetic", "holdout", "half-users", "long-tail", "more-cold"])
+    parser.add_argument("kind", choices=["synthetic", "holdout", "half-users", "long-tail", "more-cold", "random"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=610)
