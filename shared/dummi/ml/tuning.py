@@ -274,13 +274,14 @@ def choose(
     best_cf = max(cf_candidates, key=lambda c: trial(c, settings, "warm").ndcg)
     leader = trial(best_cf, settings, "warm")
     # how far each candidate was from the one taken, in the holdout's noise (near ties move between runs)
+    at_defaults = [(c, trial(c, settings, "warm")) for c in cf_candidates]  # scored above: cached
     runners_up = [
         {
             "cf": _label(c),
-            "ndcg": round(trial(c, settings, "warm").ndcg, 5),
-            "noise": round(noise["warm"].between(trial(c, settings, "warm").per_user, leader.per_user), 5),
+            "ndcg": round(t.ndcg, 5),
+            "noise": round(noise["warm"].between(t.per_user, leader.per_user), 5),
         }
-        for c in cf_candidates
+        for c, t in at_defaults
     ]
     for key, grid, group in SEARCH:
         if group == "cold" and not cold:
