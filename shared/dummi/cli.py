@@ -104,15 +104,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         result = import_directory(
-            db, args.data, progress=lambda what, n: print(f"  {what}: {n}", file=sys.stderr, flush=True)
+            db,
+            args.data,
+            progress=lambda what, n: print(f"  {what}: {n}", file=sys.stderr, flush=True),
+            on_conflict=args.on_conflict,
         )
     except InvalidRequestError as exc:
         print(f"dummi import: {exc.message} (nothing was written)", file=sys.stderr)
         return 2
     print(
         f"imported {result.users} users, {result.content} content items, {result.events} interactions"
-        f" ({result.skipped_events} naming unknown users or content skipped) from {', '.join(result.files)}"
-        f" in {time.perf_counter() - started:.1f}s"
+        f" ({result.skipped_events} naming unknown users or content skipped); updated {result.users_updated}"
+        f" users and {result.content_updated} items; deleted {result.content_deleted} items and"
+        f" {result.users_deleted} users; from {', '.join(result.files)} in {time.perf_counter() - started:.1f}s"
     )
     if args.embed:
         from dummi.local_server import embed_pending
@@ -292,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="bulk load content.jsonl, users.jsonl and train.jsonl / interactions.jsonl")
     imp.add_argument("--data", type=Path, required=True, help="folder with the .jsonl files")
     imp.add_argument("--embed", action="store_true", help="embed the imported text now (else at the next train)")
+    imp.add_argument(
+        "--on-conflict",
+        choices=["skip", "update"],
+        default="skip",
+        help="items and users that exist: keep them as they are (skip) or take the file's fields (update)",
+    )
     imp.set_defaults(func=_cmd_import)
 
     ev = sub.add_parser("evaluate", help="import, train and recommend on a split; print the offline metrics")

@@ -97,7 +97,7 @@ def test_unknown_routes_and_methods_answer_in_the_same_error_shape(client):
     missing = client.get("/no/such/route")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "Not Found", "code": "route_not_found", "field": None}
-    wrong_method = client.delete("/users/alice")
+    wrong_method = client.patch("/users/alice")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["code"] == "method_not_allowed"
     assert "GET" in wrong_method.headers["allow"]

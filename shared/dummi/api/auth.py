@@ -30,17 +30,25 @@ api_key_header = APIKeyHeader(
 def requires(scope: Scope) -> DependsParam:
     """A dependency that lets the request through only with a key holding ``scope`` (or admin)."""
 
-    async def check(request: Request, db: DatabaseDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
-        # async, so that the common cases (auth off, a key checked recently) cost no thread hop; a key
-        # not in the cache is looked up in Postgres on the thread pool.
-        if not get_settings().auth_enabled:
-            return
-        principal = cached_principal(key, scope)
-        if principal is None:
-            principal = await run_in_threadpool(authorize, db, key, scope)
-        request.state.api_key_id = principal.key_id
+    async def check(request: Request, db: DatabaseDep, key: ApiKey) -> None:
+        await check_scope(request, db, key, scope)
 
     return Depends(check)
+
+
+ApiKey = Annotated[str | None, Security(api_key_header)]
+
+
+async def check_scope(request: Request, db, key: str | None, scope: Scope) -> None:
+    """Let the request through only with a key holding ``scope`` (401 / 403 otherwise; nothing when auth is
+    off). Async, so that the common cases (auth off, a key checked recently) cost no thread hop; a key not in
+    the cache is looked up in Postgres on the thread pool."""
+    if not get_settings().auth_enabled:
+        return
+    principal = cached_principal(key, scope)
+    if principal is None:
+        principal = await run_in_threadpool(authorize, db, key, scope)
+    request.state.api_key_id = principal.key_id
 
 
 READ = requires(Scope.READ)

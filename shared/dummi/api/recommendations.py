@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, Field, StrictBool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError
 
 from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep
@@ -15,6 +17,8 @@ from dummi.api.schemas import (
     MAX_CATEGORY_LENGTH,
     MAX_ID_LENGTH,
     Category,
+    FilterCondition,
+    Filters,
     Identifier,
     StrictFloat,
     StrictModel,
@@ -60,6 +64,38 @@ SurfaceQuery = Annotated[
 ]
 
 
+FiltersQuery = Annotated[
+    str | None,
+    Query(
+        max_length=20_000,
+        description='business rules as a JSON list, as in POST /recommendations/: [{"field": "properties.lang", '
+        '"op": "in", "value": ["de"]}]',
+    ),
+]
+_FILTERS = TypeAdapter(Filters)
+
+
+def conditions(filters: list[FilterCondition]) -> tuple:
+    """The schema's conditions as the recommender takes them: (field, op, value) with lists as tuples."""
+    return tuple((f.field, f.op, tuple(f.value) if isinstance(f.value, list) else f.value) for f in filters)
+
+
+def _query_filters(raw: str | None) -> tuple:
+    """A ``filters`` query parameter, checked as the body's are; a bad one is a 422 naming the condition."""
+    if raw is None:
+        return ()
+    try:
+        return conditions(_FILTERS.validate_python(json.loads(raw)))
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("query", "filters"), "msg": f"not JSON: {exc.msg}", "input": raw}]
+        ) from None
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("query", "filters", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
 class RecommendationRequest(StrictModel):
     user_id: Identifier
     n_recommendations: WholeNumber = Field(default=10, ge=1, le=MAX_RECOMMENDATIONS)
@@ -75,6 +111,7 @@ class RecommendationRequest(StrictModel):
     category: Category | None = Field(default=None, description="only items of this category")
     exclude: list[Identifier] = Field(default=[], max_length=MAX_EXCLUDE, description="content ids to leave out")
     surface: Surface = DEFAULT_SURFACE
+    filters: Filters = []
     diversity: StrictFloat | None = Field(
         default=None,
         ge=0.0,
@@ -172,6 +209,7 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
             diversity=body.diversity,
             max_per_category=body.max_per_category,
             explore_slots=body.explore_slots,
+            filters=conditions(body.filters),
         ),
     )
     recommendation_id = log_answer(
@@ -205,9 +243,10 @@ def popular(
     n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
     user_id: UserQuery = None,
     surface: SurfaceQuery = DEFAULT_SURFACE,
+    filters: FiltersQuery = None,
 ) -> ItemList:
     """The most liked items, overall or in one category."""
-    return _logged(db, engine.popular(db, n, category), "popular", user_id, surface)
+    return _logged(db, engine.popular(db, n, category, _query_filters(filters)), "popular", user_id, surface)
 
 
 @router.get("/content/{content_id}/similar", responses=error_responses(404, 503))
@@ -218,9 +257,10 @@ def similar(
     n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
     user_id: UserQuery = None,
     surface: SurfaceQuery = DEFAULT_SURFACE,
+    filters: FiltersQuery = None,
 ) -> ItemList:
     """Content most similar to this item (by embedding)."""
-    return _logged(db, engine.similar(db, content_id, n), "similar", user_id, surface)
+    return _logged(db, engine.similar(db, content_id, n, _query_filters(filters)), "similar", user_id, surface)
 
 
 def _logged(db, served: Served, endpoint: str, user_id: str | None, surface: str) -> ItemList:

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
 
 MAX_ID_LENGTH = 128
 MAX_TITLE_LENGTH = 300
@@ -22,6 +34,13 @@ DEFAULT_HISTORY_LIMIT = 100
 MAX_HISTORY_LIMIT = 1_000
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# An item's properties: a small flat object (what business rules filter on), not a document store.
+MAX_PROPERTIES = 20
+MAX_PROPERTY_VALUE_LENGTH = 256
+MAX_PROPERTY_NUMBER = 1e15  # larger magnitudes lose integer precision as float64
+PROPERTY_KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
+MAX_FILTERS = 10
+MAX_FILTER_VALUES = 100
 
 # Ids travel in URL paths: letters, digits and . _ : @ - only (no spaces, no slashes).
 Identifier = Annotated[
@@ -151,17 +170,91 @@ class UserPublic(BaseModel):
 
 
 # -- content ---------------------------------------------------------------------------------------
+PropertyKey = Annotated[str, StringConstraints(pattern=f"^{PROPERTY_KEY_PATTERN}$")]
+PropertyNumber = Annotated[
+    StrictInt | Annotated[float, Strict(), Field(allow_inf_nan=False)],
+    Field(ge=-MAX_PROPERTY_NUMBER, le=MAX_PROPERTY_NUMBER),
+]
+PropertyValue = (
+    StrictBool | Annotated[StrictStr, StringConstraints(max_length=MAX_PROPERTY_VALUE_LENGTH)] | PropertyNumber
+)
+Properties = Annotated[
+    dict[PropertyKey, PropertyValue],
+    Field(
+        max_length=MAX_PROPERTIES,
+        description=f"up to {MAX_PROPERTIES} values (string of at most {MAX_PROPERTY_VALUE_LENGTH} characters, "
+        "number or boolean) that filters can name as properties.<key> (lang, in_stock, price, ...)",
+    ),
+]
+
+
+def text_time(value: object) -> object:
+    """A time is written as text (RFC 3339): 0 or 1.5 is not one, whatever pydantic's lax mode would say."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("Input should be an RFC 3339 date-time string with an offset")
+    return value
+
+
+# RFC 3339 with an offset (a string: a number is not a time)
+Instant = Annotated[AwareDatetime, BeforeValidator(text_time)]
+AVAILABLE_FROM = "not recommended before this time (RFC 3339); null: no start"
+AVAILABLE_UNTIL = "not recommended from this time on (RFC 3339); null: no end"
+HIDDEN = "taken down: readable by id, never in an answer (recommendations, popular, similar, category pages)"
+
+
+def _window(available_from: datetime | None, available_until: datetime | None) -> None:
+    if available_from is not None and available_until is not None and available_until <= available_from:
+        raise ValueError("available_until must be after available_from")
+
+
 class ContentCreate(StrictModel):
     content_id: Identifier
     title: Title
     category: Category
     tags: Annotated[list[Label], Field(max_length=MAX_TAGS)] = []
     description: Description = ""
+    properties: Properties = {}
+    hidden: StrictBool = Field(default=False, description=HIDDEN)
+    available_from: Instant | None = Field(default=None, description=AVAILABLE_FROM)
+    available_until: Instant | None = Field(default=None, description=AVAILABLE_UNTIL)
 
     @model_validator(mode="after")
     def _dedupe(self) -> ContentCreate:
         self.tags = _unique(self.tags)
+        _window(self.available_from, self.available_until)
         return self
+
+
+class ContentUpdate(StrictModel):
+    """Partial update: only the fields present change; at least one must be given. ``properties`` replaces
+    the whole object; null clears an availability bound (and is not a value for the other fields)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    title: Annotated[Title, Field(json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    category: Annotated[Category, Field(json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    tags: Annotated[list[Label], Field(max_length=MAX_TAGS, json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    description: Annotated[Description, Field(json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    properties: Annotated[Properties, Field(json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    hidden: Annotated[StrictBool, Field(description=HIDDEN, json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    available_from: Instant | None = Field(default=None, description=AVAILABLE_FROM)
+    available_until: Instant | None = Field(default=None, description=AVAILABLE_UNTIL)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ContentUpdate:
+        given = self.model_fields_set
+        if not given:
+            raise ValueError("give at least one field to change")
+        for name in given - {"available_from", "available_until"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: null is not a value (leave the field out to keep it)")
+        if self.tags is not None:
+            self.tags = _unique(self.tags)
+        _window(self.available_from, self.available_until)
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class ContentPublic(BaseModel):
@@ -170,8 +263,56 @@ class ContentPublic(BaseModel):
     category: str
     tags: list[str]
     description: str
+    properties: dict[str, bool | int | float | str] = Field(default={}, description="the item's properties")
+    hidden: bool = Field(default=False, description=HIDDEN)
+    available_from: datetime | None = None
+    available_until: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+
+FilterField = Annotated[
+    str,
+    StringConstraints(pattern=rf"^(category|tags|properties\.{PROPERTY_KEY_PATTERN})$"),
+    Field(description="category, tags (any of the item's tags) or properties.<key>"),
+]
+FilterScalar = (
+    StrictBool | Annotated[StrictStr, StringConstraints(max_length=MAX_PROPERTY_VALUE_LENGTH)] | PropertyNumber
+)
+
+
+class FilterCondition(StrictModel):
+    """One business rule on the items an answer may hold; a request's conditions all hold (AND)."""
+
+    field: FilterField
+    op: Literal["in", "not_in", "lt", "lte", "gt", "gte"] = Field(
+        description="in / not_in: a list of values; lt, lte, gt, gte: a number (properties only)"
+    )
+    value: Annotated[list[FilterScalar], Field(min_length=1, max_length=MAX_FILTER_VALUES)] | PropertyNumber
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FilterCondition:
+        if self.op in ("in", "not_in"):
+            if not isinstance(self.value, list):
+                raise ValueError(f"{self.op} takes a list of values")
+            if self.field in ("category", "tags") and not all(isinstance(v, str) for v in self.value):
+                raise ValueError(f"{self.field} values are strings")
+        else:
+            if isinstance(self.value, list):
+                raise ValueError(f"{self.op} takes one number")
+            if not self.field.startswith("properties."):
+                raise ValueError(f"{self.op} compares numbers: only properties.<key> hold them")
+        return self
+
+
+Filters = Annotated[
+    list[FilterCondition],
+    Field(
+        max_length=MAX_FILTERS,
+        description='conditions every item of the answer meets (AND), e.g. [{"field": "properties.lang", '
+        '"op": "in", "value": ["de"]}]; applied before the top n is cut',
+    ),
+]
 
 
 class ContentPage(BaseModel):

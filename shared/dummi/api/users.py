@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from dummi.api.auth import READ, WRITE
+from dummi.api.auth import ADMIN, READ, WRITE
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
 from dummi.api.errors import create_responses, error_responses
 from dummi.api.schemas import (
@@ -116,3 +116,27 @@ def update_user(
             db, queue, user_id, interests=body.interests, skill_level=skill_level, history_limit=history_limit
         )
     )
+
+
+@router.delete("/{user_id}", status_code=204, dependencies=[ADMIN], responses=error_responses(404, 503))
+def delete_user(user_id: UserIdPath, db: DatabaseDep) -> Response:
+    """Erase the user (admin; GDPR article 17): in one transaction its profile, interests and their embedding,
+    interactions, feedback and logged answers; aggregated online metrics keep their counts and no id. Then the
+    id is 404 everywhere; created again it starts empty. The next training run publishes a model without the
+    user and deletes every kept model version trained before the deletion."""
+    users_service.delete_user(db, user_id)
+    return Response(status_code=204)
+
+
+class UserExport(BaseModel):
+    profile: dict = Field(description="user_id, interests, skill_level, created_at, updated_at, interests_embedded")
+    events: list[dict] = Field(description="every interaction and feedback event, oldest first, with attribution")
+    impressions: list[dict] = Field(description="every answer logged for the user, with its recommendation_id")
+    assignments: list[dict] = Field(description="experiments whose traffic holds the user, with the variant")
+    exported_at: str
+
+
+@router.get("/{user_id}/export", dependencies=[ADMIN], responses=error_responses(404, 503))
+def export_user(user_id: UserIdPath, db: DatabaseDep) -> UserExport:
+    """Everything stored about the user as one JSON document (admin; GDPR articles 15 and 20)."""
+    return UserExport(**users_service.export_user(db, user_id))

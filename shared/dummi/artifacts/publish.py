@@ -89,3 +89,22 @@ def collect_garbage(store: ArtifactStore, *, retention: int, keep: set[str] = fr
     for version in doomed:
         store.delete(store.list(f"{MODELS}/{version}/"))
     return doomed
+
+
+def prune_trained_before(store: ArtifactStore, cutoff: datetime, *, keep: set[str]) -> list[str]:
+    """Delete every version whose training read its events before ``cutoff`` (or says nothing of when),
+    except those in ``keep``: after a user's deletion, no kept version holds anything learnt from the user."""
+    doomed = []
+    for version in published_versions(store):
+        if version in keep:
+            continue
+        try:
+            manifest = json.loads(store.get(f"{MODELS}/{version}/{MANIFEST}"))
+            as_of = manifest.get("events_as_of")
+            old = as_of is None or datetime.fromisoformat(as_of) < cutoff
+        except ArtifactNotFoundError:  # a version half-deleted or half-written: nothing to keep
+            old = True
+        if old:
+            store.delete(store.list(f"{MODELS}/{version}/"))
+            doomed.append(version)
+    return doomed

@@ -30,34 +30,69 @@ class ImportRepository:
     def _copy(self, table: str, columns: str, rows: Iterable[Sequence[object]]) -> None:
         self.conn.run(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", stream=_csv(rows))
 
-    def import_users(self, rows: list[tuple[str, list[str], str]]) -> int:
-        """Insert users that do not exist yet; returns how many were inserted."""
+    def _inserted_updated(self, sql: str) -> tuple[int, int]:
+        rows = self.conn.run(sql + " RETURNING (xmax = 0)")
+        inserted = sum(1 for r in rows if r[0])
+        return inserted, len(rows) - inserted
+
+    def import_users(self, rows: list[tuple[str, list[str], str]], *, update: bool = False) -> tuple[int, int]:
+        """(inserted, updated): new users are inserted; existing ones are left as they are, or with ``update``
+        take the file's fields where they differ (changed interests are embedded again)."""
         self.conn.run(
             "CREATE TEMP TABLE import_users (user_id text, interests text[], skill_level text) ON COMMIT DROP"
         )
         self._copy("import_users", "user_id, interests, skill_level", ((u, _pg_array(i), s) for u, i, s in rows))
-        self.conn.run(
+        conflict = "DO NOTHING"
+        if update:
+            conflict = (
+                "DO UPDATE SET interests = EXCLUDED.interests, skill_level = EXCLUDED.skill_level,"
+                " interests_hash = CASE WHEN users.interests = EXCLUDED.interests THEN users.interests_hash END,"
+                " updated_at = now()"
+                " WHERE (users.interests, users.skill_level)"
+                "   IS DISTINCT FROM (EXCLUDED.interests, EXCLUDED.skill_level)"
+            )
+        return self._inserted_updated(
             "INSERT INTO users (user_id, interests, skill_level)"
-            " SELECT user_id, interests, skill_level FROM import_users ON CONFLICT (user_id) DO NOTHING"
+            f" SELECT user_id, interests, skill_level FROM import_users ON CONFLICT (user_id) {conflict}"
         )
-        return self.conn.row_count
 
-    def import_content(self, rows: list[tuple[str, str, str, list[str], str]]) -> int:
+    def import_content(self, rows: list[tuple], *, update: bool = False) -> tuple[int, int]:
+        """(inserted, updated). Rows: (content_id, title, category, tags, description, properties (JSON text),
+        hidden, available_from, available_until). With ``update``, stored items whose fields differ take the
+        file's (a changed text is embedded again; serving sees every change within seconds)."""
         self.conn.run(
             "CREATE TEMP TABLE import_content (content_id text, title text, category text, tags text[],"
-            " description text) ON COMMIT DROP"
+            " description text, properties jsonb, hidden boolean, available_from timestamptz,"
+            " available_until timestamptz) ON COMMIT DROP"
         )
         self._copy(
             "import_content",
-            "content_id, title, category, tags, description",
-            ((c, t, cat, _pg_array(tags), d) for c, t, cat, tags, d in rows),
+            "content_id, title, category, tags, description, properties, hidden, available_from, available_until",
+            ((c, t, cat, _pg_array(tags), *rest) for c, t, cat, tags, *rest in rows),
         )
-        self.conn.run(
-            "INSERT INTO content (content_id, title, category, tags, description)"
-            " SELECT content_id, title, category, tags, description FROM import_content"
-            " ON CONFLICT (content_id) DO NOTHING"
+        conflict = "DO NOTHING"
+        if update:
+            text = "(content.title, content.category, content.tags, content.description)"
+            new_text = "(EXCLUDED.title, EXCLUDED.category, EXCLUDED.tags, EXCLUDED.description)"
+            state = "(content.properties, content.hidden, content.available_from, content.available_until)"
+            new_state = "(EXCLUDED.properties, EXCLUDED.hidden, EXCLUDED.available_from, EXCLUDED.available_until)"
+            conflict = (
+                "DO UPDATE SET title = EXCLUDED.title, category = EXCLUDED.category, tags = EXCLUDED.tags,"
+                " description = EXCLUDED.description, properties = EXCLUDED.properties, hidden = EXCLUDED.hidden,"
+                " available_from = EXCLUDED.available_from, available_until = EXCLUDED.available_until,"
+                f" text_hash = CASE WHEN {text} IS DISTINCT FROM {new_text} THEN NULL ELSE content.text_hash END,"
+                " updated_at = now(), changed_at = now()"
+                f" WHERE ({text}, {state}) IS DISTINCT FROM ({new_text}, {new_state})"
+            )
+        inserted, updated = self._inserted_updated(
+            "INSERT INTO content (content_id, title, category, tags, description, properties, hidden,"
+            " available_from, available_until)"
+            " SELECT content_id, title, category, tags, description, properties, hidden, available_from,"
+            f" available_until FROM import_content ON CONFLICT (content_id) {conflict}"
         )
-        return self.conn.row_count
+        # ids created anew after a deletion are no longer deleted
+        self.conn.run("DELETE FROM content_deletions d USING import_content i WHERE d.content_id = i.content_id")
+        return inserted, updated
 
     def import_events(self, rows: list[tuple[str, str, str, str, float | None, str | None]]) -> tuple[int, int]:
         """(inserted, skipped): events naming an unknown user or content are skipped, not fatal."""

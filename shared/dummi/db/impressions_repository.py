@@ -40,11 +40,15 @@ class ImpressionsRepository:
         self.conn = conn
 
     def log(self, impression: Impression) -> None:
-        """One INSERT (autocommit). Safe to repeat: the id is the primary key."""
+        """One INSERT (autocommit). Safe to repeat: the id is the primary key. The user id is kept only while
+        the user exists (a key-share lock on its row: an answer logged while the user is being deleted waits
+        for the delete and then names nobody), so a deleted user leaves no impression behind."""
         self.conn.run(
             "INSERT INTO impressions (recommendation_id, user_id, surface, endpoint, model_version, experiment,"
             " variant, created_at, item_ids, scores, methods, propensities, explore)"
-            " VALUES (CAST(:id AS uuid), :user_id, :surface, :endpoint, :model_version, :experiment, :variant,"
+            " VALUES (CAST(:id AS uuid),"
+            "         (SELECT u.user_id FROM users u WHERE u.user_id = CAST(:user_id AS text) FOR KEY SHARE),"
+            "         :surface, :endpoint, :model_version, :experiment, :variant,"
             "         COALESCE(CAST(:created_at AS timestamptz), now()), CAST(:item_ids AS text[]),"
             "         CAST(:scores AS real[]), CAST(:methods AS text[]), CAST(:propensities AS real[]),"
             "         CAST(:explore AS jsonb))"
@@ -104,6 +108,29 @@ class ImpressionsRepository:
         return Impression(
             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8]), list(r[9]), list(r[10]), propensities, explore
         )
+
+    def for_user(self, user_id: str) -> list[dict]:
+        """Every answer logged for the user, oldest first (an export)."""
+        rows = self.conn.run(
+            "SELECT CAST(recommendation_id AS text), surface, endpoint, model_version, experiment, variant,"
+            " created_at, item_ids, scores, methods FROM impressions WHERE user_id = :user_id ORDER BY created_at",
+            user_id=user_id,
+        )
+        return [
+            {
+                "recommendation_id": r[0],
+                "surface": r[1],
+                "endpoint": r[2],
+                "model_version": r[3],
+                "experiment": r[4],
+                "variant": r[5],
+                "created_at": r[6].isoformat(),
+                "item_ids": list(r[7]),
+                "scores": [float(x) for x in r[8]],
+                "methods": list(r[9]),
+            }
+            for r in rows
+        ]
 
     def explore_decisions(self, since: datetime, click_types: list[str]) -> list[tuple[dict, bool]]:
         """Every logged exploration decision since ``since`` with whether its item got an attributed click."""

@@ -1,8 +1,8 @@
-"""The recommender's reads: a user's whole state in one round trip, and content newer than the model."""
+"""The recommender's reads: a user's whole state in one round trip, an item's vector, exploration counts
+(catalog changes: ``ContentRepository.changes_since``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dummi.db.connection import Connection
@@ -36,24 +36,6 @@ class RecommendationsRepository:
             return None
         interests, embedding, events, seen = rows[0]
         return {"interests": list(interests or []), "embedding": embedding, "events": events, "seen": list(seen)}
-
-    def embedded_ids_since(self, since: datetime | None) -> list[str]:
-        """Ids of embedded content created after ``since`` (all of it when None): cheap, no vectors."""
-        rows = self.conn.run(
-            "SELECT content_id FROM content"
-            " WHERE embedding IS NOT NULL AND (CAST(:since AS timestamptz) IS NULL OR created_at > :since)",
-            since=since,
-        )
-        return [r[0] for r in rows]
-
-    def embedded_content(self, content_ids: list[str]) -> list[tuple[str, str, str, list[str], bytes]]:
-        """(content_id, title, category, tags, embedding) of these items, in content_id order."""
-        rows = self.conn.run(
-            "SELECT content_id, title, category, tags, embedding FROM content"
-            " WHERE content_id = ANY(CAST(:ids AS text[])) AND embedding IS NOT NULL ORDER BY content_id",
-            ids=content_ids,
-        )
-        return [(r[0], r[1], r[2], list(r[3] or []), r[4]) for r in rows]
 
     def content_vector(self, content_id: str) -> tuple[str, bytes | None] | None:
         rows = self.conn.run(

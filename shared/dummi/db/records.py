@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -24,6 +24,28 @@ class ContentRecord:
     description: str
     created_at: datetime
     updated_at: datetime
+    properties: dict = field(default_factory=dict)
+    hidden: bool = False
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    """One item as serving must now see it (``deleted``: gone, the other fields empty)."""
+
+    content_id: str
+    deleted: bool
+    changed_at: datetime
+    title: str = ""
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    properties: dict = field(default_factory=dict)
+    hidden: bool = False
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    created_at: datetime | None = None
+    embedded_at: datetime | None = None  # when its stored vector was written (None: never)
 
 
 @dataclass(frozen=True, slots=True)

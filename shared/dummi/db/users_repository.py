@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from dummi.db.connection import Connection
 from dummi.db.records import EmbeddingResult, EmbeddingSource, UserRecord
 from dummi.db.vectors import USER_INTERESTS, store_vectors
@@ -88,6 +91,69 @@ class UsersRepository:
         """Every user's interests and their stored embedding (training's holdout uses them)."""
         rows = self.conn.run("SELECT user_id, interests, interests_embedding FROM users")
         return {r[0]: (list(r[1] or []), r[2]) for r in rows}
+
+    def delete(self, user_id: str) -> bool:
+        """Remove everything stored about the user: its answers (impressions), interactions and feedback,
+        then the row itself (interests and their embedding). The row is locked first, so an event or an
+        answer being written for the user waits and then finds no user (no orphan row). False: no such user."""
+        if not self.conn.run("SELECT 1 FROM users WHERE user_id = :id FOR UPDATE", id=user_id):
+            return False
+        self.conn.run("DELETE FROM impressions WHERE user_id = :id", id=user_id)
+        self.conn.run("DELETE FROM interactions WHERE user_id = :id", id=user_id)
+        self.conn.run("DELETE FROM users WHERE user_id = :id", id=user_id)
+        # when a user was last deleted (never who): training then replaces models trained before it
+        self.conn.run(
+            "INSERT INTO app_state (key, value, updated_at) VALUES ('users_deleted_at', to_jsonb(now()), now())"
+            " ON CONFLICT (key) DO UPDATE SET value = to_jsonb(now()), updated_at = now()"
+        )
+        return True
+
+    def last_deletion(self) -> datetime | None:
+        """When a user was last deleted (None: never)."""
+        rows = self.conn.run("SELECT updated_at FROM app_state WHERE key = 'users_deleted_at'")
+        return rows[0][0] if rows else None
+
+    def export(self, user_id: str) -> dict[str, Any] | None:
+        """The user's row and every event, as stored (None: no such user)."""
+        rows = self.conn.run(
+            "SELECT user_id, interests, skill_level, created_at, updated_at, interests_embedding IS NOT NULL"
+            " FROM users WHERE user_id = :id",
+            id=user_id,
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        events = self.conn.run(
+            "SELECT interaction_id, content_id, kind, event_type, duration_seconds, created_at, event_id,"
+            " CAST(recommendation_id AS text), position, attribution FROM interactions WHERE user_id = :id"
+            " ORDER BY created_at, interaction_id",
+            id=user_id,
+        )
+        return {
+            "profile": {
+                "user_id": r[0],
+                "interests": list(r[1] or []),
+                "skill_level": r[2],
+                "created_at": r[3].isoformat(),
+                "updated_at": r[4].isoformat(),
+                "interests_embedded": bool(r[5]),
+            },
+            "events": [
+                {
+                    "interaction_id": e[0],
+                    "content_id": e[1],
+                    "kind": e[2],
+                    "type": e[3],
+                    "duration_seconds": e[4],
+                    "timestamp": e[5].isoformat(),
+                    "event_id": e[6],
+                    "recommendation_id": e[7],
+                    "position": e[8],
+                    "attribution": e[9],
+                }
+                for e in events
+            ],
+        }
 
     def history(self, user_id: str, limit: int) -> list[str]:
         """Distinct content ids the user interacted with, most recent interaction first."""

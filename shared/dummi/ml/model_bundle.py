@@ -37,6 +37,9 @@ class ModelBundle:
     tags: list[list[str]] | None = None  # per item; None: no tags (models published before tags were kept)
     # other CF algorithms fitted on the same data, for experiments that name them (algorithm -> model)
     alternatives: dict[str, CFModel] = field(default_factory=dict)
+    # per item, as training read it: {"properties": [...], "hidden": [...], "available_from": [ISO or None],
+    # "available_until": [...]} (None: models published before items had them; nothing taken down)
+    state: dict[str, list] | None = None
     position: dict[str, int] = field(init=False, repr=False)
     _labels: dict[str, np.ndarray] | None = field(init=False, repr=False, default=None)
 
@@ -54,6 +57,8 @@ class ModelBundle:
         if self.tags is None:
             self.tags = [[] for _ in range(n)]
         elif len(self.tags) != n:
+            raise ValueError("bundle parts disagree on the number of items")
+        if self.state is not None and any(len(v) != n for v in self.state.values()):
             raise ValueError("bundle parts disagree on the number of items")
         self.position = {cid: i for i, cid in enumerate(self.item_ids)}
         if self.vectors is None:
@@ -88,6 +93,8 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
         "tags": bundle.tags,
         "index_kind": bundle.index.kind,
     }
+    if bundle.state is not None:
+        items["state"] = bundle.state
     files = {
         INDEX_FILE: index_blob,
         ITEMS_FILE: json.dumps(items).encode(),
@@ -175,4 +182,5 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         sequence=sequence,
         tags=items.get("tags"),
         alternatives=alternatives,
+        state=items.get("state"),
     )

@@ -27,6 +27,7 @@ class Serving:
     recipe: tuple[dict[str, Any], dict[str, Any]] | None  # (CF configuration, ranking settings); None: unknown
     item_ids: frozenset[str]
     algorithms: frozenset[str] = frozenset()  # CF algorithms it carries (the chosen one and alternatives)
+    events_as_of: str | None = None  # when its training read the events (ISO; None: before this was kept)
 
 
 def algorithms(model_facts: dict[str, Any]) -> frozenset[str]:
@@ -67,6 +68,7 @@ def decide(
     serving_score: float | None,
     noise: float | None = None,
     wanted_algorithms: frozenset[str] = frozenset(),
+    erased_since_serving: bool = False,
 ) -> dict[str, Any]:
     """{"action": "published" | "kept", "reason", "new_ndcg", "serving_ndcg", "noise", "serving_version",
     ...}; ``noise``: the standard error of new - serving on the holdout users."""
@@ -80,6 +82,9 @@ def decide(
         return {**out, "action": "published", "reason": "no model was serving"}
     if force:
         return {**out, "action": "published", "reason": "forced"}
+    if erased_since_serving:
+        reason = "a user was deleted after the serving model read its events: it is replaced and pruned"
+        return {**out, "action": "published", "reason": reason}
     missing = sorted(wanted_algorithms - serving.algorithms)
     if missing:
         reason = f"a running experiment needs {', '.join(missing)}, which the serving model lacks"

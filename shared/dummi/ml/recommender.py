@@ -16,6 +16,7 @@ chooses them on a time-based holdout (``dummi.ml.tuning``) and records them in t
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from dummi.ml.catalog import Catalog, Condition, ItemFacts, allowed_mask, epoch
 from dummi.ml.collaborative import CFModel, standardize
 from dummi.ml.explore import FIRST_SLOT, posterior, thompson
 from dummi.ml.interactions import INTERACTION_WEIGHTS, event_weight
@@ -68,6 +70,9 @@ EPSILON = 1e-9
 LIKE_WEIGHT = INTERACTION_WEIGHTS["like"]  # a profile item's events count fully from a like's weight up
 # Exploration draws from at most this many young items that match the user, best match first.
 EXPLORE_CANDIDATES = 50
+# A filter matching at most this many items is scored exactly over them rather than through the approximate
+# index (384-float products over 20K items take ~2 ms on one core: less than a wide index search).
+EXACT_FILTERED_ITEMS = 20_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class FreshItems:
     categories: list[str] = field(default_factory=list)
     tags: list[list[str]] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.empty((0, 384), np.float32))
+    facts: list[ItemFacts] | None = None  # per item: properties and take-downs (None: none)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ class RankRequest:
     diversity: float | None = None  # 0..1: MMR re-rank (None: the model's setting); 0 is the ranked order
     max_per_category: int | None = None  # a hard cap on items of one category in the list
     explore_slots: int | None = None  # slots for young items (None: 1 from n = 10 up, else 0)
+    filters: tuple[Condition, ...] = ()  # business rules every listed item meets (``dummi.ml.catalog``)
+    at: float | None = None  # the request's time, seconds since 1970 (None: now): availability windows
 
 
 def explore_slots(request: RankRequest) -> int:
@@ -153,10 +161,18 @@ class _Profile:
 
 
 class _Vectors:
-    """Row access and products over model vectors followed by fresh vectors, without concatenating them."""
+    """Row access and products over model vectors followed by fresh vectors, without concatenating them;
+    model items whose text changed after training are read from ``overrides`` (position -> new vector)."""
 
-    def __init__(self, model: np.ndarray, fresh: np.ndarray) -> None:
+    def __init__(self, model: np.ndarray, fresh: np.ndarray, overrides: dict[int, np.ndarray] | None = None) -> None:
         self.model, self.fresh, self.n_model = model, fresh, len(model)
+        self.overrides = overrides or {}
+        self.override_positions = np.array(sorted(self.overrides), np.int64)
+        self._override_rows = (
+            np.vstack([self.overrides[p] for p in self.override_positions]).astype(np.float32)
+            if self.overrides
+            else None
+        )
 
     def __len__(self) -> int:
         return self.n_model + len(self.fresh)
@@ -164,20 +180,28 @@ class _Vectors:
     def __getitem__(self, positions) -> np.ndarray:
         if isinstance(positions, (int, np.integer)):
             p = int(positions)
+            if p in self.overrides:
+                return self.overrides[p]
             return self.model[p] if p < self.n_model else self.fresh[p - self.n_model]
         positions = np.asarray(positions, dtype=np.int64)
         if not len(self.fresh) or not len(positions) or int(positions.max()) < self.n_model:
-            return self.model[positions]
-        out = np.empty((len(positions), self.model.shape[1]), np.float32)
-        in_model = positions < self.n_model
-        out[in_model] = self.model[positions[in_model]]
-        out[~in_model] = self.fresh[positions[~in_model] - self.n_model]
+            out = self.model[positions]
+        else:
+            out = np.empty((len(positions), self.model.shape[1]), np.float32)
+            in_model = positions < self.n_model
+            out[in_model] = self.model[positions[in_model]]
+            out[~in_model] = self.fresh[positions[~in_model] - self.n_model]
+        if self._override_rows is not None and len(positions):
+            hit = np.isin(positions, self.override_positions)
+            if hit.any():
+                out[hit] = self._override_rows[np.searchsorted(self.override_positions, positions[hit])]
         return out
 
     def __matmul__(self, vector: np.ndarray) -> np.ndarray:
-        if not len(self.fresh):
-            return self.model @ vector
-        return np.concatenate([self.model @ vector, self.fresh @ vector])
+        out = self.model @ vector if not len(self.fresh) else np.concatenate([self.model @ vector, self.fresh @ vector])
+        if self._override_rows is not None:
+            out[self.override_positions] = self._override_rows @ vector
+        return out
 
 
 def effective_cf_weight(cf_weight: float, cf_share: float) -> float:
@@ -197,9 +221,17 @@ class HybridRecommender:
         keep = [i for i, cid in enumerate(fresh.ids) if cid not in known]
         self.n_model = bundle.size
         self.ids = np.concatenate([bundle.item_ids, np.array([fresh.ids[i] for i in keep], dtype=object)])
-        self.titles = list(bundle.titles) + [fresh.titles[i] for i in keep]
-        self.categories = list(bundle.categories) + [fresh.categories[i] for i in keep]
-        self.tags = list(bundle.tags) + [fresh.tags[i] if i < len(fresh.tags) else [] for i in keep]
+        fresh_tags = [fresh.tags[i] if i < len(fresh.tags) else [] for i in keep]
+        fresh_facts = [
+            fresh.facts[i] if fresh.facts is not None else ItemFacts(fresh.titles[i], fresh.categories[i], [])
+            for i in keep
+        ]
+        fresh_facts = [
+            ItemFacts(fresh.titles[i], fresh.categories[i], tags, f.properties, f.hidden, f.start, f.end, f.deleted)
+            for i, tags, f in zip(keep, fresh_tags, fresh_facts, strict=True)
+        ]
+        # the items' current state (take-downs, what filters read): the model's own, then the fresh items'
+        self.catalog = bundle_catalog(bundle).extended(fresh_facts)
         # label -> positions of fresh items (the model's own: bundle.label_positions)
         self.fresh_labels = label_index(self.categories[bundle.size :], self.tags[bundle.size :], bundle.size)
         self._fresh_prior: float | None = None
@@ -214,11 +246,43 @@ class HybridRecommender:
                 **bundle.position,
                 **{cid: self.n_model + k for k, cid in enumerate(self.ids[self.n_model :])},
             }
-        self.category_array = np.array(self.categories, dtype=object)
 
     @property
     def size(self) -> int:
         return len(self.ids)
+
+    # The catalog's current fields (a category changed after training is the new one at once).
+    @property
+    def titles(self) -> list[str]:
+        return self.catalog.titles
+
+    @property
+    def categories(self) -> list[str]:
+        return self.catalog.categories
+
+    @property
+    def tags(self) -> list[list[str]]:
+        return self.catalog.tags
+
+    @property
+    def category_array(self) -> np.ndarray:
+        return self.catalog.category_array
+
+    def with_catalog(self, catalog: Catalog, overrides: dict[int, np.ndarray] | None = None) -> HybridRecommender:
+        """This recommender over another state of the same items (take-downs, changed fields) and, for model
+        items whose text changed since training, their new vectors; nothing of the catalog is copied."""
+        if catalog.size != self.size:
+            raise ValueError("the catalog does not match the recommender's items")
+        other = copy.copy(self)
+        other.catalog = catalog
+        if overrides or self.vectors.overrides:
+            other.vectors = _Vectors(self.vectors.model, self.vectors.fresh, overrides)
+        return other
+
+    def allowed(self, request: RankRequest) -> np.ndarray | None:
+        """Mask of the items the request may be answered with (None: all): not taken down at the request's
+        time, and meeting its filters."""
+        return allowed_mask(self.catalog, request.at if request.at is not None else time.time(), request.filters)
 
     def variant(self, settings: dict[str, Any], cf: CFModel | None) -> HybridRecommender:
         """This recommender with some ranking settings and the CF model replaced (an experiment's variant);
@@ -386,6 +450,8 @@ class HybridRecommender:
             else:
                 return np.empty(0, np.int64)
         keep = arms.young[ranked] & ~np.isin(ranked, blocked)
+        if parts.get("allowed") is not None:
+            keep &= parts["allowed"][ranked]
         if request.category is not None:
             keep &= self.category_array[ranked] == request.category
         return ranked[keep][:EXPLORE_CANDIDATES]
@@ -412,11 +478,13 @@ class HybridRecommender:
         quota of interest matches holds throughout."""
         profile = self.profile(user)
         distinct = len({e.content_id for e in user.events})
+        allowed = self.allowed(request)
         if distinct < int(self.settings["cold_threshold"]) or len(profile.positions) == 0:
             relevance, parts = self._cold_scores(user, profile, request)
         else:
             seen = np.fromiter((self.position[c] for c in user.seen if c in self.position), np.int64)
-            relevance, parts = self._warm_scores(profile, request, seen)
+            relevance, parts = self._warm_scores(profile, request, seen, allowed)
+        parts["allowed"] = allowed
         parts["relevance_stats"] = _stats(relevance)
         lift = parts.get("lift")
         order_by = relevance if lift is None else relevance + lift
@@ -446,7 +514,7 @@ class HybridRecommender:
         return top, (order_by if lift is None else order_by - lift), parts, profile
 
     def _warm_scores(
-        self, profile: _Profile, request: RankRequest, seen: np.ndarray
+        self, profile: _Profile, request: RankRequest, seen: np.ndarray, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         s = self.settings
         m = int(s["candidates"])
@@ -466,7 +534,8 @@ class HybridRecommender:
             if following is not None:
                 cf_all[: self.n_model] = standardize(cf_all[: self.n_model]) + following
             k = min(m, self.size - 1)
-            candidates.append(np.argpartition(-cf_all, k)[:k] if k > 0 else np.arange(self.size))
+            pick = cf_all if allowed is None else np.where(allowed, cf_all, -np.inf)
+            candidates.append(np.argpartition(-pick, k)[:k] if k > 0 else np.arange(self.size))
         vector = content_all = None
         if use_content:
             vector = (profile.weights[:, None] * self.vectors[profile.positions]).sum(axis=0)
@@ -479,14 +548,17 @@ class HybridRecommender:
                 # (cheaper than a top-k search plus a gather of the pool's vectors).
                 content_all = self.vectors @ vector
                 model_part = content_all[: self.n_model]
+                if allowed is not None:
+                    model_part = np.where(allowed[: self.n_model], model_part, -np.inf)
                 candidates.append(np.argpartition(-model_part, k - 1)[:k] if 0 < k < self.n_model else np.arange(k))
             else:
-                _, found = self.bundle.index.search(vector, k)
-                candidates.append(found[0][found[0] >= 0])
+                candidates.append(self._nearest(vector, k, allowed))
         candidates.append(self._fresh_candidates(content_all, vector, m))
         in_pool = np.zeros(self.size, bool)  # a mask: sorted and unique without a sort
         in_pool[np.concatenate(candidates)] = True
         in_pool[seen] = False  # scores are standardized over real candidates
+        if allowed is not None:
+            in_pool &= allowed
         pool = np.flatnonzero(in_pool)
         z_cf = np.zeros(len(pool))
         if cf_all is not None:
@@ -518,6 +590,26 @@ class HybridRecommender:
             "cf_all": cf_all,
             "mode": "warm",
         }
+
+    def _nearest(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> np.ndarray:
+        """Model positions of the k items nearest ``vector`` through the approximate index, among ``allowed``
+        ones: a rare match is scored exactly over its items, a common one searched wider and then filtered.
+        Items whose vector changed after training are candidates too (the index holds their old vectors)."""
+        extra = self.vectors.override_positions
+        if allowed is None:
+            _, found = self.bundle.index.search(vector, k)
+            return np.concatenate([found[0][found[0] >= 0], extra])
+        among = np.flatnonzero(allowed[: self.n_model])
+        if len(among) <= EXACT_FILTERED_ITEMS:
+            if len(among) <= k:
+                return among
+            sims = self.vectors[among] @ vector
+            return among[np.argpartition(-sims, k - 1)[:k]]
+        wider = min(self.n_model, int(np.ceil(2 * k * self.n_model / len(among))))
+        _, found = self.bundle.index.search(vector, wider)
+        found = found[0][found[0] >= 0]
+        extra = extra[allowed[extra]] if len(extra) else extra
+        return np.concatenate([found[allowed[found]][:k], extra])
 
     def _following(self, items: np.ndarray, sessions: np.ndarray, weight: float) -> np.ndarray | None:
         """``weight`` x standardized next-item scores over the model's items for a user's latest (model)
@@ -623,11 +715,14 @@ class HybridRecommender:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(the top n positions, best first; the final scores)."""
         scores = scores.astype(np.float64, copy=True)
-        # never what the user has seen, nor what the caller excludes
+        # never what the user has seen, nor what the caller excludes, nor what is taken down or filtered out
         for cid in user.seen | set(request.exclude):
             pos = self.position.get(cid)
             if pos is not None:
                 scores[pos] = -np.inf
+        allowed = parts.get("allowed")
+        if allowed is not None:
+            scores[~allowed] = -np.inf
         if request.category is not None:
             scores[self.category_array != request.category] = -np.inf
         # close neighbours of skipped items are pushed down, in units of the relevance's own spread
@@ -732,20 +827,32 @@ class HybridRecommender:
         return self.titles[best] if best is not None else None
 
     # -- item-to-item and popularity --------------------------------------------------------------------
-    def similar(self, content_id: str, n: int, vector: np.ndarray | None = None) -> list[Recommendation]:
+    def similar(
+        self,
+        content_id: str,
+        n: int,
+        vector: np.ndarray | None = None,
+        filters: Sequence[Condition] = (),
+        at: float | None = None,
+    ) -> list[Recommendation]:
         pos = self.position.get(content_id)
         if vector is None:
             if pos is None:
                 return []
             vector = self.vectors[pos]
-        sims = self.vectors @ vector.astype(np.float32) if self.size <= 50_000 else None
-        if sims is None:
-            found_scores, found = self.bundle.index.search(vector, min(n + 1, self.n_model))
-            pairs = [(int(p), float(sc)) for p, sc in zip(found[0], found_scores[0], strict=True) if p >= 0]
-            fresh = self.vectors.fresh @ vector
-            pairs += [(self.n_model + i, float(v)) for i, v in enumerate(fresh)]
+        vector = vector.astype(np.float32)
+        allowed = allowed_mask(self.catalog, at if at is not None else time.time(), filters)
+        if self.size <= 50_000:
+            sims = self.vectors @ vector
+            candidates = np.arange(self.size) if allowed is None else np.flatnonzero(allowed)
+            pairs = list(zip(candidates.tolist(), sims[candidates].tolist(), strict=True))
         else:
-            pairs = list(enumerate(sims.tolist()))
+            found = self._nearest(vector, min(n + 1, self.n_model), allowed)
+            fresh = np.arange(self.n_model, self.size)
+            if allowed is not None:
+                fresh = fresh[allowed[fresh]]
+            candidates = np.unique(np.concatenate([found, fresh]))
+            pairs = list(zip(candidates.tolist(), (self.vectors[candidates] @ vector).tolist(), strict=True))
         pairs = [(p, sc) for p, sc in pairs if p != pos]
         pairs.sort(key=lambda x: -x[1])
         title = self.titles[pos] if pos is not None else content_id
@@ -762,7 +869,14 @@ class HybridRecommender:
             for p, sc in pairs[:n]
         ]
 
-    def popular(self, n: int, category: str | None = None, exclude: Sequence[str] = ()) -> list[Recommendation]:
+    def popular(
+        self,
+        n: int,
+        category: str | None = None,
+        exclude: Sequence[str] = (),
+        filters: Sequence[Condition] = (),
+        at: float | None = None,
+    ) -> list[Recommendation]:
         """The most liked items; ``score`` is the relevance a newcomer with no history and no interests
         would be given for each (the log of its popularity share, on the newcomers' calibrated scale)."""
         order = self.popularity.astype(np.float64, copy=True)
@@ -770,6 +884,9 @@ class HybridRecommender:
         score = self._scorer(relevance, {"mode": "cold", "relevance_stats": _stats(relevance)})
         if category is not None:
             order[self.category_array != category] = -np.inf
+        allowed = allowed_mask(self.catalog, at if at is not None else time.time(), filters)
+        if allowed is not None:
+            order[~allowed] = -np.inf
         for cid in exclude:
             pos = self.position.get(cid)
             if pos is not None:
@@ -846,3 +963,19 @@ def _matching_interest(interests: list[str], title: str, category: str) -> str:
         if interest.lower().replace("-", " ") in text:
             return interest
     return interests[0]
+
+
+def bundle_catalog(bundle: ModelBundle) -> Catalog:
+    """The model's items' state as training read it (properties, hidden, availability windows)."""
+    state = bundle.state
+    if state is None:
+        return Catalog(bundle.titles, bundle.categories, bundle.tags)
+    return Catalog(
+        bundle.titles,
+        bundle.categories,
+        bundle.tags,
+        state["properties"],
+        np.array(state["hidden"], bool),
+        np.array([epoch(v, -np.inf) for v in state["available_from"]], np.float64),
+        np.array([epoch(v, np.inf) for v in state["available_until"]], np.float64),
+    )

@@ -1,7 +1,9 @@
 """``dummi import --data DIR``: bulk load content.jsonl, users.jsonl and interactions (train.jsonl or
-interactions.jsonl), one JSON object a line, fields as in the API. Every line is checked with the API's
-own schemas; a bad line stops the import and names its file, line and field. Everything is written in
-one transaction with COPY: all of it lands, or none."""
+interactions.jsonl), one JSON object a line, fields as in the API, and apply deletions.jsonl
+(``{"content_id": ...}`` or ``{"user_id": ...}`` a line, with the guarantees of DELETE). Every line is
+checked with the API's own schemas; a bad line stops the import and names its file, line and field.
+Everything is written in one transaction with COPY: all of it lands, or none. Items and users that exist
+are kept as they are (``on_conflict="skip"``) or take the file's fields where they differ ("update")."""
 
 from __future__ import annotations
 
@@ -11,15 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
 
-from dummi.api.schemas import ContentCreate, FeedbackCreate, InteractionCreate, UserCreate
+from dummi.api.schemas import ContentCreate, FeedbackCreate, Identifier, InteractionCreate, StrictModel, UserCreate
 from dummi.db.connection import Database
+from dummi.db.content_repository import ContentRepository
 from dummi.db.import_repository import ImportRepository
+from dummi.db.users_repository import UsersRepository
 from dummi.errors import InvalidRequestError
 
 INTERACTION_FILES = ("interactions.jsonl", "train.jsonl")
 FEEDBACK_TYPES = {"positive", "negative", "neutral"}
+DELETIONS_FILE = "deletions.jsonl"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,21 @@ class ImportResult:
     events: int
     skipped_events: int
     files: list[str]
+    users_updated: int = 0
+    content_updated: int = 0
+    content_deleted: int = 0
+    users_deleted: int = 0
+
+
+class _Deletion(StrictModel):
+    content_id: Identifier | None = None
+    user_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> _Deletion:
+        if (self.content_id is None) == (self.user_id is None):
+            raise ValueError("give one of content_id, user_id")
+        return self
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -52,8 +72,15 @@ def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> Any:
 
 
 def import_directory(
-    db: Database, data_dir: Path, *, progress: Callable[[str, int], None] | None = None
+    db: Database,
+    data_dir: Path,
+    *,
+    progress: Callable[[str, int], None] | None = None,
+    on_conflict: str = "skip",
 ) -> ImportResult:
+    if on_conflict not in ("skip", "update"):
+        raise InvalidRequestError(f"on_conflict must be skip or update, not {on_conflict!r}", field="on_conflict")
+    update = on_conflict == "update"
     data_dir = Path(data_dir)
     report = progress or (lambda what, n: None)
     files: list[str] = []
@@ -71,7 +98,19 @@ def import_directory(
         files.append("content.jsonl")
         for n, raw in _lines(data_dir / "content.jsonl"):
             c = _validate(ContentCreate, raw, f"content.jsonl:{n}")
-            content.append((c.content_id, c.title, c.category, c.tags, c.description))
+            content.append(
+                (
+                    c.content_id,
+                    c.title,
+                    c.category,
+                    c.tags,
+                    c.description,
+                    json.dumps(c.properties),
+                    c.hidden,
+                    c.available_from.isoformat() if c.available_from else None,
+                    c.available_until.isoformat() if c.available_until else None,
+                )
+            )
         report("content read", len(content))
 
     events = []
@@ -95,12 +134,31 @@ def import_directory(
                 report("interactions read", len(events))
         report("interactions read", len(events))
 
+    deletions: list[_Deletion] = []
+    if (data_dir / DELETIONS_FILE).exists():
+        files.append(DELETIONS_FILE)
+        deletions = [_validate(_Deletion, raw, f"{DELETIONS_FILE}:{n}") for n, raw in _lines(data_dir / DELETIONS_FILE)]
+        report("deletions read", len(deletions))
+
     if not files:
-        raise InvalidRequestError(f"no content.jsonl, users.jsonl or interactions in {data_dir}")
+        raise InvalidRequestError(f"no content.jsonl, users.jsonl, interactions or {DELETIONS_FILE} in {data_dir}")
     with db.transaction() as conn:
         repo = ImportRepository(conn)
-        n_users = repo.import_users(users) if users else 0
-        n_content = repo.import_content(content) if content else 0
+        n_users, users_updated = repo.import_users(users, update=update) if users else (0, 0)
+        n_content, content_updated = repo.import_content(content, update=update) if content else (0, 0)
         n_events, skipped = repo.import_events(events) if events else (0, 0)
-    report("written", n_users + n_content + n_events)
-    return ImportResult(n_users, n_content, n_events, skipped, files)
+        # deletions last: a file that adds and deletes the same id leaves it deleted
+        content_deleted = sum(ContentRepository(conn).delete(d.content_id) for d in deletions if d.content_id)
+        users_deleted = sum(UsersRepository(conn).delete(d.user_id) for d in deletions if d.user_id)
+    report("written", n_users + n_content + n_events + users_updated + content_updated)
+    return ImportResult(
+        n_users,
+        n_content,
+        n_events,
+        skipped,
+        files,
+        users_updated,
+        content_updated,
+        content_deleted,
+        users_deleted,
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 
 import numpy as np
@@ -21,7 +21,6 @@ from dummi.ml.explore import YOUNG_DAYS, YOUNG_IMPRESSIONS
 from dummi.ml.model_bundle import ModelBundle, parse_bundle
 from dummi.ml.recommender import (
     ExploreArms,
-    FreshItems,
     HybridRecommender,
     RankRequest,
     Recommendation,
@@ -30,17 +29,17 @@ from dummi.ml.recommender import (
     explore_slots,
 )
 from dummi.ml.vector_index import build_index
+from dummi.services.catalog_view import CatalogView
 from dummi.services.experiments_service import ExperimentCache
 
 FRESH_REFRESH_SECONDS = 5.0
+# Catalog changes (new content, take-downs, changed fields and vectors) are re-read this often: a hidden,
+# expired or deleted item leaves every warm process's answers within this plus one request (promise: 5 s).
+CATALOG_REFRESH_SECONDS = 1.0
 # How often the per-item counts exploration learns from are re-read (the metrics job rebuilds them).
 ARMS_REFRESH_SECONDS = 60.0
 # The prior's centre when little has been shown yet: the global CTR, shrunk toward this with this weight.
 PRIOR_CTR, PRIOR_IMPRESSIONS = 0.05, 1000.0
-# Content created shortly before training read the catalog may have been committed or embedded only after
-# that read (a write's transaction outlives its created_at by at most the statement timeout): it is looked
-# at again. Only ids are read; vectors only for items the model lacks.
-FRESH_MARGIN = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,7 @@ class RecommendationEngine:
         models: ModelCache[ModelBundle],
         fresh_refresh: float = FRESH_REFRESH_SECONDS,
         experiments: ExperimentCache | None = None,
+        catalog_refresh: float = CATALOG_REFRESH_SECONDS,
     ):
         self._db = db
         self._models = models
@@ -74,65 +74,60 @@ class RecommendationEngine:
         self._arms: tuple[HybridRecommender, ExploreArms] | None = None
         self._arms_rows: tuple[list, list] | None = None
         self._arms_checked: float | None = None
-        self._fresh_refresh = fresh_refresh
+        self._catalog_refresh = catalog_refresh
         self._lock = threading.Lock()
         self._recommender: HybridRecommender | None = None
-        self._key: tuple[str | None, tuple[str, ...]] | None = None
-        self._fresh = FreshItems()
-        self._fresh_checked: float | None = None
-        self._fresh_version: str | None = "unset"
+        self._view = CatalogView()
+        self._checked: float | None = None
+        self._version: str | None = "unset"
+        self._base: HybridRecommender | None = None
+        self._base_key: tuple | None = None
 
     def recommender(self, db: Database | None = None) -> tuple[HybridRecommender, str | None]:
-        """The recommender for the current model plus fresh content (rebuilt only when either changes)."""
+        """The recommender for the current model and the catalog as it is now: content newer than the model,
+        take-downs, changed fields and vectors (re-read every ``catalog_refresh`` seconds, rebuilt only when
+        something changed)."""
         loaded = self._models.get()
         version = loaded.version if loaded else None
-        bundle = loaded.model if loaded else None
-        self._refresh_fresh(db or self._db, loaded, version, bundle)
-        key = (version, tuple(self._fresh.ids))
-        if self._recommender is None or key != self._key:
-            with self._lock:
-                if self._recommender is None or key != self._key:
-                    self._recommender = HybridRecommender(bundle or _empty_bundle(), self._fresh)
-                    self._key = key
-        return self._recommender, version
-
-    def _refresh_fresh(self, db: Database, loaded, version: str | None, bundle: ModelBundle | None) -> None:
         now = time.monotonic()
         if (
-            self._fresh_checked is not None
-            and version == self._fresh_version
-            and now - self._fresh_checked < self._fresh_refresh
+            self._recommender is None
+            or version != self._version
+            or self._checked is None
+            or now - self._checked >= self._catalog_refresh
         ):
-            return
-        since = None
-        if loaded is not None:
-            as_of = loaded.manifest.get("items_as_of") or loaded.manifest["created_at"]
-            since = datetime.fromisoformat(as_of) - FRESH_MARGIN
-        known = bundle.position if bundle is not None else {}
-        # Items already held (for this model) are kept; only ids not seen before are read with their vectors.
-        held = self._fresh if version == self._fresh_version else FreshItems()
-        held_ids = set(held.ids)
+            with self._lock:
+                if (
+                    self._recommender is None
+                    or version != self._version
+                    or now - (self._checked or -1e18) >= (self._catalog_refresh)
+                ):
+                    self._refresh(db or self._db, loaded, version)
+                    self._checked = now
+        return self._recommender, version
 
-        def read(conn):
-            repo = RecommendationsRepository(conn)
-            current = [cid for cid in repo.embedded_ids_since(since) if cid not in known]
-            new = [cid for cid in current if cid not in held_ids]
-            return current, (repo.embedded_content(new) if new else [])
+    def is_deleted(self, content_id: str) -> bool:
+        return self._view.is_deleted(content_id)
 
-        current, rows = db.read(read)
-        still = set(current)
-        keep = [i for i, cid in enumerate(held.ids) if cid in still]  # an item may have been deleted
-        if not rows and len(keep) == len(held.ids):
-            self._fresh, self._fresh_checked, self._fresh_version = held, now, version
+    def _refresh(self, db: Database, loaded, version: str | None) -> None:
+        bundle: ModelBundle | None = loaded.model if loaded else None
+        if version != self._version:
+            as_of = None
+            if loaded is not None:
+                as_of = datetime.fromisoformat(loaded.manifest.get("items_as_of") or loaded.manifest["created_at"])
+            self._view = CatalogView(bundle.position if bundle is not None else {}, as_of, previous=self._view)
+        view = self._view
+        changed = db.read(view.read)
+        if not changed and self._recommender is not None and version == self._version:
             return
-        self._fresh = FreshItems(
-            ids=[held.ids[i] for i in keep] + [r[0] for r in rows],
-            titles=[held.titles[i] for i in keep] + [r[1] for r in rows],
-            categories=[held.categories[i] for i in keep] + [r[2] for r in rows],
-            tags=[held.tags[i] for i in keep] + [r[3] for r in rows],
-            vectors=np.vstack([held.vectors[keep], *[from_bytes(r[4])[None, :] for r in rows]]),
-        )
-        self._fresh_checked, self._fresh_version = now, version
+        fresh = view.fresh_items()
+        key = (version, tuple(fresh.ids), view.fresh_stamp)
+        if self._base is None or key != self._base_key:
+            self._base, self._base_key = HybridRecommender(bundle or _empty_bundle(), fresh), key
+        base = self._base
+        catalog = base.catalog.with_facts(view.facts_on(base.position))
+        self._recommender = base.with_catalog(catalog, view.overrides())
+        self._version = version
 
     def recommend(self, db: Database, user_id: str, request: RankRequest) -> Served:
         recommender, version = self.recommender(db)
@@ -213,21 +208,21 @@ class RecommendationEngine:
             self._variants[(experiment, variant)] = (base, found)
         return found
 
-    def popular(self, db: Database, n: int, category: str | None) -> Served:
+    def popular(self, db: Database, n: int, category: str | None, filters: tuple = ()) -> Served:
         recommender, version = self.recommender(db)
-        return Served(recommender.popular(n, category), version)
+        return Served(recommender.popular(n, category, filters=filters), version)
 
-    def similar(self, db: Database, content_id: str, n: int) -> Served:
+    def similar(self, db: Database, content_id: str, n: int, filters: tuple = ()) -> Served:
         recommender, version = self.recommender(db)
-        if content_id in recommender.position:
-            return Served(recommender.similar(content_id, n), version)
+        if content_id in recommender.position and not self.is_deleted(content_id):
+            return Served(recommender.similar(content_id, n, filters=filters), version)
         found = db.read(lambda conn: RecommendationsRepository(conn).content_vector(content_id))
         if found is None:
             raise NotFoundError("content", content_id, field="content_id")
         title, blob = found
         if blob is None:  # not embedded yet: nothing to compare with
             return Served([], version)
-        return Served(recommender.similar(content_id, n, vector=from_bytes(blob)), version)
+        return Served(recommender.similar(content_id, n, vector=from_bytes(blob), filters=filters), version)
 
 
 @lru_cache(maxsize=1)
@@ -240,4 +235,5 @@ def get_engine() -> RecommendationEngine:
     models = ModelCache(get_artifact_store, parse_bundle, check_interval=settings.dummi_model_check_seconds)
     # new content shows up as soon as a newer model would: `make run` checks every 3 s, AWS every 5 s
     fresh_refresh = min(FRESH_REFRESH_SECONDS, float(settings.dummi_model_check_seconds))
-    return RecommendationEngine(get_database(), models, fresh_refresh=fresh_refresh)
+    catalog_refresh = min(CATALOG_REFRESH_SECONDS, float(settings.dummi_model_check_seconds))
+    return RecommendationEngine(get_database(), models, fresh_refresh=fresh_refresh, catalog_refresh=catalog_refresh)

@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from dummi.artifacts.publish import new_version, publish
+from dummi.artifacts.publish import new_version, prune_trained_before, publish
 from dummi.artifacts.store import ArtifactStore
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.interests_repository import InterestsRepository
 from dummi.db.training_repository import TrainingRepository, TrainingRun
+from dummi.db.users_repository import UsersRepository
 from dummi.errors import ConflictError
 from dummi.ml.publish_gate import Serving, algorithms, decide, recipe
 from dummi.progress import NullProgress, Progress
@@ -269,12 +270,17 @@ def train_and_publish(
         report.counts["items"] = index.size
 
     with _Timer(report, "load_interactions"):
+        # a user deleted before this clock reading is in none of the events read after it
+        events_as_of, users_deleted_at = db.read(
+            lambda conn: (ContentRepository(conn).clock(), UsersRepository(conn).last_deletion())
+        )
         events = db.read(lambda conn: InteractionsRepository(conn).all_events())
         report.counts["interactions"] = len(events)
     checkpoint()
     serving = _serving_model(store)
 
     titles, categories, tags = [i[1] for i in items], [i[2] for i in items], [i[3] for i in items]
+    state = {key: [i[5][key] for i in items] for key in ("properties", "hidden", "available_from", "available_until")}
     settings_chosen: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     cf_config: dict[str, Any] | None = _explicit_cf_config(params)
@@ -303,6 +309,9 @@ def train_and_publish(
         serving_score=metrics.get("serving_holdout", {}).get("all", {}).get("ndcg"),
         noise=metrics.get("serving_holdout", {}).get("paired_se"),
         wanted_algorithms=wanted,
+        erased_since_serving=serving is not None
+        and users_deleted_at is not None
+        and (serving.events_as_of is None or datetime.fromisoformat(serving.events_as_of) < users_deleted_at),
     )
     if report.decision["action"] == "kept":
         progress.start("keeping the serving model")
@@ -362,6 +371,7 @@ def train_and_publish(
         sequence=sequence,
         tags=tags,
         alternatives=alternatives,
+        state=state,
     )
     with _Timer(report, "publish"):
         progress.start("publishing")
@@ -375,6 +385,7 @@ def train_and_publish(
             {
                 "created_at": datetime.now(UTC).isoformat(),
                 "items_as_of": items_as_of.isoformat(),
+                "events_as_of": events_as_of.isoformat(),
                 "run_id": run_id,
                 "params": params.as_dict(),
                 "model": facts,
@@ -384,6 +395,11 @@ def train_and_publish(
             },
             retention=retention or settings.dummi_model_retention,
         )
+        if users_deleted_at is not None:
+            # a deleted user's events are in no kept model: every version trained before the deletion goes
+            pruned = prune_trained_before(store, users_deleted_at, keep={version})
+            if pruned:
+                report.counts["versions_pruned"] = len(pruned)
         suggestions, source = _interest_suggestions(categories, tags, pop)
         with db.transaction() as conn:
             TrainingRepository(conn).record_model_version(version, run_id, store.uri, manifest, manifest["metrics"])
@@ -544,7 +560,7 @@ def _serving_model(store: ArtifactStore) -> Serving | None:
         logger.warning("the serving model could not be read; the new model will be published", exc_info=True)
         return None
     facts = manifest.get("model", {})
-    return Serving(version, recipe(facts), frozenset(items["ids"]), algorithms(facts))
+    return Serving(version, recipe(facts), frozenset(items["ids"]), algorithms(facts), manifest.get("events_as_of"))
 
 
 def _interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedder) -> dict[str, tuple]:

@@ -1,13 +1,17 @@
-"""Create, read and update users."""
+"""Create, read, update, delete and export users."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from dummi.db.connection import Database
+from dummi.db.impressions_repository import ImpressionsRepository
 from dummi.db.interests_repository import InterestsRepository
 from dummi.db.records import UserRecord
 from dummi.db.users_repository import UsersRepository
+from dummi.errors import NotFoundError
 from dummi.ml.interests import SuggestedInterest, label, suggest
 from dummi.services.embedding_queue import EmbeddingQueue
 
@@ -82,3 +86,38 @@ def update_user(
     if interests is not None and interests != before.interests:
         queue.enqueue("user", [user_id])
     return result
+
+
+def delete_user(db: Database, user_id: str) -> None:
+    """One transaction: the user's profile, interests and their embedding, interactions, feedback and logged
+    answers go (experiment assignments are a hash of the id: nothing is stored). Aggregated online metrics
+    keep their counts and hold no user id. The same id created again starts empty. Models: serving reads the
+    user's state per request (none is cached), and the next training run replaces and prunes every model
+    version trained before the deletion (``dummi.services.training_service``)."""
+    with db.transaction() as conn:
+        if not UsersRepository(conn).delete(user_id):
+            raise NotFoundError("user", user_id, field="user_id")
+
+
+def export_user(db: Database, user_id: str) -> dict[str, Any]:
+    """Everything stored about the user as one document: profile and interests, every interaction and
+    feedback event (with the answer each is attributed to), every logged answer with its recommendation id,
+    and the user's experiment assignments."""
+    from dummi.experiments.assignment import in_traffic, variant_of
+    from dummi.services.experiments_service import list_all, status
+
+    def read(conn) -> dict[str, Any]:
+        found = UsersRepository(conn).export(user_id)
+        if found is None:
+            raise NotFoundError("user", user_id, field="user_id")
+        found["impressions"] = ImpressionsRepository(conn).for_user(user_id)
+        return found
+
+    document = db.read(read)
+    document["assignments"] = [
+        {"experiment": e.name, "variant": variant_of(e, user_id).name, "status": status(e)}
+        for e in list_all(db)
+        if in_traffic(e, user_id)
+    ]
+    document["exported_at"] = datetime.now(UTC).isoformat()
+    return document
