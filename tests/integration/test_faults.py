@@ -220,3 +220,48 @@ def test_a_write_that_fails_midway_commits_nothing(server, app_client):
     finally:
         server.start()
     assert Database(server.url).read(lambda conn: UsersRepository(conn).get("half-written")) is None
+
+
+def _user_rows(server: EmbeddedServer, user_id: str) -> list:
+    return Database(server.url).read(
+        lambda conn: conn.run(
+            "SELECT (SELECT count(*) FROM users WHERE user_id = :u), (SELECT count(*) FROM interactions"
+            " WHERE user_id = :u), (SELECT count(*) FROM impressions WHERE user_id = :u)",
+            u=user_id,
+        )
+    )
+
+
+def test_a_delete_while_postgres_is_down_is_a_503_and_changes_nothing(server, app_client):
+    """DELETE /users and /content with Postgres stopped, and Postgres stopping in the middle of the user's
+    erasure: 503, and everything is still there afterwards."""
+    from dummi.db.users_repository import UsersRepository
+    from dummi.errors import DatabaseUnavailableError
+
+    for i in range(3):
+        body = {"user_id": "u1", "content_id": f"c{i}", "interaction_type": "like"}
+        assert app_client.post("/recommendations/interact", json=body).status_code == 201
+    assert app_client.post("/recommendations/", json={"user_id": "u1"}).status_code == 200
+    before = _user_rows(server, "u1")
+    assert before == [[1, 3, 1]]
+    server.stop()
+    try:
+        user = app_client.delete("/users/u1")
+        item = app_client.delete("/content/c0")
+        patch = app_client.patch("/content/c1", json={"hidden": True})
+    finally:
+        server.start()
+    for response in (user, item, patch):
+        assert response.status_code == 503 and response.headers["Retry-After"]
+    assert _user_rows(server, "u1") == before
+    assert app_client.get("/content/c0").status_code == 200
+    assert app_client.get("/content/c1").json()["hidden"] is False
+    db = Database(server.url, connect_timeout=CONNECT_TIMEOUT)
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            with db.transaction() as conn:
+                UsersRepository(conn).delete("u1")  # the rows go, then the server before the commit
+                server.stop()
+    finally:
+        server.start()
+    assert _user_rows(server, "u1") == before

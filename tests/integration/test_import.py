@@ -93,3 +93,52 @@ def test_cli_import_reports_and_exits_nonzero_on_bad_data(db, data_dir, capsys):
     (data_dir / "users.jsonl").write_text("{not json\n")
     assert main(["import", "--data", str(data_dir)]) == 2
     assert "users.jsonl:1: not JSON" in capsys.readouterr().err
+
+
+def test_on_conflict_update_changes_the_rows_that_differ_and_only_those(db, client, data_dir):
+    import_directory(db, data_dir)
+    before = {cid: client.get(f"/content/{cid}").json() for cid in ("m1", "m2")}
+    _write(
+        data_dir,
+        "content.jsonl",
+        [
+            {**{k: before["m1"][k] for k in ("content_id", "title", "category", "tags", "description")}},
+            {"content_id": "m2", "title": "GoldenEye (1995)", "category": "spy", "properties": {"lang": "en"}},
+            {"content_id": "m3", "title": "Heat (1995)", "category": "crime", "hidden": True},
+        ],
+    )
+    _write(data_dir, "users.jsonl", [{"user_id": "u2", "interests": ["spy"]}])
+    (data_dir / "train.jsonl").unlink()
+    skipped = import_directory(db, data_dir)
+    assert (skipped.content, skipped.content_updated, skipped.users, skipped.users_updated) == (1, 0, 0, 0)
+    assert client.get("/content/m2").json()["category"] == "action"
+    result = import_directory(db, data_dir, on_conflict="update")
+    assert (result.content, result.content_updated, result.users, result.users_updated) == (0, 1, 0, 1)
+    m1, m2 = client.get("/content/m1").json(), client.get("/content/m2").json()
+    assert m1 == before["m1"]  # the same fields: not written at all
+    assert (m2["category"], m2["properties"]) == ("spy", {"lang": "en"}) and m2["updated_at"] > before["m2"][
+        "updated_at"
+    ]
+    assert client.get("/content/m3").json()["hidden"] is True
+    assert client.get("/users/u2").json()["interests"] == ["spy"]
+    pending = db.read(lambda c: c.run("SELECT content_id FROM content WHERE text_hash IS NULL ORDER BY 1"))
+    assert ["m2"] in pending  # a changed text is embedded again
+    again = import_directory(db, data_dir, on_conflict="update")
+    assert (again.content_updated, again.users_updated) == (0, 0)
+
+
+def test_a_deletions_file_deletes_in_bulk_with_the_guarantees_of_delete(db, client, data_dir):
+    import_directory(db, data_dir)
+    for f in ("users.jsonl", "content.jsonl", "train.jsonl"):
+        (data_dir / f).unlink()
+    _write(data_dir, "deletions.jsonl", [{"content_id": "m2"}, {"user_id": "u1"}, {"content_id": "never-there"}])
+    result = import_directory(db, data_dir)
+    assert (result.content_deleted, result.users_deleted) == (1, 1)
+    assert client.get("/content/m2").status_code == 404 and client.get("/users/u1").status_code == 404
+    assert client.get("/users/u2").json()["history"] == ["m1"]  # its m2 event went with m2
+    tombstones = db.read(lambda c: c.run("SELECT content_id FROM content_deletions"))
+    assert tombstones == [["m2"]]
+    _write(data_dir, "deletions.jsonl", [{"content_id": "m1", "user_id": "u2"}])
+    with pytest.raises(InvalidRequestError, match=r"deletions.jsonl:1"):
+        import_directory(db, data_dir)
+    assert client.get("/content/m1").status_code == 200 and client.get("/users/u2").status_code == 200

@@ -202,7 +202,8 @@ class NMFAlgorithm:
             "n_components": k,
             "max_iter": self.max_iter,
             "iterations_run": int(model.n_iter_),
-            "reconstruction_err": float(model.reconstruction_err_),
+            # NaN when the residual rounds below zero (scikit-learn takes its square root): JSON has no NaN
+            "reconstruction_err": float(model.reconstruction_err_) if np.isfinite(model.reconstruction_err_) else None,
             "fold_in_reg": self.fold_in_reg,
         }
         return FactorModel(self.name, item_factors, _ridge_projection(item_factors, self.fold_in_reg), params)
