@@ -114,3 +114,89 @@ def test_dummi_run_serves_the_seed_flow_and_stops_cleanly(tmp_path):
     finally:
         out = _stop(proc)
     assert "sample data: already loaded" in out
+
+
+def _start_workers(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DUMMI_DB_POOL_SIZE")}
+    # as `make run` serves (the test session turns embedding on write off)
+    env.update(DUMMI_DATA_DIR=str(data_dir), PORT=str(port), DUMMI_EMBEDDING_MODE="background")
+    return subprocess.Popen(
+        [sys.executable, "-m", "dummi.cli", "run", "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+# The promise: after a hide, an expiry or a DELETE answers, no answer of any warm process lists the item
+# after this many seconds.
+TAKE_DOWN_SECONDS = 5.0
+
+
+def test_a_take_down_reaches_every_worker_process_within_the_promise(tmp_path):
+    """`dummi run --workers 3`: every worker holds three items; one is hidden, one deleted, one expires. Each
+    request opens a new connection, so the kernel spreads them over the workers; none answered after the
+    promise lists a taken-down item."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    data_dir, port = tmp_path / "data", _free_port()
+    base = f"http://127.0.0.1:{port}"
+    category = "lifecycle-e2e"
+    items = {"hide": "e2e-hidden", "delete": "e2e-deleted", "expire": "e2e-expired"}
+    url = f"{base}/recommendations/popular?category={category}&n=10"
+
+    def listed() -> set[str]:
+        response = httpx.get(url, timeout=10)  # a new connection each time
+        assert response.status_code == 200, response.text
+        return {r["content_id"] for r in response.json()["recommendations"]}
+
+    proc = _start_workers(data_dir, port, 3)
+    try:
+        _wait_ready(proc, base)
+        for how, cid in items.items():
+            body = {"content_id": cid, "title": f"An item to {how}", "category": category}
+            assert httpx.post(f"{base}/content/", json=body).status_code == 201
+        deadline, streak, seen = time.monotonic() + 60, 0, []
+        while streak < 30:  # every worker has embedded and lists all three
+            assert time.monotonic() < deadline, f"the items never reached every worker: {seen[-50:]}"
+            seen.append(len(listed()))
+            streak = streak + 1 if seen[-1] == len(items) else 0
+        expires = datetime.now(UTC) + timedelta(seconds=1)
+        patch = httpx.patch(f"{base}/content/{items['expire']}", json={"available_until": expires.isoformat()})
+        assert patch.status_code == 200
+        assert httpx.patch(f"{base}/content/{items['hide']}", json={"hidden": True}).status_code == 200
+        hidden_at = time.monotonic()
+        assert httpx.delete(f"{base}/content/{items['delete']}").status_code == 204
+        deleted_at = time.monotonic()
+        expired_at = hidden_at + max(0.0, (expires - datetime.now(UTC)).total_seconds())
+        answers: list[tuple[float, set[str]]] = []
+        lock = threading.Lock()
+
+        def poll() -> None:
+            while time.monotonic() < hidden_at + TAKE_DOWN_SECONDS + 3:
+                started, found = time.monotonic(), listed()
+                with lock:
+                    answers.append((started, found))
+
+        threads = [threading.Thread(target=poll) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        out = _stop(proc)
+    assert proc.returncode in (0, -signal.SIGINT, 130), out
+    since = {items["hide"]: hidden_at, items["delete"]: deleted_at, items["expire"]: expired_at}
+    late = [
+        (round(at - since[cid], 2), cid)
+        for at, found in answers
+        for cid in found
+        if at > since[cid] + TAKE_DOWN_SECONDS
+    ]
+    assert not late, late
+    assert len([a for a in answers if a[0] > hidden_at + TAKE_DOWN_SECONDS]) >= 30  # the window was looked at
+    last = {cid: max((at - since[cid] for at, found in answers if cid in found), default=0.0) for cid in since}
+    print(f"last appearance after the take-down (s): {last}")

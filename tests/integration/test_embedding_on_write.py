@@ -57,3 +57,41 @@ def test_changed_interests_are_embedded_again(client, db, background):
     expected = get_embedder().encode([interests_text(["cooking", "gardening"])])[0]
     assert float(from_bytes(second) @ expected) > 0.9999
     assert np.isfinite(from_bytes(second)).all()
+
+
+def test_a_patch_of_text_racing_its_own_re_embedding_ends_on_the_newest_text(client, db, background, monkeypatch):
+    """The embedder reads the first change's text; a second change lands while it embeds. The stale vector is
+    not stored (the row moved on), and the second change's own job stores the newest text's vector."""
+    from dummi.db.content_repository import ContentRepository
+
+    body = {"content_id": "tut1", "title": "Python basics", "category": "python"}
+    assert client.post("/content/", json=body).status_code == 201
+    _wait_for(db, "SELECT embedding FROM content WHERE content_id = 'tut1'")
+    original = ContentRepository.embedding_sources
+    raced = []
+
+    def read_then_patch_again(self, *args, **kwargs):
+        sources = original(self, *args, **kwargs)
+        if not raced and any(s.key == "tut1" for s in sources):
+            raced.append(True)
+            assert client.patch("/content/tut1", json={"title": "Sourdough bread at home"}).status_code == 200
+        return sources
+
+    monkeypatch.setattr(ContentRepository, "embedding_sources", read_then_patch_again)
+    assert client.patch("/content/tut1", json={"title": "Gardening for beginners"}).status_code == 200
+    final = content_text("Sourdough bread at home", "python", [], "")
+    expected = get_embedder().encode([final])[0]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        blob, stored_hash = db.read(
+            lambda c: c.run("SELECT embedding, text_hash FROM content WHERE content_id = 'tut1'")
+        )[0]
+        if stored_hash is not None and float(from_bytes(blob) @ expected) > 0.9999:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the newest text was not embedded")
+    assert raced
+    from dummi.ml.text import text_hash
+
+    assert stored_hash == text_hash(final)
