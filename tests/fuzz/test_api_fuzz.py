@@ -25,7 +25,7 @@ from tests.fuzz.conftest import CASES, STATUSES
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("DUMMI_FUZZ_EXAMPLES", "30"))
 
-config = SchemathesisConfig.from_dict({})
+config = SchemathesisConfig.from_path(ROOT / "schemathesis.toml")  # what the repo tells a schemathesis run
 config.projects.default.generation.update(modes=["positive", "negative"], max_examples=EXAMPLES, deterministic=False)
 schema = schemathesis.openapi.from_path(ROOT / "shared" / "openapi.json", config=config)
 schema.app = create_full_app()

@@ -66,7 +66,9 @@ class VariantIn(StrictModel):
 
 class ExperimentCreate(StrictModel):
     name: Name
-    variants: list[VariantIn] = Field(min_length=2, max_length=10)
+    variants: list[VariantIn] = Field(
+        min_length=2, max_length=10, description="2 to 10 variants with different names (else a 422)"
+    )
     traffic_percent: Percent = Field(default=100.0, description="share of users taking part (raise it to ramp up)")
     starts_at: AwareDatetime | None = Field(default=None, description="default: now")
     ends_at: AwareDatetime | None = Field(default=None, description="default: runs until stopped")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep
@@ -53,11 +54,22 @@ class OnlineMetrics(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+def _calendar_day(value: object) -> object:
+    """A day is written YYYY-MM-DD: 0 or 1700000000 is not one (pydantic would read a Unix time)."""
+    if isinstance(value, str) and not DAY_PATTERN.fullmatch(value):
+        raise ValueError("Input should be a calendar day, YYYY-MM-DD")
+    return value
+
+
+DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+Day = Annotated[date, BeforeValidator(_calendar_day), WithJsonSchema({"type": "string", "format": "date"})]
+
+
 @router.get("/online", responses=error_responses(503), response_model_by_alias=True)
 def online_metrics(
     db: DatabaseDep,
-    from_: Annotated[date | None, Query(alias="from", description="first day (UTC); default: 6 days ago")] = None,
-    to: Annotated[date | None, Query(description="last day (UTC), included; default: today")] = None,
+    from_: Annotated[Day | None, Query(alias="from", description="first day (UTC); default: 6 days ago")] = None,
+    to: Annotated[Day | None, Query(description="last day (UTC), included; default: today")] = None,
     group_by: Annotated[
         str,
         Query(

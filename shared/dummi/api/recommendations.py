@@ -15,6 +15,7 @@ from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import (
     MAX_CATEGORY_LENGTH,
+    MAX_FILTERS,
     MAX_ID_LENGTH,
     Category,
     FilterCondition,
@@ -64,14 +65,37 @@ SurfaceQuery = Annotated[
 ]
 
 
-FiltersQuery = Annotated[
-    str | None,
-    Query(
-        max_length=20_000,
-        description='business rules as a JSON list, as in POST /recommendations/: [{"field": "properties.lang", '
-        '"op": "in", "value": ["de"]}]',
-    ),
-]
+FILTERS_QUERY_DESCRIPTION = (
+    'business rules as a JSON list, as in POST /recommendations/: [{"field": "properties.lang", "op": "in", '
+    '"value": ["de"]}]'
+)
+# The parameter is JSON text: the spec says so (OpenAPI's ``content`` form, with the body's own schema), so
+# that clients and schemathesis send a list of conditions rather than any string.
+FiltersQuery = Annotated[str | None, Query(max_length=20_000, include_in_schema=False)]
+FILTERS_PARAMETER = {
+    "parameters": [
+        {
+            "name": "filters",
+            "in": "query",
+            "required": False,
+            "description": FILTERS_QUERY_DESCRIPTION,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "maxItems": MAX_FILTERS,
+                        "items": {
+                            "anyOf": [
+                                {"$ref": f"#/components/schemas/{name}"}
+                                for name in ("LabelCondition", "PropertyCondition", "RangeCondition")
+                            ]
+                        },
+                    }
+                }
+            },
+        }
+    ]
+}
 _FILTERS = TypeAdapter(Filters)
 
 
@@ -235,7 +259,7 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
     return model_response(answer)
 
 
-@router.get("/recommendations/popular", responses=error_responses(503))
+@router.get("/recommendations/popular", responses=error_responses(503), openapi_extra=FILTERS_PARAMETER)
 def popular(
     db: DatabaseDep,
     engine: EngineDep,
@@ -249,7 +273,7 @@ def popular(
     return _logged(db, engine.popular(db, n, category, _query_filters(filters)), "popular", user_id, surface)
 
 
-@router.get("/content/{content_id}/similar", responses=error_responses(404, 503))
+@router.get("/content/{content_id}/similar", responses=error_responses(404, 503), openapi_extra=FILTERS_PARAMETER)
 def similar(
     content_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
     db: DatabaseDep,

@@ -171,13 +171,12 @@ class UserPublic(BaseModel):
 
 # -- content ---------------------------------------------------------------------------------------
 PropertyKey = Annotated[str, StringConstraints(pattern=f"^{PROPERTY_KEY_PATTERN}$")]
-PropertyNumber = Annotated[
-    StrictInt | Annotated[float, Strict(), Field(allow_inf_nan=False)],
-    Field(ge=-MAX_PROPERTY_NUMBER, le=MAX_PROPERTY_NUMBER),
-]
-PropertyValue = (
-    StrictBool | Annotated[StrictStr, StringConstraints(max_length=MAX_PROPERTY_VALUE_LENGTH)] | PropertyNumber
+_BOUNDS = {"ge": -MAX_PROPERTY_NUMBER, "le": MAX_PROPERTY_NUMBER}
+PropertyNumber = (
+    Annotated[StrictInt, Field(**_BOUNDS)] | Annotated[float, Strict(), Field(allow_inf_nan=False, **_BOUNDS)]
 )
+PropertyText = Annotated[StrictStr, StringConstraints(max_length=MAX_PROPERTY_VALUE_LENGTH)]
+PropertyValue = StrictBool | PropertyText | PropertyNumber
 Properties = Annotated[
     dict[PropertyKey, PropertyValue],
     Field(
@@ -198,7 +197,7 @@ def text_time(value: object) -> object:
 # RFC 3339 with an offset (a string: a number is not a time)
 Instant = Annotated[AwareDatetime, BeforeValidator(text_time)]
 AVAILABLE_FROM = "not recommended before this time (RFC 3339); null: no start"
-AVAILABLE_UNTIL = "not recommended from this time on (RFC 3339); null: no end"
+AVAILABLE_UNTIL = "not recommended from this time on (RFC 3339), after available_from (else a 422); null: no end"
 HIDDEN = "taken down: readable by id, never in an answer (recommendations, popular, similar, category pages)"
 
 
@@ -271,40 +270,39 @@ class ContentPublic(BaseModel):
     updated_at: datetime
 
 
-FilterField = Annotated[
-    str,
-    StringConstraints(pattern=rf"^(category|tags|properties\.{PROPERTY_KEY_PATTERN})$"),
-    Field(description="category, tags (any of the item's tags) or properties.<key>"),
-]
-FilterScalar = (
-    StrictBool | Annotated[StrictStr, StringConstraints(max_length=MAX_PROPERTY_VALUE_LENGTH)] | PropertyNumber
-)
+PROPERTY_FIELD = rf"^properties\.{PROPERTY_KEY_PATTERN}$"
+FilterScalar = StrictBool | PropertyText | PropertyNumber
+FilterValues = Annotated[list[FilterScalar], Field(min_length=1, max_length=MAX_FILTER_VALUES)]
+LabelValues = Annotated[list[PropertyText], Field(min_length=1, max_length=MAX_FILTER_VALUES)]
 
 
-class FilterCondition(StrictModel):
-    """One business rule on the items an answer may hold; a request's conditions all hold (AND)."""
+class LabelCondition(StrictModel):
+    """The item's category, or any of its tags, is (not) one of the values."""
 
-    field: FilterField
-    op: Literal["in", "not_in", "lt", "lte", "gt", "gte"] = Field(
-        description="in / not_in: a list of values; lt, lte, gt, gte: a number (properties only)"
-    )
-    value: Annotated[list[FilterScalar], Field(min_length=1, max_length=MAX_FILTER_VALUES)] | PropertyNumber
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FilterCondition:
-        if self.op in ("in", "not_in"):
-            if not isinstance(self.value, list):
-                raise ValueError(f"{self.op} takes a list of values")
-            if self.field in ("category", "tags") and not all(isinstance(v, str) for v in self.value):
-                raise ValueError(f"{self.field} values are strings")
-        else:
-            if isinstance(self.value, list):
-                raise ValueError(f"{self.op} takes one number")
-            if not self.field.startswith("properties."):
-                raise ValueError(f"{self.op} compares numbers: only properties.<key> hold them")
-        return self
+    field: Literal["category", "tags"]
+    op: Literal["in", "not_in"]
+    value: LabelValues
 
 
+class PropertyCondition(StrictModel):
+    """The item's property is (not) one of the values; a value's type counts (true is not 1, nor "1")."""
+
+    field: Annotated[str, StringConstraints(pattern=PROPERTY_FIELD), Field(description="properties.<key>")]
+    op: Literal["in", "not_in"]
+    value: FilterValues
+
+
+class RangeCondition(StrictModel):
+    """The item's property is a number below / above the value (an item without that number fails)."""
+
+    field: Annotated[str, StringConstraints(pattern=PROPERTY_FIELD), Field(description="properties.<key>")]
+    op: Literal["lt", "lte", "gt", "gte"]
+    value: PropertyNumber
+
+
+# One business rule on the items an answer may hold; a request's conditions all hold (AND). Three shapes, so
+# that the schema itself says which op takes which value on which field.
+FilterCondition = LabelCondition | PropertyCondition | RangeCondition
 Filters = Annotated[
     list[FilterCondition],
     Field(
