@@ -3,11 +3,13 @@ on a local socket), the recommendations function's cold start (fresh process: im
 and peak RSS, on synthetic data: N items in topics (clustered unit vectors), N users with ~10 events each.
 
     .venv/bin/python tests/benchmarks/bench_recommend.py [items=100000] [users=100000] [--core-only 1000000]
-        [--keep=DIR] [--logging-cost] [--explore-cost]
+        [--keep=DIR] [--logging-cost] [--explore-cost] [--filter-cost]
 
 --logging-cost measures what logging each answer (the impression INSERT) adds: blocks of 50 requests with
 the log written and 50 with it replaced by a stub, interleaved, 1,000 of each, in one process.
 --explore-cost likewise compares the default request (one exploration slot) with explore_slots 0.
+--filter-cost likewise compares unfiltered requests with requests filtered to 10% and to 1% of the items
+(`properties.p10` / `properties.p1`), each filtered answer checked to hold 10 matching items.
 
 --core-only N measures the recommender itself (no Postgres, no training: a synthetic model of N items)
 for catalogs too large to load and train here in a few minutes.
@@ -60,9 +62,15 @@ def load(db, n_items: int, n_users: int, seed: int = 0) -> None:
             title, category = f"Item {i} about topic {topic[i]}", f"topic-{topic[i]}"
             h = text_hash(content_text(title, category, [], ""))
             vector = vectors[i].astype("<f4").tobytes().hex()
-            yield f"c{i}\t{title}\t{category}\t{{}}\t\t\\\\x{vector}\t{h}\t2025-12-01T00:00:00Z\n"
+            # what --filter-cost filters on: 1% and 10% of the items, spread over the topics
+            props = json.dumps({"p1": i % 100 == 0, "p10": i % 10 == 0})
+            yield f"c{i}\t{title}\t{category}\t{{}}\t\t\\\\x{vector}\t{h}\t2025-12-01T00:00:00Z\t{props}\n"
 
-    copy("content", "content_id, title, category, tags, description, embedding, text_hash, created_at", content_rows())
+    copy(
+        "content",
+        "content_id, title, category, tags, description, embedding, text_hash, created_at, properties",
+        content_rows(),
+    )
     user_topic = rng.integers(0, TOPICS, n_users)
 
     def user_rows():
@@ -107,6 +115,8 @@ def _handler_loop(n_users: int, extra: dict | None = None):
 
     rng = np.random.default_rng(1)
 
+    wanted = (extra or {}).get("filters")
+
     def one() -> float:
         body = {"user_id": f"u{int(rng.integers(0, n_users))}", "n_recommendations": 10, **(extra or {})}
         event["body"] = json.dumps(body)
@@ -114,6 +124,11 @@ def _handler_loop(n_users: int, extra: dict | None = None):
         response = app.handler(event, Context())
         elapsed = (time.perf_counter() - started) * 1000
         assert response["statusCode"] == 200, response["body"]
+        if wanted:  # every item matches, and the list is full
+            items = [r["content_id"] for r in json.loads(response["body"])["recommendations"]]
+            key = wanted[0]["field"].removeprefix("properties.")
+            share = {"p1": 100, "p10": 10}[key]
+            assert len(items) == 10 and all(int(c[1:]) % share == 0 for c in items), items
         return elapsed
 
     return one
@@ -140,6 +155,27 @@ def bench_explore_cost(n_users: int, per_side: int = 1000, block: int = 50) -> t
     for k in range(2 * per_side // block):
         (a if k % 2 == 0 else b).extend((with_slot if k % 2 == 0 else without)() for _ in range(block))
     return _summary(a), _summary(b)
+
+
+FILTERS = {
+    "unfiltered": None,
+    "10% of the items": [{"field": "properties.p10", "op": "in", "value": [True]}],
+    "1% of the items": [{"field": "properties.p1", "op": "in", "value": [True]}],
+}
+
+
+def bench_filter_cost(n_users: int, per_kind: int = 1000, block: int = 50) -> dict[str, dict]:
+    """Unfiltered requests and requests filtered to 10% and to 1% of the items, interleaved in blocks in one
+    process (each filtered answer is checked: n items, all matching)."""
+    loops = {name: _handler_loop(n_users, {"filters": f} if f else None) for name, f in FILTERS.items()}
+    for one in loops.values():
+        for _ in range(50):
+            one()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(per_kind // block):
+        for name, one in loops.items():
+            times[name].extend(one() for _ in range(block))
+    return {name: _summary(t) for name, t in times.items()}
 
 
 def bench_logging_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
@@ -293,6 +329,15 @@ def main() -> None:
                     f"exploration slot: p50 {slot['p50']:.2f} ms with it, {none['p50']:.2f} ms without "
                     f"(+{slot['p50'] - none['p50']:.2f} ms); p99 {slot['p99']:.2f} vs {none['p99']:.2f} ms"
                 )
+                return
+            if "--filter-cost" in sys.argv:
+                found = bench_filter_cost(n_users)
+                base = found["unfiltered"]["p99"]
+                for name, figures in found.items():
+                    print(
+                        f"{name:>17}: p50 {figures['p50']:.2f} ms, p99 {figures['p99']:.2f} ms "
+                        f"({figures['p99'] / base:.2f}x the unfiltered p99; goal <= 2x)"
+                    )
                 return
             if "--logging-cost" in sys.argv:
                 logged, stubbed = bench_logging_cost(n_users)

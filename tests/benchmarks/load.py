@@ -13,6 +13,11 @@ scheduled time, so a stalled server cannot hide its backlog. It stops by itself,
 in Postgres against the number acknowledged, and prints the figures. Nothing here is a pass/fail test;
 the exit code is 1 when an error or a lost interaction was seen.
 
+With --take-downs N, N items are hidden one after the other during the measured minute (PATCH
+/content/{id} {"hidden": true}, each the item most listed in the last second's answers) and, per item, the
+time from the PATCH's answer to the last answer that still listed it (among requests sent after that answer)
+is reported: the take-down promise is 5 s.
+
 The client is a small HTTP/1.1 keep-alive client on asyncio streams: a heavier one would take the CPU
 the server needs on a 2-core machine.
 """
@@ -137,10 +142,14 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
     errors: list[str] = []
     tasks: set[asyncio.Task] = set()
     by_second: dict[int, list[float]] = defaultdict(list)  # latencies by the second they were scheduled in
+    listed: list[tuple[float, list[str]]] = []  # (sent at, ids) of recommend answers, with --take-downs
+    taken: dict[str, float] = {}  # content id -> when its take-down answered
+    watch = getattr(args, "take_downs", 0) > 0
 
     async def one(scheduled: float) -> None:
         kind, path, body, event_id = workload.next()
         conn = await idle.get()
+        sent = time.perf_counter()
         try:
             status, data = await conn.request("POST", path, body)
         except Exception as exc:  # noqa: BLE001 - counted and reported
@@ -156,10 +165,40 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
             errors.append(f"{kind} {status}: {data[:200]!r}")
         if event_id and status == 201:
             acknowledged.append(event_id)
+        if watch and kind == "recommend" and status == 200:
+            listed.append((sent, [r["content_id"] for r in json.loads(data)["recommendations"]]))
+
+    async def take_downs() -> None:
+        """Every few seconds, hide the item most listed over the last second (not hidden before)."""
+        conn = Connection("127.0.0.1", port)
+        pause = max(0.2, (args.seconds - 8) / args.take_downs)
+        await asyncio.sleep(3)
+        while len(taken) < args.take_downs and time.perf_counter() - started < args.seconds - 5:
+            now = time.perf_counter()
+            counts: dict[str, int] = defaultdict(int)
+            for sent_at, ids in reversed(listed):
+                if sent_at < now - 1:
+                    break
+                for cid in ids:
+                    if cid not in taken:
+                        counts[cid] += 1
+            if counts:
+                cid = max(counts, key=counts.get)
+                status, data = await conn.request("PATCH", f"/content/{cid}", {"hidden": True})
+                if status != 200:
+                    errors.append(f"take-down {status}: {data[:200]!r}")
+                    break
+                taken[cid] = time.perf_counter()
+            await asyncio.sleep(pause)
+        conn.close()
 
     interval = 1.0 / args.rate
     started = time.perf_counter()
     n = 0
+    if watch:
+        task = asyncio.create_task(take_downs())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
     while True:
         scheduled = started + n * interval
         if scheduled - started >= args.seconds:
@@ -183,7 +222,20 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
         "acknowledged": acknowledged,
         "errors": errors,
         "by_second": by_second,
+        "take_downs": _last_appearances(listed, taken),
     }
+
+
+def _last_appearances(listed: list[tuple[float, list[str]]], taken: dict[str, float]) -> dict[str, float]:
+    """Per hidden item: seconds from its take-down's answer to the latest request sent after it whose answer
+    still listed the item (0: none did)."""
+    last = dict.fromkeys(taken, 0.0)
+    for sent_at, ids in listed:
+        for cid in ids:
+            at = taken.get(cid)
+            if at is not None and sent_at > at:
+                last[cid] = max(last[cid], sent_at - at)
+    return last
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -220,6 +272,7 @@ def main() -> int:
         "--retrain", action="store_true", help="train first even if a model exists (folds earlier runs' new items in)"
     )
     parser.add_argument("--keep", type=Path, help="data folder to use and keep (default: a temporary one)")
+    parser.add_argument("--take-downs", type=int, default=0, help="hide this many listed items during the run")
     args = parser.parse_args()
 
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="dummi-load-"))
@@ -330,6 +383,11 @@ def main() -> int:
         f" {server_cpu / elapsed:.2f}, Postgres {postgres_cpu / elapsed:.2f}, client {client_cpu / elapsed:.2f}"
         f" of {os.cpu_count()}"
     )
+    if result["take_downs"]:
+        last = sorted(result["take_downs"].values())
+        again = sum(1 for v in last if v > 0)
+        print(f"  take-downs: {len(last)}; last appearance after the PATCH answered: p50 {percentile(last, 50):.2f} s,"
+              f" max {last[-1]:.2f} s (promise 5 s); {again} were listed again after the answer")  # fmt: skip
     print(f"  server: dummi run --workers {args.workers} (uvicorn, httptools + uvloop), DB pool 8 and"
           f" {os.environ.get('DUMMI_SERVER_THREADS', '8')} handler threads per worker, math on one thread")  # fmt: skip
     lost = stored[0] != acknowledged or stored[1] != acknowledged

@@ -101,3 +101,20 @@ def test_docs_are_served_by_the_meta_function(lambda_context, db):
     response = _handler("meta")(event, lambda_context)
     assert response["statusCode"] == 200
     assert "/recommendations/interact" in json.loads(response["body"])["paths"]
+
+
+def test_the_lifecycle_through_the_handlers(seeded, lambda_context):
+    assert _call("interactions", "interactions_feedback", lambda_context)[0] == 201
+    status, item = _call("content", "content_update", lambda_context)
+    assert status == 200 and item["hidden"] is True and item["properties"] == {"lang": "en", "in_stock": True}
+    status, page = _call("content", "content_category", lambda_context)
+    assert status == 200 and page["items"] == []  # hidden: out of the category page
+    status, doc = _call("users", "users_export", lambda_context)
+    assert status == 200 and doc["profile"]["user_id"] == "alice" and len(doc["events"]) == 1
+    response = _handler("content")(load_event("content_delete"), lambda_context)
+    assert response["statusCode"] == 204
+    assert _call("content", "content_get", lambda_context)[0] == 404
+    response = _handler("users")(load_event("users_delete"), lambda_context)
+    assert response["statusCode"] == 204
+    assert _call("users", "users_get", lambda_context)[0] == 404
+    assert _call("users", "users_export", lambda_context)[0] == 404

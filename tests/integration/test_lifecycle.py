@@ -83,6 +83,7 @@ def test_patch_changes_only_what_is_given_and_the_same_patch_twice_writes_nothin
         ({"hidden": "yes"}, "hidden"),
         ({"available_from": 0}, "available_from"),
         ({"available_from": "2026-01-01T00:00:00"}, "available_from"),  # no offset
+        ({"available_from": "0001-01-01T00:00:00+14:00"}, "available_from"),  # before the first UTC day (fuzz)
         ({"available_from": "2026-02-01T00:00:00Z", "available_until": "2026-01-01T00:00:00Z"}, None),
         ({"properties": {f"k{i}": i for i in range(21)}}, "properties"),
         ({"properties": {"lang": "x" * 257}}, "properties"),

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, Field, StrictBool, create_model, model_validator
+from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictFloat, StrictModel, bounded_whole
+from dummi.api.schemas import Instant, StrictFloat, StrictModel, bounded_whole
 from dummi.experiments.assignment import Experiment
 from dummi.experiments.overrides import SETTING_BOUNDS
 from dummi.ml.collaborative import ALGORITHMS
@@ -70,8 +70,8 @@ class ExperimentCreate(StrictModel):
         min_length=2, max_length=10, description="2 to 10 variants with different names (else a 422)"
     )
     traffic_percent: Percent = Field(default=100.0, description="share of users taking part (raise it to ramp up)")
-    starts_at: AwareDatetime | None = Field(default=None, description="default: now")
-    ends_at: AwareDatetime | None = Field(default=None, description="default: runs until stopped")
+    starts_at: Instant | None = Field(default=None, description="RFC 3339 with an offset; default: now")
+    ends_at: Instant | None = Field(default=None, description="RFC 3339 with an offset; default: runs until stopped")
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentCreate:

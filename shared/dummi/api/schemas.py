@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Response
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -194,8 +195,17 @@ def text_time(value: object) -> object:
     return value
 
 
-# RFC 3339 with an offset (a string: a number is not a time)
-Instant = Annotated[AwareDatetime, BeforeValidator(text_time)]
+def in_utc(value: datetime) -> datetime:
+    """The time in UTC, as it is stored: 0001-01-01T00:00:00+14:00 is before the first UTC day (a 422, where
+    the database driver would fail on it)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range in UTC") from None
+
+
+# RFC 3339 with an offset (a string: a number is not a time), kept in UTC
+Instant = Annotated[AwareDatetime, BeforeValidator(text_time), AfterValidator(in_utc)]
 AVAILABLE_FROM = "not recommended before this time (RFC 3339); null: no start"
 AVAILABLE_UNTIL = "not recommended from this time on (RFC 3339), after available_from (else a 422); null: no end"
 HIDDEN = "taken down: readable by id, never in an answer (recommendations, popular, similar, category pages)"
