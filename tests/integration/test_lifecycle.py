@@ -277,3 +277,15 @@ def test_a_take_down_during_a_training_run_is_not_undone_by_its_model(client, db
     assert answer["model_version"] == later.model_version
     assert "gardening-3" not in ids(answer) and "gardening-4" not in ids(answer)
     assert "gardening-3" not in _popular(client)
+
+
+def test_a_take_down_whose_transaction_commits_late_is_still_seen(client, db, newcomer):
+    """Serving reads the changes of every transaction its last read could not see, however late it commits:
+    a hide held open across several reads (as a long import would be) takes effect at its commit."""
+    with db.transaction() as conn:
+        ContentRepository(conn).update("python-2", {"hidden": True})
+        for _ in range(3):  # serving reads the catalog on each of these (refresh 0 s here), seeing nothing yet
+            assert "python-2" in _popular(client)
+            time.sleep(0.5)
+    assert "python-2" not in _popular(client)
+    assert "python-2" not in ids(recommend(client, "python-fan-6", **ALL))

@@ -123,7 +123,7 @@ class ContentRepository:
             f" description = :description, properties = CAST(:properties AS jsonb), hidden = :hidden,"
             f" available_from = :available_from, available_until = :available_until,"
             f" text_hash = CASE WHEN :text_changed THEN NULL ELSE text_hash END,"
-            f" updated_at = now(), changed_at = now()"
+            f" updated_at = now(), changed_at = now(), changed_xid = pg_current_xact_id()"
             f" WHERE content_id = :content_id RETURNING {_COLUMNS}",
             content_id=content_id,
             text_changed=text_changed,
@@ -144,34 +144,41 @@ class ContentRepository:
         self.conn.run("DELETE FROM item_stats WHERE content_id = :id", id=content_id)
         self.conn.run(
             "INSERT INTO content_deletions (content_id) VALUES (:id)"
-            " ON CONFLICT (content_id) DO UPDATE SET deleted_at = now()",
+            " ON CONFLICT (content_id) DO UPDATE SET deleted_at = now(), deleted_xid = pg_current_xact_id()",
             id=content_id,
         )
         return True
 
-    def changes_since(self, since: datetime | None) -> tuple[datetime, list[CatalogChange]]:
-        """(the database's clock, every item changed or deleted after ``since``): serving's catalog-changes read.
-        None: every item (and no deletions: nothing older can be held)."""
-        clock = self.clock()
+    def snapshot_xmin(self) -> str:
+        """The oldest transaction still running (as text): every change by an older one is visible now."""
+        return self.conn.run("SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text)")[0][0]
+
+    def changes_since(self, xmin: str | None) -> tuple[str, list[CatalogChange]]:
+        """(this read's snapshot xmin, every item changed or deleted by a transaction at or after ``xmin``):
+        serving's catalog-changes read. Pass the previous read's xmin: a transaction the previous read could
+        not see has an id at or above it, however late it commits. None: every item and every deletion."""
         rows = self.conn.run(
-            "SELECT content_id, changed_at, title, category, tags, properties, hidden, available_from,"
-            " available_until, created_at, embedded_at FROM content"
-            " WHERE CAST(:since AS timestamptz) IS NULL OR changed_at > :since",
-            since=since,
+            "WITH s AS (SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS xmin)"
+            " SELECT (SELECT xmin FROM s), c.content_id, c.changed_at, c.title, c.category, c.tags, c.properties,"
+            " c.hidden, c.available_from, c.available_until, c.created_at, c.embedded_at"
+            " FROM (SELECT 1) one LEFT JOIN content c"
+            "   ON CAST(:xmin AS xid8) IS NULL OR c.changed_xid >= CAST(:xmin AS xid8)"
+            " UNION ALL"
+            " SELECT NULL, d.content_id, d.deleted_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+            " FROM content_deletions d WHERE CAST(:xmin AS xid8) IS NULL OR d.deleted_xid >= CAST(:xmin AS xid8)",
+            xmin=xmin,
         )
+        now_xmin = next(r[0] for r in rows if r[0] is not None)
         changes = [
             CatalogChange(
-                r[0], False, r[1], r[2], r[3], list(r[4] or []), dict(r[5] or {}), r[6], r[7], r[8], r[9], r[10]
+                r[1], False, r[2], r[3], r[4], list(r[5] or []), dict(r[6] or {}), r[7], r[8], r[9], r[10], r[11]
             )
             for r in rows
+            if r[0] is not None and r[1] is not None
         ]
-        if since is not None:
-            gone = self.conn.run(
-                "SELECT content_id, deleted_at FROM content_deletions WHERE deleted_at > :since", since=since
-            )
-            present = {c.content_id for c in changes}
-            changes += [CatalogChange(r[0], True, r[1]) for r in gone if r[0] not in present]
-        return clock, changes
+        present = {c.content_id for c in changes}
+        changes += [CatalogChange(r[1], True, r[2]) for r in rows if r[0] is None and r[1] not in present]
+        return now_xmin, changes
 
     def vectors(self, content_ids: list[str]) -> dict[str, bytes]:
         """The stored vectors of these items (embedded ones only)."""

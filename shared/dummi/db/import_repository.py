@@ -81,7 +81,7 @@ class ImportRepository:
                 " description = EXCLUDED.description, properties = EXCLUDED.properties, hidden = EXCLUDED.hidden,"
                 " available_from = EXCLUDED.available_from, available_until = EXCLUDED.available_until,"
                 f" text_hash = CASE WHEN {text} IS DISTINCT FROM {new_text} THEN NULL ELSE content.text_hash END,"
-                " updated_at = now(), changed_at = now()"
+                " updated_at = now(), changed_at = now(), changed_xid = pg_current_xact_id()"
                 f" WHERE ({text}, {state}) IS DISTINCT FROM ({new_text}, {new_state})"
             )
         inserted, updated = self._inserted_updated(

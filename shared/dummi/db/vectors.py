@@ -7,7 +7,13 @@ from dummi.db.records import EmbeddingResult
 
 # (table, key column, vector column, hash column, more to set): fixed names, never user input. A content
 # vector is a catalog change serving reads (``changed_at``).
-CONTENT = ("content", "content_id", "embedding", "text_hash", ", embedded_at = now(), changed_at = now()")
+CONTENT = (
+    "content",
+    "content_id",
+    "embedding",
+    "text_hash",
+    ", embedded_at = now(), changed_at = now(), changed_xid = pg_current_xact_id()",
+)
 USER_INTERESTS = ("users", "user_id", "interests_embedding", "interests_hash", "")
 
 

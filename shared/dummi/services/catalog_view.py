@@ -1,17 +1,18 @@
 """What serving knows of the catalog beyond the loaded model: every item changed, deleted or created since the
 model read the catalog, kept up to date by a cheap read every second (``CATALOG_REFRESH_SECONDS``).
 
-One read asks for the rows whose ``changed_at`` is past the previous read's database clock minus
-``CHANGES_MARGIN`` (a write's transaction may commit up to a statement timeout after its ``now()``), and for
-tombstones of deleted items; vectors are read only for items whose stored vector is newer than what is held.
-The first read after a model loads starts at the model's ``items_as_of`` minus the margin, so a model trained
-before a take-down (a run that was already going) never brings the item back, and a model published after it
-carries the take-down in its own item state."""
+One read asks for the rows, and the tombstones of deleted items, written by transactions that the previous
+read's snapshot could not see (``changed_xid`` at or above its xmin: exact, however late a transaction
+commits, and nothing is read again once seen); vectors are read only for items whose stored vector is newer
+than what is held. The first read after a model loads starts at the xmin training recorded before it read
+the catalog (``items_xmin`` in the manifest), so a model trained before a take-down (a run that was already
+going) never brings the item back, and a model published after it carries the take-down in its own item
+state. A model without that record (published before it existed) starts from the whole catalog."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -21,8 +22,6 @@ from dummi.db.records import CatalogChange
 from dummi.ml.catalog import ItemFacts, epoch
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.recommender import FreshItems
-
-CHANGES_MARGIN = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -51,30 +50,29 @@ class CatalogView:
     def __init__(
         self,
         model_positions: dict[str, int] | None = None,
-        as_of: datetime | None = None,
+        items_xmin: str | None = None,
         previous: CatalogView | None = None,
     ) -> None:
         self.model_positions = model_positions or {}
-        self.as_of = as_of
         self.changes: dict[str, CatalogChange] = {}
+        self.facts: dict[str, ItemFacts] = {}
         self.vectors: dict[str, _Held] = dict(previous.vectors) if previous is not None else {}
-        self.watermark: datetime | None = None
+        self.watermark: str | None = items_xmin  # the snapshot xmin the next read starts at (None: everything)
         self.fresh_stamp = 0  # moves whenever the fresh items or their vectors change
-        self._since_model = as_of - CHANGES_MARGIN if as_of is not None else None
+        self.pending: set[str] = set()  # ids changed since the caller last took them (``take_changed``)
 
     def read(self, conn: Connection) -> bool:
         """Read what changed since the last read; True when anything did."""
         repo = ContentRepository(conn)
-        since = self.watermark - CHANGES_MARGIN if self.watermark is not None else self._since_model
-        clock, rows = repo.changes_since(since)
+        xmin, rows = repo.changes_since(self.watermark)
         changed = False
         for row in rows:
             held = self.changes.get(row.content_id)
             if held is not None and (held.changed_at, held.deleted) == (row.changed_at, row.deleted):
-                continue
-            if held is not None and row.changed_at < held.changed_at:
-                continue  # an older state seen again within the margin
+                continue  # a transaction still running at the last read may show a row seen already
             self.changes[row.content_id] = row
+            self.facts[row.content_id] = facts_of(row)
+            self.pending.add(row.content_id)
             changed = True
         wanted = [
             c.content_id
@@ -84,20 +82,21 @@ class CatalogView:
         if wanted:
             for cid, blob in repo.vectors(wanted).items():
                 self.vectors[cid] = _Held(self.changes[cid].embedded_at, from_bytes(blob))
+                self.pending.add(cid)
             if any(cid not in self.model_positions for cid in wanted):
                 self.fresh_stamp += 1
             changed = True
-        self.watermark = clock
+        self.watermark = xmin
         return changed
 
     def _needs_vector(self, change: CatalogChange) -> bool:
         held = self.vectors.get(change.content_id)
-        if held is not None and held.embedded_at >= change.embedded_at:
-            return False
-        if change.content_id in self.model_positions:
-            # the model's own vector is as new as its catalog read; a later one replaces it
-            return self._since_model is None or change.embedded_at > self._since_model
-        return True
+        return held is None or held.embedded_at < change.embedded_at
+
+    def take_changed(self) -> set[str]:
+        """The ids changed since the last call (what an incremental update of the catalog applies)."""
+        taken, self.pending = self.pending, set()
+        return taken
 
     def is_deleted(self, content_id: str) -> bool:
         change = self.changes.get(content_id)
@@ -121,18 +120,20 @@ class CatalogView:
             facts=[facts_of(c) for c in rows],
         )
 
-    def facts_on(self, position: dict[str, int]) -> dict[int, ItemFacts]:
-        """The current facts of the items that changed since the model's catalog read, on ``position``."""
-        return {position[cid]: facts_of(c) for cid, c in self.changes.items() if cid in position}
+    def facts_on(self, position: dict[str, int], ids=None) -> dict[int, ItemFacts]:
+        """The current facts of the items that changed since the model's catalog read (or of ``ids`` among
+        them), on ``position``."""
+        ids = self.facts.keys() if ids is None else ids
+        return {position[cid]: self.facts[cid] for cid in ids if cid in position and cid in self.facts}
 
     def overrides(self) -> dict[int, np.ndarray]:
         """New vectors of model items whose text changed since training (their old vector never serves)."""
         out = {}
         for cid, c in self.changes.items():
             pos = self.model_positions.get(cid)
-            if pos is None or c.deleted:
+            if pos is None or c.deleted or c.embedded_at is None:
                 continue
             held = self.vectors.get(cid)
-            if held is not None and (self._since_model is None or held.embedded_at > self._since_model):
+            if held is not None and held.embedded_at >= c.embedded_at:  # read since the model's catalog read
                 out[pos] = held.vector
         return out

@@ -89,21 +89,20 @@ class RecommendationEngine:
         something changed)."""
         loaded = self._models.get()
         version = loaded.version if loaded else None
-        now = time.monotonic()
-        if (
-            self._recommender is None
-            or version != self._version
-            or self._checked is None
-            or now - self._checked >= self._catalog_refresh
-        ):
-            with self._lock:
-                if (
-                    self._recommender is None
-                    or version != self._version
-                    or now - (self._checked or -1e18) >= (self._catalog_refresh)
-                ):
+
+        def stale() -> bool:
+            return (
+                self._recommender is None
+                or version != self._version
+                or self._checked is None
+                or time.monotonic() - self._checked >= self._catalog_refresh
+            )
+
+        if stale():
+            with self._lock:  # one thread reads the changes; the others wait for it, then find them read
+                if stale():
                     self._refresh(db or self._db, loaded, version)
-                    self._checked = now
+                    self._checked = time.monotonic()
         return self._recommender, version
 
     def is_deleted(self, content_id: str) -> bool:
@@ -111,22 +110,23 @@ class RecommendationEngine:
 
     def _refresh(self, db: Database, loaded, version: str | None) -> None:
         bundle: ModelBundle | None = loaded.model if loaded else None
-        if version != self._version:
-            as_of = None
-            if loaded is not None:
-                as_of = datetime.fromisoformat(loaded.manifest.get("items_as_of") or loaded.manifest["created_at"])
-            self._view = CatalogView(bundle.position if bundle is not None else {}, as_of, previous=self._view)
+        new_model = version != self._version
+        if new_model:
+            xmin = loaded.manifest.get("items_xmin") if loaded is not None else None
+            self._view = CatalogView(bundle.position if bundle is not None else {}, xmin, previous=self._view)
         view = self._view
         changed = db.read(view.read)
-        if not changed and self._recommender is not None and version == self._version:
+        if not changed and self._recommender is not None and not new_model:
             return
         fresh = view.fresh_items()
         key = (version, tuple(fresh.ids), view.fresh_stamp)
-        if self._base is None or key != self._base_key:
+        taken = view.take_changed()
+        if self._base is None or key != self._base_key or self._recommender is None or new_model:
             self._base, self._base_key = HybridRecommender(bundle or _empty_bundle(), fresh), key
-        base = self._base
-        catalog = base.catalog.with_facts(view.facts_on(base.position))
-        self._recommender = base.with_catalog(catalog, view.overrides())
+            catalog = self._base.catalog.with_facts(view.facts_on(self._base.position))
+        else:  # the same items: only what changed since the last refresh is written into the catalog
+            catalog = self._recommender.catalog.with_facts(view.facts_on(self._base.position, taken))
+        self._recommender = self._base.with_catalog(catalog, view.overrides())
         self._version = version
 
     def recommend(self, db: Database, user_id: str, request: RankRequest) -> Served:

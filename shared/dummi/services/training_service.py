@@ -262,6 +262,8 @@ def train_and_publish(
         progress.start("building index")
         # Serving treats content created after this moment as "fresh" (not in this model).
         items_as_of = db.read(lambda conn: ContentRepository(conn).clock())
+        # serving reads every change by a transaction from this one on (dummi.services.catalog_view)
+        items_xmin = db.read(lambda conn: ContentRepository(conn).snapshot_xmin())
         items = db.read(lambda conn: ContentRepository(conn).embedded_items())
         ids = [i[0] for i in items]
         vectors = np.vstack([from_bytes(i[4]) for i in items]) if items else np.empty((0, 384), np.float32)
@@ -385,6 +387,7 @@ def train_and_publish(
             {
                 "created_at": datetime.now(UTC).isoformat(),
                 "items_as_of": items_as_of.isoformat(),
+                "items_xmin": items_xmin,
                 "events_as_of": events_as_of.isoformat(),
                 "run_id": run_id,
                 "params": params.as_dict(),
