@@ -42,6 +42,7 @@ class ModelBundle:
     state: dict[str, list] | None = None
     position: dict[str, int] = field(init=False, repr=False)
     _labels: dict[str, np.ndarray] | None = field(init=False, repr=False, default=None)
+    _catalog: Any = field(init=False, repr=False, default=None)  # dummi.ml.recommender.bundle_catalog's
 
     def __post_init__(self) -> None:
         n = len(self.item_ids)

@@ -600,12 +600,16 @@ class HybridRecommender:
             _, found = self.bundle.index.search(vector, k)
             return np.concatenate([found[0][found[0] >= 0], extra])
         among = np.flatnonzero(allowed[: self.n_model])
-        if len(among) <= EXACT_FILTERED_ITEMS:
+        if len(among) <= EXACT_FILTERED_ITEMS and 2 * len(among) <= self.n_model:
             if len(among) <= k:
                 return among
             sims = self.vectors[among] @ vector
             return among[np.argpartition(-sims, k - 1)[:k]]
-        wider = min(self.n_model, int(np.ceil(2 * k * self.n_model / len(among))))
+        if not len(among):
+            return among
+        # most items allowed (a few taken down, a broad filter): the index, searched as much wider as the
+        # share left out, finds k allowed ones
+        wider = min(self.n_model, int(np.ceil(1.25 * k * self.n_model / len(among))) + 10)
         _, found = self.bundle.index.search(vector, wider)
         found = found[0][found[0] >= 0]
         extra = extra[allowed[extra]] if len(extra) else extra
@@ -966,7 +970,16 @@ def _matching_interest(interests: list[str], title: str, category: str) -> str:
 
 
 def bundle_catalog(bundle: ModelBundle) -> Catalog:
-    """The model's items' state as training read it (properties, hidden, availability windows)."""
+    """The model's items' state as training read it (properties, hidden, availability windows); built once
+    per model (catalogs are never edited in place)."""
+    found = bundle._catalog
+    if found is None:
+        found = _bundle_catalog(bundle)
+        bundle._catalog = found
+    return found
+
+
+def _bundle_catalog(bundle: ModelBundle) -> Catalog:
     state = bundle.state
     if state is None:
         return Catalog(bundle.titles, bundle.categories, bundle.tags)

@@ -58,7 +58,7 @@ class CatalogView:
         self.facts: dict[str, ItemFacts] = {}
         self.vectors: dict[str, _Held] = dict(previous.vectors) if previous is not None else {}
         self.watermark: str | None = items_xmin  # the snapshot xmin the next read starts at (None: everything)
-        self.fresh_stamp = 0  # moves whenever the fresh items or their vectors change
+        self.fresh_stamp = 0  # moves whenever the set of fresh items or their vectors may have changed
         self.pending: set[str] = set()  # ids changed since the caller last took them (``take_changed``)
 
     def read(self, conn: Connection) -> bool:
@@ -70,6 +70,8 @@ class CatalogView:
             held = self.changes.get(row.content_id)
             if held is not None and (held.changed_at, held.deleted) == (row.changed_at, row.deleted):
                 continue  # a transaction still running at the last read may show a row seen already
+            if row.content_id not in self.model_positions and (held is None or held.deleted != row.deleted):
+                self.fresh_stamp += 1  # an item newer than the model deleted, or created again
             self.changes[row.content_id] = row
             self.facts[row.content_id] = facts_of(row)
             self.pending.add(row.content_id)

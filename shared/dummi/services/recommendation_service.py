@@ -75,6 +75,8 @@ class RecommendationEngine:
         self._arms_rows: tuple[list, list] | None = None
         self._arms_checked: float | None = None
         self._catalog_refresh = catalog_refresh
+        self._fresh_refresh = fresh_refresh
+        self._base_built = 0.0
         self._lock = threading.Lock()
         self._recommender: HybridRecommender | None = None
         self._view = CatalogView()
@@ -116,13 +118,16 @@ class RecommendationEngine:
             self._view = CatalogView(bundle.position if bundle is not None else {}, xmin, previous=self._view)
         view = self._view
         changed = db.read(view.read)
-        if not changed and self._recommender is not None and not new_model:
-            return
-        fresh = view.fresh_items()
-        key = (version, tuple(fresh.ids), view.fresh_stamp)
+        key = (version, view.fresh_stamp)
+        # New items join every fresh_refresh seconds (a rebuild over the catalog); take-downs and changed
+        # fields of the items held apply at every read, into a copy of the current catalog.
+        due = time.monotonic() - self._base_built >= self._fresh_refresh
+        if not changed and self._recommender is not None and not new_model and (key == self._base_key or not due):
+            return  # nothing new, and no new items due to join yet
         taken = view.take_changed()
-        if self._base is None or key != self._base_key or self._recommender is None or new_model:
-            self._base, self._base_key = HybridRecommender(bundle or _empty_bundle(), fresh), key
+        if self._base is None or self._recommender is None or new_model or (key != self._base_key and due):
+            self._base, self._base_key = HybridRecommender(bundle or _empty_bundle(), view.fresh_items()), key
+            self._base_built = time.monotonic()
             catalog = self._base.catalog.with_facts(view.facts_on(self._base.position))
         else:  # the same items: only what changed since the last refresh is written into the catalog
             catalog = self._recommender.catalog.with_facts(view.facts_on(self._base.position, taken))
@@ -171,7 +176,7 @@ class RecommendationEngine:
             if rows != self._arms_rows:
                 self._arms_rows, self._arms = rows, None
         cached = self._arms
-        if cached is not None and cached[0] is recommender:
+        if cached is not None and cached[0].ids is recommender.ids:  # the same items (a take-down changes none)
             return cached[1]
         shown, young_by_age = self._arms_rows
         impressions = np.zeros(recommender.size)
