@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test-localstack: LocalStack in host mode (no Docker), bound to loopback, in its own virtual
 # environment; create the bucket and secret as the ready-hook does; run the AWS integration tier against
-# it; stop it by PID whatever happens.
+# it; stop it whatever happens, within a bound (SIGTERM to its process group, SIGKILL after 20 s: a CI run once
+# hung for an hour after the tests had passed, waiting on LocalStack's shutdown).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LS_PYTHON=${LS_PYTHON:-.venv/localstack/bin/python}
@@ -10,10 +11,25 @@ PORT=${LOCALSTACK_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket();
 ROOT_DIR=$(mktemp -d -t dummi-localstack-XXXX)
 LOG="$ROOT_DIR/localstack.log"
 
+# setsid: LocalStack and whatever it starts form one process group, stopped together.
 OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$ROOT_DIR" GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$PORT" \
-  SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 "$LS_PYTHON" -m localstack.runtime.main >"$LOG" 2>&1 &
+  SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 setsid "$LS_PYTHON" -m localstack.runtime.main >"$LOG" 2>&1 &
 PID=$!
-trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$ROOT_DIR"' EXIT
+
+stop_localstack() {
+  kill -TERM -- "-$PID" 2>/dev/null || true
+  for _ in $(seq 1 40); do
+    kill -0 -- "-$PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 -- "-$PID" 2>/dev/null; then
+    echo "LocalStack did not stop within 20 s of SIGTERM; killing it. Its log ends:"
+    tail -20 "$LOG"
+    kill -KILL -- "-$PID" 2>/dev/null || true
+  fi
+  rm -rf "$ROOT_DIR"
+}
+trap stop_localstack EXIT
 
 for _ in $(seq 1 120); do
   if curl -sf "http://127.0.0.1:$PORT/_localstack/health" >/dev/null; then break; fi
