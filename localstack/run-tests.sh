@@ -39,4 +39,5 @@ done
 curl -sf "http://127.0.0.1:$PORT/_localstack/health" >/dev/null || { echo "LocalStack not ready in 60 s"; tail -20 "$LOG"; exit 1; }
 echo "LocalStack (host mode, pid $PID) answering on 127.0.0.1:$PORT"
 
-DUMMI_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT" .venv/bin/python -m pytest tests/aws -q "$@"
+# Bounded as a whole too (the tier takes ~20 s): a process that will not exit fails the run in minutes.
+DUMMI_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT" timeout --kill-after=10 600 .venv/bin/python -m pytest tests/aws -q "$@"
