@@ -48,31 +48,35 @@ Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
 ]
+
+
 # Categories also appear in a path (/content/category/{category}): no slashes. Labels, titles and
-# categories are stripped, so each pattern asks for one character that is not whitespace.
+# categories are stripped after the bounds are checked on the text as sent (what the spec's maxLength
+# describes: a stripped length would admit 101 characters of which one is a leading space), so each pattern
+# asks for one character that is not whitespace.
+def _stripped(value: str) -> str:
+    return value.strip()
+
+
+Stripped = AfterValidator(_stripped)
 Category = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
         min_length=1,
         max_length=MAX_CATEGORY_LENGTH,
         pattern=r"^[^/\\\x00-\x1f]*[^\s/\\\x00-\x1f][^/\\\x00-\x1f]*$",
     ),
+    Stripped,
 ]
 Label = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True,
-        min_length=1,
-        max_length=MAX_TAG_LENGTH,
-        pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$",
-    ),
+    StringConstraints(min_length=1, max_length=MAX_TAG_LENGTH, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"),
+    Stripped,
 ]
 Title = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"
-    ),
+    StringConstraints(min_length=1, max_length=MAX_TITLE_LENGTH, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
+    Stripped,
 ]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH, pattern=r"^[^\x00]*$")]
 
