@@ -56,7 +56,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from dummi.db.connection import get_database
     from dummi.db.migrations import migrate
     from dummi.progress import BarProgress
-    from dummi.services.training_service import TrainingAlreadyRunningError, TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import TrainingAlreadyRunningError, run_now
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     db = get_database()

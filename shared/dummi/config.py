@@ -57,6 +57,24 @@ class Settings(BaseSettings):
         default="auto", description="auto (chosen on a time-based holdout), nmf (the seed's) or ease"
     )
     dummi_cf_factors: int = Field(default=50, ge=1, le=1000, description="latent factors")
+    # -- where training runs (dummi.training.planner) and the Spark engine (dummi.training.spark)
+    dummi_training_max_seconds: float | None = Field(
+        default=None, gt=0, description="the in-process path's time budget (the template: 720 of Lambda's 900 s)"
+    )
+    dummi_training_max_memory_mb: float | None = Field(
+        default=None, gt=0, description="the in-process path's memory budget; default 80% of this machine's"
+    )
+    dummi_spark_master: str | None = Field(default=None, description="Spark master; default local[<cores>]")
+    dummi_spark_driver_memory: str = Field(default="4g", description="driver memory of a local Spark session")
+    dummi_spark_events: Literal["auto", "jdbc", "export"] = Field(
+        default="auto",
+        description="how Spark reads events: jdbc (partitioned reads; needs the PostgreSQL JDBC jar), export "
+        "(a Parquet export under the artifact store), auto (jdbc when the jar is found)",
+    )
+    dummi_jdbc_jar: str | None = Field(
+        default=None, description="the PostgreSQL JDBC driver jar; default Debian's /usr/share/java/postgresql.jar"
+    )
+    dummi_emr_application_id: str | None = Field(default=None, description="EMR Serverless application (AWS)")
 
     dummi_auth: Literal["on", "off"] = Field(
         default="off", description="on: every route but /health and /docs needs an X-API-Key with the right scope"

@@ -24,12 +24,8 @@ def handle_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from dummi.artifacts.store import get_artifact_store
     from dummi.db.connection import get_database
     from dummi.progress import LogProgress
-    from dummi.services.training_service import (
-        TrainingAlreadyRunningError,
-        TrainingParams,
-        execute_run,
-        run_now,
-    )
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import TrainingAlreadyRunningError, execute_run, run_now
 
     db, store = get_database(), get_artifact_store()
     if RUN_EVENT_KEY in event:

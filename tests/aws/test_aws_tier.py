@@ -15,7 +15,8 @@ from dummi.artifacts.publish import read_pointer
 from dummi.artifacts.store import S3Store
 from dummi.ml.model_bundle import parse_bundle
 from dummi.services.sample_data import load_sample_data
-from dummi.services.training_service import TrainingParams, run_now
+from dummi.training.params import TrainingParams
+from dummi.training.runs import run_now
 from tests.conftest import read_template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -272,7 +272,8 @@ def main() -> None:
     from dummi.db.connection import Database
     from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
     from dummi.db.migrations import migrate
-    from dummi.services.training_service import TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import run_now
 
     keep = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--keep=")), None)
     with tempfile.TemporaryDirectory(prefix="dummi-bench-") as tmp:

@@ -23,7 +23,8 @@ def pipeline(label: str, load) -> None:
     from dummi.db.connection import Database
     from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
     from dummi.db.migrations import migrate
-    from dummi.services.training_service import TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import run_now
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)

@@ -283,7 +283,8 @@ def main() -> int:
     from dummi.db.connection import Database
     from dummi.db.embedded import _servers, start_embedded_postgres, stop_embedded_postgres
     from dummi.db.migrations import migrate
-    from dummi.services.training_service import TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import run_now
 
     url = start_embedded_postgres(data_dir)
     db = Database(url, pool_size=2)

@@ -26,7 +26,8 @@ def trials(folder: Path) -> tuple[list[dict], dict]:
     from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
     from dummi.db.migrations import migrate
     from dummi.services.import_service import import_directory
-    from dummi.services.training_service import TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import run_now
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)

@@ -11,7 +11,8 @@ import pytest
 
 from dummi.artifacts.store import get_artifact_store
 from dummi.db.content_repository import ContentRepository
-from dummi.services.training_service import TrainingParams, run_now
+from dummi.training.params import TrainingParams
+from dummi.training.runs import run_now
 from tests.integration.test_recommendations import catalog, ids, recommend  # noqa: F401 - the fixture
 
 ALL = {"n_recommendations": 100, "explore_slots": 0}

@@ -10,7 +10,8 @@ import math
 import pytest
 
 from dummi.artifacts.store import get_artifact_store
-from dummi.services.training_service import TrainingParams, run_now
+from dummi.training.params import TrainingParams
+from dummi.training.runs import run_now
 
 CATALOG = {
     # popular: every regular likes most of these

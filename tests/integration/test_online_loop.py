@@ -362,7 +362,8 @@ def test_the_metrics_function_sends_emf_with_at_most_four_dimensions_and_no_ids(
 def test_training_publishes_the_algorithm_an_experiment_names_and_its_users_get_it(shop, db):
     from dummi.artifacts.store import get_artifact_store
     from dummi.services.recommendation_service import get_engine
-    from dummi.services.training_service import TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import run_now
 
     for i in range(12):
         shop.post("/users/", json={"user_id": f"u{i}"})
@@ -440,7 +441,8 @@ def test_an_explore_slot_is_logged_with_its_propensity_and_counted_for_the_next_
 def test_an_algorithm_too_big_for_the_catalog_is_not_fitted_and_its_experiment_gets_nobody(shop, db, monkeypatch):
     import dummi.ml.collaborative as collaborative
     from dummi.artifacts.store import get_artifact_store
-    from dummi.services.training_service import TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import run_now
 
     monkeypatch.setattr(collaborative, "EASE_MAX_ITEMS", 5)  # the catalog (8 items) is "too big" for item-item
     for i in range(12):

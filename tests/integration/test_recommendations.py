@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dummi.artifacts.store import get_artifact_store
-from dummi.services.training_service import TrainingParams, run_now
+from dummi.training.params import TrainingParams
+from dummi.training.runs import run_now
 
 TOPICS = {
     "python": (

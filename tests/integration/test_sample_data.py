@@ -47,7 +47,8 @@ def test_diversity_spreads_a_one_category_fans_list_over_more_categories(db, cli
     from dummi.artifacts.store import get_artifact_store
     from dummi.ml.embeddings import from_bytes
     from dummi.ml.metrics import intra_list_diversity
-    from dummi.services.training_service import TrainingParams, run_now
+    from dummi.training.params import TrainingParams
+    from dummi.training.runs import run_now
 
     load_sample_data(db, SAMPLE)
     data = json.loads(SAMPLE.read_text())

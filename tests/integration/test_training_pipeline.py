@@ -16,9 +16,9 @@ from dummi.artifacts.store import FileStore, S3Store
 from dummi.ml.embeddings import get_embedder
 from dummi.ml.model_bundle import parse_bundle
 from dummi.services.sample_data import load_sample_data
-from dummi.services.training_service import (
+from dummi.training.params import TrainingParams
+from dummi.training.runs import (
     TrainingAlreadyRunningError,
-    TrainingParams,
     execute_run,
     latest_runs,
     request_run,
@@ -185,7 +185,8 @@ def test_a_run_keeps_the_serving_model_when_the_new_one_scores_worse(db, tmp_pat
     assert first.state == "succeeded", first.error
     assert first.decision["action"] == "published" and first.decision["reason"] == "no model was serving"
 
-    again = run_now(db, store, "test", TrainingParams())  # same data, same choice: not worse
+    # same data, chosen again (not reused: the gate compares two choices), same choice: not worse
+    again = run_now(db, store, "test", TrainingParams(full_choice=True))
     assert again.decision["action"] == "published", again.decision
     assert again.decision["new_ndcg"] == pytest.approx(again.decision["serving_ndcg"], abs=1e-9)
     assert read_pointer(store)["version"] == again.model_version != first.model_version
@@ -195,13 +196,13 @@ def test_a_run_keeps_the_serving_model_when_the_new_one_scores_worse(db, tmp_pat
     def halved(**facts):  # from now on the new model scores half as well on the holdout
         return decide(**{**facts, "new_score": facts["new_score"] / 2})
 
-    monkeypatch.setattr("dummi.services.training_service.decide", halved)
-    kept = run_now(db, store, "test", TrainingParams())
+    monkeypatch.setattr("dummi.ml.publish_gate.decide", halved)
+    kept = run_now(db, store, "test", TrainingParams(full_choice=True))
     assert kept.state == "succeeded" and kept.decision["action"] == "kept", kept.decision
     assert kept.model_version == again.model_version == read_pointer(store)["version"]  # the pointer stayed
     assert kept.decision["serving_version"] == again.model_version and kept.decision["serving_ndcg"] > 0
     assert "cf" not in kept.timings  # nothing was fitted or published after the decision
 
-    forced = run_now(db, store, "test", TrainingParams(force=True))
+    forced = run_now(db, store, "test", TrainingParams(force=True, full_choice=True))
     assert forced.decision["action"] == "published" and forced.decision["reason"] == "forced"
     assert read_pointer(store)["version"] == forced.model_version

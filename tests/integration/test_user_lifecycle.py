@@ -11,7 +11,8 @@ import pytest
 from dummi.artifacts.publish import MANIFEST, MODELS, published_versions, read_pointer
 from dummi.artifacts.store import get_artifact_store
 from dummi.services import online_metrics_service
-from dummi.services.training_service import TrainingParams, run_now
+from dummi.training.params import TrainingParams
+from dummi.training.runs import run_now
 from tests.integration.test_online_loop import _experiment, _interact, _recommend, shop  # noqa: F401 - fixture
 
 

@@ -10,7 +10,7 @@ from dummi.db.records import Event
 from dummi.ml.embeddings import get_embedder
 from dummi.ml.tuning import PLAIN_SETTINGS, Noise, Trial, _guard, within_noise
 from dummi.ml.vector_index import build_index
-from dummi.services.training_service import choose_recipe
+from dummi.training.choice import choose_recipe
 
 N_ITEMS, N_USERS, PER_USER, CATEGORIES = 150, 160, 20, 10
 RE_RANKS = {"diversity", "newcomer_diversity", "calibration"}

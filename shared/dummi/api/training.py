@@ -14,8 +14,9 @@ from dummi.api.errors import error_responses
 from dummi.api.schemas import StrictModel
 from dummi.db.training_repository import TrainingRun
 from dummi.errors import UnavailableError
-from dummi.services import training_service
 from dummi.services.training_dispatch import TrainingDispatcher, get_training_dispatcher
+from dummi.training import runs as training_runs
+from dummi.training.params import TrainingParams
 
 router = APIRouter(prefix="/training", tags=["training"], dependencies=[ADMIN], responses=error_responses(401, 403))
 
@@ -80,14 +81,14 @@ def _public(run: TrainingRun) -> TrainingRunPublic:
 def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None = None) -> TrainingRunPublic:
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
     body = body or TrainRequest()
-    params = training_service.TrainingParams.configured(
+    params = TrainingParams.configured(
         retrain_cf=body.retrain_cf, regenerate_embeddings=body.regenerate_embeddings, force=body.force
     )
-    run = training_service.request_run(db, "api", params)
+    run = training_runs.request_run(db, "api", params)
     try:
         dispatcher.dispatch(run.run_id)
     except Exception as exc:
-        training_service.fail_undispatched(db, run.run_id, f"could not start the run: {exc}")
+        training_runs.fail_undispatched(db, run.run_id, f"could not start the run: {exc}")
         raise UnavailableError("could not start the training run; retry shortly") from exc
     return _public(run)
 
@@ -95,6 +96,6 @@ def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None 
 @router.get("/status", responses=error_responses(503))
 def status(db: DatabaseDep, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TrainingStatus:
     """The latest runs: state, start and finish times, per-step timings, counts, version, error."""
-    runs = training_service.latest_runs(db, limit)
+    runs = training_runs.latest_runs(db, limit)
     active = next((r for r in runs if r.state in ("queued", "running")), None)
     return TrainingStatus(active=_public(active) if active else None, runs=[_public(r) for r in runs])

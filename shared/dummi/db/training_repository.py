@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ ACTIVE_STATES = ("queued", "running")
 
 _COLUMNS = (
     "run_id, state, trigger, params, created_at, started_at, finished_at, timings, counts, model_version, error,"
-    " updated_at, decision"
+    " updated_at, decision, engine, plan, stages"
 )
 
 
@@ -36,6 +36,9 @@ class TrainingRun:
     error: str | None
     updated_at: datetime
     decision: dict[str, Any] | None = None  # published or kept the serving model, and both holdout scores
+    engine: str | None = None  # where it ran: local | spark (None until an executor takes it)
+    plan: dict[str, Any] | None = None  # the planner's choice of engine and why (dummi.training.planner)
+    stages: list[dict[str, Any]] = field(default_factory=list)  # [{name, seconds, engine}] in the order run
 
 
 def _run(row: list) -> TrainingRun:
@@ -53,6 +56,9 @@ def _run(row: list) -> TrainingRun:
         row[10],
         row[11],
         row[12],
+        row[13],
+        row[14],
+        row[15] or [],
     )
 
 
@@ -109,13 +115,26 @@ class TrainingRepository:
         )
         return _run(rows[0]) if rows else None
 
-    def record_progress(self, run_id: str, timings: dict[str, float], counts: dict[str, int]) -> None:
+    def record_plan(self, run_id: str, engine: str, plan: dict[str, Any]) -> None:
+        """Where the run will execute, and why (the planner's record)."""
+        self.conn.run(
+            "UPDATE training_runs SET engine = :engine, plan = CAST(:plan AS jsonb), updated_at = now()"
+            " WHERE run_id = CAST(:run_id AS uuid)",
+            run_id=run_id,
+            engine=engine,
+            plan=json.dumps(plan),
+        )
+
+    def record_progress(
+        self, run_id: str, timings: dict[str, float], counts: dict[str, int], stages: list[dict[str, Any]]
+    ) -> None:
         self.conn.run(
             "UPDATE training_runs SET timings = CAST(:timings AS jsonb), counts = CAST(:counts AS jsonb),"
-            " updated_at = now() WHERE run_id = CAST(:run_id AS uuid)",
+            " stages = CAST(:stages AS jsonb), updated_at = now() WHERE run_id = CAST(:run_id AS uuid)",
             run_id=run_id,
             timings=json.dumps(timings),
             counts=json.dumps(counts),
+            stages=json.dumps(stages),
         )
 
     def finish(
@@ -128,11 +147,14 @@ class TrainingRepository:
         model_version: str | None = None,
         error: str | None = None,
         decision: dict[str, Any] | None = None,
+        stages: list[dict[str, Any]] | None = None,
+        engine: str | None = None,
     ) -> TrainingRun:
         rows = self.conn.run(
             f"UPDATE training_runs SET state = :state, finished_at = now(), updated_at = now(),"
             f" timings = CAST(:timings AS jsonb), counts = CAST(:counts AS jsonb), model_version = :version,"
-            f" error = :error, decision = CAST(:decision AS jsonb)"
+            f" error = :error, decision = CAST(:decision AS jsonb), stages = CAST(:stages AS jsonb),"
+            f" engine = COALESCE(:engine, engine)"
             f" WHERE run_id = CAST(:run_id AS uuid) RETURNING {_COLUMNS}",
             run_id=run_id,
             state=state,
@@ -141,6 +163,8 @@ class TrainingRepository:
             version=model_version,
             error=error,
             decision=json.dumps(decision) if decision is not None else None,
+            stages=json.dumps(stages or []),
+            engine=engine,
         )
         return _run(rows[0])
 
@@ -166,3 +190,19 @@ class TrainingRepository:
             manifest=json.dumps(manifest),
             metrics=json.dumps(metrics),
         )
+
+    def input_counts(self) -> dict[str, int]:
+        """What a run will read and do, as the planner sizes it: events, items, users, texts to embed and
+        their characters. Large tables are counted from the planner statistics (exact enough to size a run,
+        and instant where a count(*) would scan 100M rows)."""
+        rows = self.conn.run(
+            "SELECT"
+            " (SELECT CASE WHEN reltuples > 1e6 THEN CAST(reltuples AS bigint)"
+            "   ELSE (SELECT count(*) FROM interactions) END FROM pg_class WHERE oid = 'interactions'::regclass),"
+            " (SELECT count(*) FROM content), (SELECT count(*) FROM users),"
+            " (SELECT count(*) FROM content WHERE text_hash IS NULL),"
+            " (SELECT COALESCE(sum(length(title) + length(category) + length(description)"
+            "   + length(array_to_string(tags, ' '))), 0) FROM content WHERE text_hash IS NULL)"
+        )
+        events, items, users, texts, chars = (int(v) for v in rows[0])
+        return {"events": events, "items": items, "users": users, "texts_to_embed": texts, "text_chars": chars}

@@ -10,7 +10,7 @@ the holdout's held-out part, so it would be scored on what it memorized and alwa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # A new model is kept back only when it is worse beyond this many standard errors of the paired difference:
@@ -28,6 +28,7 @@ class Serving:
     item_ids: frozenset[str]
     algorithms: frozenset[str] = frozenset()  # CF algorithms it carries (the chosen one and alternatives)
     events_as_of: str | None = None  # when its training read the events (ISO; None: before this was kept)
+    manifest: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # as published
 
 
 def algorithms(model_facts: dict[str, Any]) -> frozenset[str]:
@@ -54,6 +55,8 @@ def recipe(model_facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
         config = {"algorithm": name, "l2": float(params["first"]["params"]["l2"]), "weight": float(params["weight"])}
     elif name == "nmf":
         config = {"algorithm": "nmf", "n_components": int(params["n_components"])}
+    elif name == "als":
+        config = {"algorithm": "als", **{k: params[k] for k in ("n_components", "alpha", "reg", "iterations")}}
     else:
         return None
     return config, dict(model_facts.get("settings", {}))
@@ -69,9 +72,11 @@ def decide(
     noise: float | None = None,
     wanted_algorithms: frozenset[str] = frozenset(),
     erased_since_serving: bool = False,
+    reused_choice: str | None = None,
 ) -> dict[str, Any]:
     """{"action": "published" | "kept", "reason", "new_ndcg", "serving_ndcg", "noise", "serving_version",
-    ...}; ``noise``: the standard error of new - serving on the holdout users."""
+    ...}; ``noise``: the standard error of new - serving on the holdout users; ``reused_choice``: why the run
+    refitted the serving model's recipe instead of choosing (``dummi.training.stages.choose``)."""
     out: dict[str, Any] = {
         "new_ndcg": new_score,
         "serving_ndcg": serving_score,
@@ -95,6 +100,9 @@ def decide(
     if share >= NEW_ITEMS_SHARE:
         reason = f"{share:.0%} of the items are new to the serving model (published from {NEW_ITEMS_SHARE:.0%})"
         return {**out, "action": "published", "reason": reason}
+    if reused_choice is not None:
+        # the same recipe on newer events: nothing to compare it with but itself
+        return {**out, "action": "published", "reason": f"the serving model's recipe on newer events ({reused_choice})"}
     if new_score is None or serving_score is None or noise is None:
         return {**out, "action": "published", "reason": "no holdout score to compare"}
     if new_score >= serving_score - NOISE_UNITS * noise:

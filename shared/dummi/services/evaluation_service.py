@@ -23,7 +23,8 @@ from dummi.ml.recommender import RankRequest
 from dummi.progress import NullProgress, Progress
 from dummi.services.import_service import import_directory
 from dummi.services.recommendation_service import RecommendationEngine
-from dummi.services.training_service import TrainingParams, run_now
+from dummi.training.params import TrainingParams
+from dummi.training.runs import run_now
 
 K = 10
 

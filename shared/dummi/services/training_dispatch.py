@@ -37,7 +37,7 @@ class ThreadDispatcher:
         from dummi.artifacts.store import get_artifact_store
         from dummi.db.connection import get_database
         from dummi.progress import LogProgress
-        from dummi.services.training_service import execute_run
+        from dummi.training.runs import execute_run
 
         try:
             execute_run(get_database(), get_artifact_store(), run_id, progress=LogProgress())

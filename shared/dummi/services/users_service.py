@@ -93,7 +93,7 @@ def delete_user(db: Database, user_id: str) -> None:
     answers go (experiment assignments are a hash of the id: nothing is stored). Aggregated online metrics
     keep their counts and hold no user id. The same id created again starts empty. Models: serving reads the
     user's state per request (none is cached), and the next training run replaces and prunes every model
-    version trained before the deletion (``dummi.services.training_service``)."""
+    version trained before the deletion (``dummi.training.stages.publish``)."""
     with db.transaction() as conn:
         if not UsersRepository(conn).delete(user_id):
             raise NotFoundError("user", user_id, field="user_id")

@@ -1,0 +1,59 @@
+"""Read what the model is built on: the embedded catalog (with the clocks serving reads changes from), every
+event, and what serves now."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dummi.training.context import Catalog, RunContext
+
+
+def read_catalog(db) -> Catalog:
+    """The embedded items in content_id order, with the clock and snapshot xmin read before them."""
+    from dummi.db.content_repository import ContentRepository
+    from dummi.ml.embeddings import from_bytes
+
+    # serving treats content created after this moment as "fresh" (not in this model), and reads every
+    # change by a transaction from this snapshot xmin on (dummi.services.catalog_view)
+    as_of = db.read(lambda conn: ContentRepository(conn).clock())
+    xmin = db.read(lambda conn: ContentRepository(conn).snapshot_xmin())
+    items = db.read(lambda conn: ContentRepository(conn).embedded_items())
+    vectors = np.vstack([from_bytes(i[4]) for i in items]) if items else np.empty((0, 384), np.float32)
+    return Catalog(
+        ids=[i[0] for i in items],
+        titles=[i[1] for i in items],
+        categories=[i[2] for i in items],
+        tags=[i[3] for i in items],
+        vectors=vectors,
+        state={
+            key: [i[5][key] for i in items] for key in ("properties", "hidden", "available_from", "available_until")
+        },
+        as_of=as_of,
+        xmin=xmin,
+    )
+
+
+def read_clocks(db):
+    """(now by the database's clock, the latest user deletion): a user deleted before that reading is in
+    none of the events read after it."""
+    from dummi.db.content_repository import ContentRepository
+    from dummi.db.users_repository import UsersRepository
+
+    return db.read(lambda conn: (ContentRepository(conn).clock(), UsersRepository(conn).last_deletion()))
+
+
+class ReadCatalogAndEvents:
+    name = "read"
+    engine = "local"
+
+    def run(self, ctx: RunContext) -> None:
+        from dummi.db.interactions_repository import InteractionsRepository
+        from dummi.training.serving_model import serving_model
+
+        ctx.progress.start("reading the catalog and events")
+        ctx.catalog = read_catalog(ctx.db)
+        ctx.events_as_of, ctx.users_deleted_at = read_clocks(ctx.db)
+        ctx.events = ctx.db.read(lambda conn: InteractionsRepository(conn).all_events())
+        ctx.serving = serving_model(ctx.store)
+        ctx.report.counts.update(items=ctx.catalog.size, interactions=len(ctx.events))
+        ctx.progress.finish(f"{ctx.catalog.size} items, {len(ctx.events)} events")
