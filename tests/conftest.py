@@ -196,3 +196,30 @@ class FakeLambdaContext:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+def write_tastes(folder: Path, users: int = 60, per_topic: int = 12) -> Path:
+    """Users who each like items of one of three topics, in time order: enough held-out likes for the
+    holdout (and so the publish gate) to run."""
+    topics = ("soups", "rockets", "violins")
+    content = [
+        {"content_id": f"{t}-{i}", "title": f"{t} number {i}", "category": t, "tags": [], "description": ""}
+        for t in topics
+        for i in range(per_topic)
+    ]
+    events = []
+    for u in range(users):
+        topic = topics[u % 3]
+        for k in range(8):
+            item = f"{topic}-{(u + 5 * k) % per_topic}"  # 5 and 12 coprime: eight distinct items
+            at = f"2026-01-01T00:{u % 60:02d}:{k:02d}+00:00"
+            events.append({"user_id": f"u{u}", "content_id": item, "interaction_type": "like", "timestamp": at})
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = {
+        "content": content,
+        "users": [{"user_id": f"u{u}", "interests": [], "skill_level": "beginner"} for u in range(users)],
+        "train": events,
+    }
+    for name, lines in rows.items():
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return folder

@@ -63,7 +63,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     db = get_database()
     migrate(db)
     params = TrainingParams.configured(
-        retrain_cf=not args.no_cf, regenerate_embeddings=args.regenerate_embeddings, force=args.force
+        retrain_cf=not args.no_cf,
+        regenerate_embeddings=args.regenerate_embeddings,
+        force=args.force,
+        engine=args.engine,
+        full_choice=args.full_choice,
     )
     store = get_artifact_store()
     print(f"training into {store.uri}", file=sys.stderr)
@@ -81,6 +85,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "run_id": run.run_id,
                 "state": run.state,
                 "model_version": run.model_version,
+                "engine": run.engine,
+                "plan": (run.plan or {}).get("reason"),
+                "stages": run.stages,
                 "counts": run.counts,
                 "timings": run.timings,
                 "decision": run.decision,
@@ -139,6 +146,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         progress=BarProgress(),
         log=lambda line: print(line, file=sys.stderr, flush=True),
+        engine=args.engine,
     )
     print(format_metrics(result.metrics))
     print(f"model {result.model_version}; " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
@@ -292,6 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--force", action="store_true", help="publish even if the holdout scores it worse than the serving model"
     )
+    train.add_argument(
+        "--engine",
+        choices=["auto", "local", "spark"],
+        default="auto",
+        help="where the stages run: auto (the planner chooses), local (this process), spark (local[N] here)",
+    )
+    train.add_argument(
+        "--full-choice", action="store_true", help="choose on the holdout even if the last choice could be reused"
+    )
     train.set_defaults(func=_cmd_train)
 
     imp = sub.add_parser("import", help="bulk load content.jsonl, users.jsonl and train.jsonl / interactions.jsonl")
@@ -310,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--recommendations-out", type=Path, required=True, help="file for the top-10 lists")
     ev.add_argument("--database-url", help="an empty Postgres to use (default: a temporary embedded one)")
     ev.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")
+    ev.add_argument("--engine", choices=["auto", "local", "spark"], default="auto", help="where training runs")
     ev.set_defaults(func=_cmd_evaluate)
 
     export = sub.add_parser("export-model", help="export all-MiniLM-L6-v2 to ONNX (build step; no torch needed)")

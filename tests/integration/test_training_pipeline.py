@@ -24,6 +24,7 @@ from dummi.training.runs import (
     request_run,
     run_now,
 )
+from tests.conftest import write_tastes
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_data.json"
 
@@ -149,37 +150,10 @@ def test_a_stale_run_does_not_block_forever(db, sample):
     assert states[fresh.run_id].state == "queued"
 
 
-def _tastes(folder: Path, users: int = 60, per_topic: int = 12) -> Path:
-    """Users who each like items of one of three topics, in time order: enough held-out likes for the
-    holdout (and so the publish gate) to run."""
-    topics = ("soups", "rockets", "violins")
-    content = [
-        {"content_id": f"{t}-{i}", "title": f"{t} number {i}", "category": t, "tags": [], "description": ""}
-        for t in topics
-        for i in range(per_topic)
-    ]
-    events = []
-    for u in range(users):
-        topic = topics[u % 3]
-        for k in range(8):
-            item = f"{topic}-{(u + 5 * k) % per_topic}"  # 5 and 12 coprime: eight distinct items
-            at = f"2026-01-01T00:{u % 60:02d}:{k:02d}+00:00"
-            events.append({"user_id": f"u{u}", "content_id": item, "interaction_type": "like", "timestamp": at})
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = {
-        "content": content,
-        "users": [{"user_id": f"u{u}", "interests": [], "skill_level": "beginner"} for u in range(users)],
-        "train": events,
-    }
-    for name, lines in rows.items():
-        (folder / f"{name}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return folder
-
-
 def test_a_run_keeps_the_serving_model_when_the_new_one_scores_worse(db, tmp_path, monkeypatch):
     from dummi.services.import_service import import_directory
 
-    import_directory(db, _tastes(tmp_path / "data"))
+    import_directory(db, write_tastes(tmp_path / "data"))
     store = FileStore(tmp_path / "artifacts")
     first = run_now(db, store, "test", TrainingParams())
     assert first.state == "succeeded", first.error

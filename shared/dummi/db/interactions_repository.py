@@ -20,6 +20,14 @@ _COLUMNS = (
 )
 
 
+# The training set as the Spark engine reads it (partitioned JDBC reads, or a COPY export to Parquet): one
+# row per event, its time as microseconds since the epoch (a plain integer both readers keep exactly).
+EVENTS_QUERY = (
+    "SELECT interaction_id, user_id, content_id, kind, event_type, duration_seconds,"
+    " CAST(floor(extract(epoch FROM created_at) * 1000000) AS bigint) AS at_us FROM interactions"
+)
+
+
 def _record(row: list) -> InteractionRecord:
     return InteractionRecord(*row)
 
@@ -102,6 +110,18 @@ class InteractionsRepository:
         return [
             Event(r[0], r[1], r[2], r[3], float(r[4]) if r[4] else None, datetime.fromisoformat(r[5])) for r in rows
         ]
+
+    def export_events(self, sink) -> None:
+        """Every event as CSV rows (EVENTS_QUERY's columns, no header) written to ``sink`` as COPY streams
+        them (``sink.write(bytes)``): the export never holds the whole table in memory."""
+        self.conn.run(f"COPY ({EVENTS_QUERY}) TO STDOUT WITH (FORMAT csv)", stream=sink)
+
+    def id_range(self) -> tuple[int, int]:
+        """(lowest, highest) interaction_id: the bounds partitioned JDBC reads split."""
+        lo, hi = self.conn.run(
+            "SELECT COALESCE(min(interaction_id), 0), COALESCE(max(interaction_id), 0) FROM interactions"
+        )[0]
+        return int(lo), int(hi)
 
     def count(self) -> int:
         return int(self.conn.run("SELECT count(*) FROM interactions")[0][0])

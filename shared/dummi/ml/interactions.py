@@ -49,6 +49,10 @@ class InteractionMatrix:
     def shape(self) -> tuple[int, int]:
         return self.matrix.shape
 
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.nnz)
+
 
 def pair_totals(events: list[Event]) -> dict[tuple[str, str], float]:
     totals: dict[tuple[str, str], float] = {}

@@ -16,6 +16,7 @@ from dummi.ml.vector_index import VectorIndex, from_npy, to_npy
 INDEX_FILE = "index.faiss"
 ITEMS_FILE = "items.json"
 POPULARITY_FILE = "popularity.npy"
+VECTORS_FILE = "vectors.npy"  # only beside an IVF-PQ index (the other kinds hold their vectors)
 CF_PREFIX = "cf_"
 COOC_PREFIX = "cooc_"
 SEQ_PREFIX = "seq_"
@@ -96,12 +97,17 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
     }
     if bundle.state is not None:
         items["state"] = bundle.state
+    if bundle.index.params:
+        items["index_params"] = bundle.index.params
     files = {
         INDEX_FILE: index_blob,
         ITEMS_FILE: json.dumps(items).encode(),
         POPULARITY_FILE: to_npy(bundle.popularity.astype(np.float32)),
     }
     facts: dict[str, Any] = {"items": bundle.size, "index": bundle.index.kind, "cf": None, "settings": bundle.settings}
+    if bundle.index.kind == "ivfpq":
+        files[VECTORS_FILE] = to_npy(np.ascontiguousarray(bundle.vectors, dtype=np.float32))
+        facts["index_params"] = bundle.index.params
     if bundle.cf is not None:
         arrays = bundle.cf.arrays()
         for name, array in arrays.items():
@@ -144,7 +150,13 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
 
 def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBundle:
     items = json.loads(files[ITEMS_FILE])
-    index = VectorIndex.deserialize(files[INDEX_FILE], items["ids"], items["index_kind"])
+    index = VectorIndex.deserialize(
+        files[INDEX_FILE],
+        items["ids"],
+        items["index_kind"],
+        params=items.get("index_params"),
+        vectors=from_npy(files[VECTORS_FILE]) if VECTORS_FILE in files else None,
+    )
     cf = None
     model = manifest.get("model", {})
     cf_meta = model.get("cf")

@@ -1,9 +1,12 @@
 """FAISS index over content embeddings: inner product on L2-normalized vectors (= cosine).
 
 Exact search (``IndexFlatIP``) up to ``EXACT_MAX_ITEMS``; above that HNSW (``IndexHNSWFlat``, inner
-product). Content ids are kept by position in an id array saved with the index, so a search returns
-ids. Why the switch sits where it does: see ``tests/benchmarks/bench_index.py`` and the README
-(recall@10 of HNSW against exact search on real all-MiniLM-L6-v2 embeddings, and query latency).
+product); for catalogs the Spark engine builds past ``dummi.training.spark.index.IVF_MIN_ITEMS``, IVF-PQ
+(``IndexIVFPQ``: compressed codes in inverted lists, built in parallel and merged), whose answers are
+re-scored exactly from the vectors the model ships beside it. Content ids are kept by position in an id
+array saved with the index, so a search returns ids. Why the switch sits where it does: see
+``tests/benchmarks/bench_index.py`` and the README (recall@10 of HNSW against exact search on real
+all-MiniLM-L6-v2 embeddings, and query latency).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ EXACT_MAX_ITEMS = 5_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128
+# IVF-PQ answers REFINE x k candidates by their compressed codes, re-scored exactly (tests/benchmarks/bench_ivf.py)
+IVF_REFINE = 4
 
 
 @dataclass
@@ -29,6 +34,8 @@ class VectorIndex:
     index: object  # faiss.Index
     ids: np.ndarray  # content id per position (dtype object/str)
     kind: str
+    vectors: np.ndarray | None = None  # ivfpq: the exact vectors (the index holds only codes)
+    params: dict | None = None  # ivfpq: nlist, m, nprobe (in the manifest; serving searches with them)
 
     @property
     def size(self) -> int:
@@ -40,13 +47,25 @@ class VectorIndex:
         k = min(k, self.size)
         if k <= 0:
             return np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64)
-        return self.index.search(queries, k)
+        if self.kind != "ivfpq":
+            return self.index.search(queries, k)
+        _, found = self.index.search(queries, min(self.size, IVF_REFINE * k))
+        scores = np.full((len(queries), k), -np.inf, np.float32)
+        positions = np.full((len(queries), k), -1, np.int64)
+        for q, row in enumerate(found):
+            row = row[row >= 0]
+            exact = self.vectors[row] @ queries[q]
+            top = np.argsort(-exact, kind="stable")[:k]
+            scores[q, : len(top)], positions[q, : len(top)] = exact[top], row[top]
+        return scores, positions
 
     def stored_vectors(self) -> np.ndarray:
         """All stored vectors as an (n, d) float32 array sharing the index's memory (no copy: at 100K items
         a copy would cost 150 MB and a few hundred ms of cold start). Valid while this index lives."""
         import faiss
 
+        if self.kind == "ivfpq":
+            return self.vectors
         flat = faiss.downcast_index(self.index.storage) if self.kind == "hnsw" else self.index
         n, d = self.size, self.index.d
         if n == 0:
@@ -60,7 +79,9 @@ class VectorIndex:
         return faiss.serialize_index(self.index).tobytes()
 
     @classmethod
-    def deserialize(cls, blob: bytes, ids: list[str], kind: str) -> VectorIndex:
+    def deserialize(
+        cls, blob: bytes, ids: list[str], kind: str, *, params: dict | None = None, vectors: np.ndarray | None = None
+    ) -> VectorIndex:
         import faiss
 
         index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
@@ -68,7 +89,11 @@ class VectorIndex:
             raise ValueError(f"index holds {index.ntotal} vectors but {len(ids)} ids")
         if kind == "hnsw":
             index.hnsw.efSearch = HNSW_EF_SEARCH
-        return cls(index=index, ids=np.array(ids, dtype=object), kind=kind)
+        if kind == "ivfpq":
+            if vectors is None or len(vectors) != len(ids):
+                raise ValueError("an IVF-PQ index needs the exact vectors beside it")
+            index.nprobe = int(params["nprobe"])
+        return cls(index=index, ids=np.array(ids, dtype=object), kind=kind, vectors=vectors, params=params)
 
 
 def choose_kind(n_items: int, *, exact_max: int = EXACT_MAX_ITEMS) -> str:
@@ -95,6 +120,26 @@ def build_index(ids: list[str], vectors: np.ndarray, *, kind: str | None = None)
     if len(vectors):
         index.add(vectors)
     return VectorIndex(index=index, ids=np.array(ids, dtype=object), kind=kind)
+
+
+def ivfpq_params(n_items: int, dim: int = 384) -> dict:
+    """nlist about 4 sqrt(n) (a power of two), 8-dimensional sub-quantizers of 8 bits, and nprobe 1/64 of the
+    lists (at least 16): the settings tests/benchmarks/bench_ivf.py measures recall@10 with."""
+    nlist = 1 << max(4, int(round(np.log2(4 * np.sqrt(max(n_items, 1))))))
+    return {"nlist": nlist, "m": dim // 8, "bits": 8, "nprobe": max(16, nlist // 64)}
+
+
+def empty_ivfpq(training_vectors: np.ndarray, params: dict):
+    """An IVF-PQ index (inner product) trained on ``training_vectors`` and holding nothing yet: the shards
+    each add their vectors to a copy of it, and the copies are merged (``merge_from``)."""
+    import faiss
+
+    dim = training_vectors.shape[1]
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFPQ(quantizer, dim, params["nlist"], params["m"], params["bits"], faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(training_vectors, dtype=np.float32))
+    index.nprobe = params["nprobe"]
+    return index
 
 
 def recall_at_k(exact: VectorIndex, approx: VectorIndex, queries: np.ndarray, k: int = 10) -> float:

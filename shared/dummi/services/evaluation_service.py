@@ -46,9 +46,11 @@ def evaluate_directory(
     progress: Progress | None = None,
     log: Callable[[str], None] = lambda line: None,
     variants: Mapping[str, RankRequest] | None = None,
+    engine: str = "auto",
 ) -> EvaluationResult:
     """``variants``: further requests (e.g. other diversities) scored the same way on the same model; only
-    the default request's lists are written out."""
+    the default request's lists are written out. ``engine``: where training runs (auto: the planner's
+    choice); the deployment's settings apply as in any run (``DUMMI_CF_ALGORITHM`` pins an algorithm)."""
     progress = progress or NullProgress()
     data_dir = Path(data_dir)
     timings: dict[str, float] = {}
@@ -70,7 +72,7 @@ def evaluate_directory(
 
             store = FileStore(work / "artifacts")
             started = time.perf_counter()
-            run = run_now(db, store, "evaluate", TrainingParams(), progress=progress)
+            run = run_now(db, store, "evaluate", TrainingParams.configured(engine=engine), progress=progress)
             timings["train"] = time.perf_counter() - started
             if run is None or run.state != "succeeded":
                 raise RuntimeError(f"training failed: {run.error if run else 'not run'}")

@@ -9,20 +9,25 @@ from typing import Any
 import numpy as np
 
 
-def cf_candidates(n_items: int, factors: int) -> list[dict[str, Any]]:
-    """The CF configurations the choice scores: NMF at any size; the item-item models (and their blend) up
-    to EASE_MAX_ITEMS, where their items x items matrix still fits."""
+def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dict[str, Any]]:
+    """The CF configurations the choice scores. Up to EASE_MAX_ITEMS, where an items x items matrix still
+    fits, the item-item models (and their blend) beside NMF, on either engine (the Spark engine fits them on
+    its driver). Beyond, the factorizations: NMF and ALS in process, ALS alone on Spark (MLlib's; an NMF of
+    the matrices Spark is for would not fit one process)."""
     from dummi.ml.collaborative import EASE_MAX_ITEMS
 
-    candidates: list[dict[str, Any]] = [{"algorithm": "nmf", "n_components": factors}]
+    nmf = {"algorithm": "nmf", "n_components": factors}
     if n_items <= EASE_MAX_ITEMS:
+        candidates: list[dict[str, Any]] = [nmf]
         candidates += [{"algorithm": "ease", "l2": l2} for l2 in (250.0, 500.0, 1000.0)]
         candidates += [{"algorithm": "itemknn"}]
         candidates += [{"algorithm": "ease+itemknn", "l2": 250.0, "weight": w} for w in (1.0, 2.5)]
-    return candidates
+        return candidates
+    als = {"algorithm": "als", "n_components": factors}
+    return [als] if engine == "spark" else [nmf, als]
 
 
-def choose_recipe(events, catalog, interests, embedder, *, factors: int, baseline=None):
+def choose_recipe(events, catalog, interests, embedder, *, factors: int, baseline=None, engine: str = "local"):
     """The holdout choice (``dummi.ml.tuning.choose``) on a catalog ``(ids, titles, categories, tags, index,
     vectors)`` and the users' stored ``interests`` ({user: (names, vector)}); None with too few users to hold
     out."""
@@ -73,7 +78,7 @@ def choose_recipe(events, catalog, interests, embedder, *, factors: int, baselin
         )
         return HybridRecommender(bundle)
 
-    candidates = cf_candidates(len(ids), factors)
+    candidates = cf_candidates(len(ids), factors, engine)
     return choose(holdout, states, candidates, build, baseline=baseline, n_items=len(ids))
 
 

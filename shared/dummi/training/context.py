@@ -96,6 +96,7 @@ class RunContext:
     sequence: ItemItemModel | None = None
     version: str | None = None  # the model serving after the run
     finished: bool = False  # a stage ended the run early (the serving model is kept)
+    cleanup: list[Callable[[], None]] = field(default_factory=list)  # run when the run ends, however it ends
     _embedder: Any = field(default=None, repr=False)
 
     def embedder(self) -> Any:

@@ -10,6 +10,7 @@ see one artifact format whichever engine made it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ from dummi.progress import Progress
 from dummi.training.context import RunContext, RunReport
 from dummi.training.params import TrainingParams
 from dummi.training.stage import Stage, run_stages
+
+logger = logging.getLogger(__name__)
 
 
 def local_stages() -> list[Stage]:
@@ -81,6 +84,13 @@ def train_and_publish(
         retention=retention,
         spark=spark,
     )
-    run_stages(stages, ctx)
+    try:
+        run_stages(stages, ctx)
+    finally:
+        for undo in reversed(ctx.cleanup):
+            try:
+                undo()
+            except Exception:  # noqa: BLE001 - what is left behind is named in the log; the run's outcome stands
+                logger.exception("cleaning up after the run failed")
     report.timings["total"] = round(time.perf_counter() - ctx.started, 3)
     return ctx.version

@@ -11,9 +11,10 @@ from dummi.training.context import RunContext
 
 
 def fit(config: dict[str, Any], matrix: Any):
+    """``matrix``: an ``InteractionMatrix``."""
     from dummi.ml.collaborative import Fitter
 
-    return Fitter(matrix).fit(config)
+    return Fitter(matrix.matrix).fit(config)
 
 
 def alternative_config(name: str, n_items: int, factors: int, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -34,21 +35,21 @@ class FitCF:
     engine = "local"
 
     def __init__(self, fitter=fit) -> None:
-        self._fit = fitter  # (config, ctx.matrix.matrix) -> model; the Spark engine hands in its own
+        self._fit = fitter  # (config, ctx.matrix) -> model; the Spark engine hands in its own
 
     def run(self, ctx: RunContext) -> None:
         matrix = ctx.matrix
-        if ctx.params.retrain_cf and matrix.matrix.nnz > 0 and ctx.cf_config is not None:
+        if ctx.params.retrain_cf and matrix.nnz > 0 and ctx.cf_config is not None:
             ctx.progress.start(f"fitting {ctx.cf_config['algorithm']}")
-            ctx.cf = self._fit(ctx.cf_config, matrix.matrix)
-            ctx.progress.finish(f"{matrix.shape[0]} users x {matrix.shape[1]} items, {matrix.matrix.nnz} values")
+            ctx.cf = self._fit(ctx.cf_config, matrix)
+            ctx.progress.finish(f"{matrix.shape[0]} users x {matrix.shape[1]} items, {matrix.nnz} values")
         elif not ctx.params.retrain_cf:
             ctx.cf, ctx.settings = previous_cf(ctx.store, ctx.catalog.ids)
         if ctx.cf is not None:
             for name in sorted(ctx.wanted_algorithms - {ctx.cf.algorithm}):
                 config = alternative_config(name, ctx.catalog.size, ctx.params.cf_factors, ctx.metrics)
                 ctx.progress.start(f"fitting {name} for a running experiment")
-                ctx.alternatives[name] = self._fit(config, matrix.matrix)
+                ctx.alternatives[name] = self._fit(config, matrix)
                 ctx.progress.finish(str(config))
 
 

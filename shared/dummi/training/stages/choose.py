@@ -34,6 +34,11 @@ def explicit_cf_config(params) -> dict[str, Any] | None:
     return {"algorithm": params.cf_algorithm}
 
 
+def choice_counts(ctx: RunContext) -> dict[str, int]:
+    """What a choice was made on (each engine's read and matrix stages count them)."""
+    return {key: int(ctx.report.counts.get(key, 0)) for key in _COUNTED}
+
+
 def reusable_choice(ctx: RunContext, now: datetime | None = None) -> tuple[dict[str, Any] | None, str]:
     """(the serving model's choice record, why it may be reused) or (None, why a full choice is made)."""
     now = now or datetime.now(UTC)
@@ -48,11 +53,7 @@ def reusable_choice(ctx: RunContext, now: datetime | None = None) -> tuple[dict[
     age_days = (now - datetime.fromisoformat(made["made_at"])).total_seconds() / 86400
     if age_days >= REUSE_MAX_AGE_DAYS:
         return None, f"the serving model's choice is {age_days:.1f} days old (chosen again from {REUSE_MAX_AGE_DAYS:g})"
-    counts = {
-        "interactions": len(ctx.events),
-        "cf_users": ctx.matrix.shape[0],
-        "items": ctx.catalog.size,
-    }
+    counts = choice_counts(ctx)
     changes = {k: abs(counts[k] - made["counts"].get(k, 0)) / max(made["counts"].get(k, 0), 1) for k in _COUNTED}
     for key, change in changes.items():
         if change >= REUSE_MAX_CHANGE:
@@ -84,7 +85,7 @@ class Choose:
                 ctx.progress.start("reusing the serving model's choice")
                 ctx.cf_config, ctx.settings = ctx.serving.recipe
                 ctx.settings = dict(ctx.settings)
-                ctx.metrics = {"choice": {**record, "reused": why}}
+                ctx.metrics["choice"] = {**record, "reused": why}
                 reused = why
                 ctx.progress.finish(why)
             else:
@@ -92,15 +93,12 @@ class Choose:
                 logger.info("full choice: %s", why)
                 choice = self._choose(ctx)
                 if choice is not None:
-                    ctx.cf_config, ctx.settings, ctx.metrics = choice.cf_config, choice.settings, choice.metrics
+                    ctx.cf_config, ctx.settings = choice.cf_config, choice.settings
+                    ctx.metrics.update(choice.metrics)
                     ctx.metrics["choice"] = {
                         "made_at": datetime.now(UTC).isoformat(),
                         "why": why,
-                        "counts": {
-                            "interactions": len(ctx.events),
-                            "cf_users": ctx.matrix.shape[0],
-                            "items": ctx.catalog.size,
-                        },
+                        "counts": choice_counts(ctx),
                     }
                     winner = (ctx.cf_config or {}).get("algorithm")
                     ctx.progress.finish(f"{winner}, holdout NDCG@10 {ctx.metrics['holdout']['all']['ndcg']:.4f}")

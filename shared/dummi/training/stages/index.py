@@ -22,7 +22,9 @@ def reusable_index(ctx: RunContext, digest: str):
         return None
     try:
         blob = ctx.store.get(f"{MODELS}/{ctx.serving.version}/{INDEX_FILE}")
-        return VectorIndex.deserialize(blob, ctx.catalog.ids, facts["index"])
+        return VectorIndex.deserialize(
+            blob, ctx.catalog.ids, facts["index"], params=facts.get("index_params"), vectors=ctx.catalog.vectors
+        )
     except Exception:  # noqa: BLE001 - a missing or broken file: build it
         logger.warning("the serving model's index could not be read back; building it", exc_info=True)
         return None
