@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load invoke-train \
-	invoke-recommend training-image training-deps-check clean
+	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ $(SAM): | $(BIN)/python
 run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DATA_DIR, DATABASE_URL override)
 	$(BIN)/dummi run
 
-test: $(VENV)/.installed-dev $(SAM) ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
+test: $(VENV)/.installed-dev $(SAM) spark-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -118,6 +118,45 @@ training-deps-check: ## without Docker: install the image's requirements for pyt
 		$(PYTHON312) -c 'import sys, app; assert "torch" not in sys.modules; print("handlers import without torch")'
 	@du -sm .aws-sam/training-deps | awk '{print "training image dependencies: " $$1 " MB unzipped (+ the 90 MB ONNX model)"}'
 
+
+# -- the Spark engine of training ------------------------------------------------------------------------------
+SPARK_PYTHON_VERSION ?= 3.12
+SPARK_PLATFORM ?= manylinux2014_x86_64
+# a relocatable CPython of SPARK_PYTHON_VERSION (e.g. python-build-standalone's) to ship inside the environment;
+# empty: the EMR image's interpreter (/usr/bin/python$(SPARK_PYTHON_VERSION), functions/training/spark.Dockerfile)
+SPARK_PYTHON_HOME ?=
+SPARK_BUILD := .aws-sam/spark
+
+spark-setup: ## Java 17+ and the PostgreSQL JDBC driver for the Spark engine (apt, as root, where missing)
+	@command -v java >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q openjdk-17-jre-headless || { apt-get update -q && apt-get install -y -q openjdk-17-jre-headless; }; \
+		else echo "note: the Spark engine needs Java 17+ (Debian: apt-get install openjdk-17-jre-headless; a Mac: brew install openjdk@17); its tests skip without it"; fi; }
+	@test -f /usr/share/java/postgresql.jar || [ -n "$$DUMMI_JDBC_JAR" ] || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q libpostgresql-jdbc-java || { apt-get update -q && apt-get install -y -q libpostgresql-jdbc-java; }; \
+		else echo "note: no PostgreSQL JDBC driver (DUMMI_JDBC_JAR): Spark reads events through a Parquet export instead"; fi; }
+
+spark-env: $(VENV)/.installed-local ## the Spark job's files for EMR Serverless, without Docker (.aws-sam/spark)
+	rm -rf $(SPARK_BUILD) && mkdir -p $(SPARK_BUILD)/environment/bin
+	$(BIN)/pip install --quiet --platform $(SPARK_PLATFORM) --python-version $(SPARK_PYTHON_VERSION) --implementation cp \
+		--only-binary=:all: --target $(SPARK_BUILD)/environment/lib/site-packages -r functions/training/requirements-spark.txt
+	cp -r shared/dummi $(SPARK_BUILD)/environment/lib/site-packages/ && find $(SPARK_BUILD) -name __pycache__ -prune -exec rm -rf {} +
+	$(BIN)/dummi export-model --out $(SPARK_BUILD)/environment/model
+	@if [ -n "$(SPARK_PYTHON_HOME)" ]; then cp -r "$(SPARK_PYTHON_HOME)" $(SPARK_BUILD)/environment/python; \
+		echo "shipping the interpreter in $(SPARK_PYTHON_HOME)"; fi
+	sed 's/@PYTHON_VERSION@/$(SPARK_PYTHON_VERSION)/' functions/training/spark-python.sh > $(SPARK_BUILD)/environment/bin/python
+	chmod +x $(SPARK_BUILD)/environment/bin/python
+	tar -C $(SPARK_BUILD)/environment -czf $(SPARK_BUILD)/environment.tar.gz .
+	cp shared/dummi/training/spark/job.py $(SPARK_BUILD)/job.py
+	@jar=$${DUMMI_JDBC_JAR:-/usr/share/java/postgresql.jar}; if [ -f "$$jar" ]; then cp "$$jar" $(SPARK_BUILD)/postgresql.jar; \
+		else echo "note: no JDBC jar to ship; jobs read events through a Parquet export"; fi
+	@du -sh $(SPARK_BUILD)/environment.tar.gz | awk '{print "packed environment: " $$1 " (Python $(SPARK_PYTHON_VERSION), $(SPARK_PLATFORM))"}'
+
+spark-upload: $(VENV)/.installed-local ## upload .aws-sam/spark to SPARK_PREFIX=s3://bucket/prefix (the template's SparkArtifactsPrefix)
+	@test -n "$(SPARK_PREFIX)" || { echo "set SPARK_PREFIX=s3://bucket/prefix"; exit 1; }
+	@test -f $(SPARK_BUILD)/environment.tar.gz || { echo "run make spark-env first"; exit 1; }
+	$(BIN)/dummi spark-upload --from $(SPARK_BUILD) --to $(SPARK_PREFIX)
 
 clean: ## remove the virtual environment, build output and local data
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .dummi

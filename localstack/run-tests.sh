@@ -12,8 +12,9 @@ ROOT_DIR=$(mktemp -d -t dummi-localstack-XXXX)
 LOG="$ROOT_DIR/localstack.log"
 
 # setsid: LocalStack and whatever it starts form one process group, stopped together.
+# SFN_MOCK_CONFIG: the training state machine's tasks answer as that file says (tests/aws drive its paths).
 OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$ROOT_DIR" GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$PORT" \
-  SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 setsid "$LS_PYTHON" -m localstack.runtime.main >"$LOG" 2>&1 &
+  SFN_MOCK_CONFIG="$PWD/tests/aws/sfn_mock_config.json" SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 setsid "$LS_PYTHON" -m localstack.runtime.main >"$LOG" 2>&1 &
 PID=$!
 
 stop_localstack() {

@@ -223,3 +223,42 @@ def write_tastes(folder: Path, users: int = 60, per_topic: int = 12) -> Path:
     for name, lines in rows.items():
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tcp_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second real Postgres listening on a loopback TCP port (the embedded one listens on a socket only):
+    for what needs TCP, such as Spark's JDBC reads. Run from the same server binaries; as the pgserver user
+    when the tests run as root (Postgres refuses root)."""
+    import socket
+    import subprocess
+
+    from pgserver._commands import POSTGRES_BIN_PATH
+    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+    folder = tmp_path_factory.mktemp("tcp-postgres")
+    user = None
+    if os.geteuid() == 0:
+        import pwd
+
+        user = "pgserver"
+        ensure_user_exists(user)
+        ensure_prefix_permissions(folder)  # the folders above it open to that user, as pgserver does
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "data"
+
+    def run(*args: str) -> None:
+        subprocess.run([str(POSTGRES_BIN_PATH / args[0]), *args[1:]], check=True, capture_output=True, user=user)
+
+    run("initdb", "-D", str(data), "--auth=trust", "-U", "postgres", "--encoding=utf8")
+    run(
+        "pg_ctl", "-D", str(data), "-w", "-o", f"-h 127.0.0.1 -p {port} -k {folder}", "-l", str(folder / "log"), "start"
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run("pg_ctl", "-D", str(data), "-w", "-m", "fast", "stop")

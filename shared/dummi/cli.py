@@ -164,6 +164,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_spark_upload(args: argparse.Namespace) -> int:
+    """Upload the Spark job's files (make spark-env) to the prefix the template's SparkArtifactsPrefix names."""
+    from dummi.artifacts.store import store_from_uri
+
+    store = store_from_uri(args.to)
+    for name in ("environment.tar.gz", "job.py", "postgresql.jar"):
+        path = args.source / name
+        if not path.exists():
+            if name == "postgresql.jar":
+                print("no postgresql.jar: jobs read events through a Parquet export", file=sys.stderr)
+                continue
+            print(f"{path} is missing: run make spark-env", file=sys.stderr)
+            return 1
+        store.put(name, path.read_bytes())
+        print(f"uploaded {store.uri}/{name} ({path.stat().st_size / 2**20:.1f} MB)", file=sys.stderr)
+    return 0
+
+
 def _cmd_export_model(args: argparse.Namespace) -> int:
     from dummi.config import get_settings
     from dummi.ml.onnx_export import export_model
@@ -329,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")
     ev.add_argument("--engine", choices=["auto", "local", "spark"], default="auto", help="where training runs")
     ev.set_defaults(func=_cmd_evaluate)
+
+    upload = sub.add_parser("spark-upload", help="upload the Spark job's files (make spark-env) to an s3:// prefix")
+    upload.add_argument("--from", dest="source", type=Path, required=True, help="the folder make spark-env wrote")
+    upload.add_argument("--to", required=True, help="s3://bucket/prefix (the template's SparkArtifactsPrefix)")
+    upload.set_defaults(func=_cmd_spark_upload)
 
     export = sub.add_parser("export-model", help="export all-MiniLM-L6-v2 to ONNX (build step; no torch needed)")
     export.add_argument("--out", help="folder to write (default: DUMMI_MODEL_DIR or <data dir>/model)")

@@ -47,8 +47,11 @@ class Settings(BaseSettings):
     dummi_model_check_seconds: float = Field(default=60.0, ge=0, description="how often serving re-checks the pointer")
     dummi_model_retention: int = Field(default=5, ge=1, description="model versions kept in the store")
     dummi_training_dispatch: str = Field(
-        default="thread", description="how POST /training/train runs a run: thread (local) | lambda (async invoke)"
+        default="thread",
+        description="how POST /training/train runs a run: thread (local) | stepfunctions (the training state "
+        "machine) | lambda (async invoke of the training function)",
     )
+    dummi_training_state_machine_arn: str | None = Field(default=None, description="for stepfunctions dispatch")
     dummi_training_function_name: str | None = Field(
         default=None,
         description="function to invoke for lambda dispatch; default this function (AWS_LAMBDA_FUNCTION_NAME)",

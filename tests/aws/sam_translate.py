@@ -2,7 +2,7 @@
 the CloudFormation resources whose logical ids start with a prefix, as JSON. Used by tests/aws to deploy the
 schedule exactly as SAM would generate it.
 
-    .venv/tools/bin/python tests/aws/sam_translate.py TrainingFunctionNightly
+    .venv/tools/bin/python tests/aws/sam_translate.py TrainingStateMachineNightly
 """
 
 import json

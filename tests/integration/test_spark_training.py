@@ -179,3 +179,34 @@ def test_als_on_one_core_and_on_two_publishes_identical_factors(tmp_path):
         outputs.append(np.load(out))
     assert outputs[0].shape == (120, 8) and outputs[0].any()
     assert np.array_equal(outputs[0], outputs[1])
+
+
+def test_partitioned_jdbc_reads_give_the_events_the_export_gives(tcp_postgres, spark, tmp_path, monkeypatch):
+    """Spark reading Postgres itself over TCP, in ranges of interaction_id, one query per partition."""
+    from dummi.db.connection import Database
+    from dummi.db.migrations import migrate
+    from dummi.training.spark.events import how_to_read, read_events
+    from dummi.training.spark.session import jdbc_jar
+
+    if jdbc_jar() is None:
+        pytest.skip(
+            "no PostgreSQL JDBC driver: apt-get install libpostgresql-jdbc-java (make spark-setup) or DUMMI_JDBC_JAR"
+        )
+    db = Database(tcp_postgres, pool_size=2)
+    try:
+        migrate(db)
+        with db.transaction() as conn:
+            conn.run("TRUNCATE interactions, content, users RESTART IDENTITY CASCADE")
+        _varied_events(db)
+        assert how_to_read(db.url()) == "jdbc"  # auto: the jar is here and the database is on TCP
+        by_jdbc, staged = read_events(spark, db, FileStore(tmp_path / "a"), "r1", how="jdbc", partitions=3)
+        assert staged == [] and by_jdbc.rdd.getNumPartitions() == 3
+        by_export, _ = read_events(spark, db, FileStore(tmp_path / "b"), "r1", how="export")
+        columns = ["interaction_id", "user_id", "content_id", "kind", "event_type", "duration_seconds", "at_us"]
+        jdbc_rows = sorted(tuple(r) for r in by_jdbc.select(*columns).collect())
+        assert jdbc_rows == sorted(tuple(r) for r in by_export.select(*columns).collect())
+        from dummi.db.interactions_repository import InteractionsRepository
+
+        assert len(jdbc_rows) == db.read(lambda conn: InteractionsRepository(conn).count()) > 900
+    finally:
+        db.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, StrictBool
@@ -36,6 +36,14 @@ class TrainRequest(StrictModel):
     force: StrictBool = Field(
         default=False, description="publish the new model even if it scores worse on the holdout than the serving one"
     )
+    engine: Literal["auto", "local", "spark"] = Field(
+        default="auto",
+        description="where the stages run: auto (the planner chooses from the data's size), local (one process: "
+        "the training function in AWS), spark (EMR Serverless in AWS, local[N] on a laptop)",
+    )
+    full_choice: StrictBool = Field(
+        default=False, description="choose on the holdout even where the serving model's choice could be reused"
+    )
 
 
 class TrainingRunPublic(BaseModel):
@@ -52,6 +60,14 @@ class TrainingRunPublic(BaseModel):
     error: str | None
     decision: dict[str, Any] | None = Field(
         description="published | kept, why, and the holdout NDCG@10 of the new and the serving model"
+    )
+    engine: str | None = Field(description="where the run ran: local | spark (null until an executor takes it)")
+    plan: dict[str, Any] | None = Field(
+        description="the planner's choice of engine: engine, reason, the predicted time and memory of the "
+        "in-process path, the counts it was predicted from and the limits it was held against"
+    )
+    stages: list[dict[str, Any]] = Field(
+        description="the stages in the order they ran: [{name, seconds, engine}] (engine: local, spark or driver)"
     )
 
 
@@ -74,6 +90,9 @@ def _public(run: TrainingRun) -> TrainingRunPublic:
         model_version=run.model_version,
         error=run.error,
         decision=run.decision,
+        engine=run.engine,
+        plan=run.plan,
+        stages=run.stages,
     )
 
 
@@ -82,7 +101,11 @@ def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None 
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
     body = body or TrainRequest()
     params = TrainingParams.configured(
-        retrain_cf=body.retrain_cf, regenerate_embeddings=body.regenerate_embeddings, force=body.force
+        retrain_cf=body.retrain_cf,
+        regenerate_embeddings=body.regenerate_embeddings,
+        force=body.force,
+        engine=body.engine,
+        full_choice=body.full_choice,
     )
     run = training_runs.request_run(db, "api", params)
     try:

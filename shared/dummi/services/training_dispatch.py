@@ -1,5 +1,7 @@
-"""How an HTTP trigger gets its queued run executed: in a background thread of the local server, or by
-invoking the training function asynchronously in AWS (the HTTP call returns 202 at once either way)."""
+"""How an HTTP trigger gets its queued run executed: in a background thread of the local server; in AWS by
+starting the training state machine (it plans the run and executes it in the training function or on EMR
+Serverless), or, without one, by invoking the training function asynchronously. The HTTP call returns 202 at
+once either way."""
 
 from __future__ import annotations
 
@@ -61,9 +63,28 @@ class LambdaDispatcher:
         )
 
 
+class StepFunctionsDispatcher:
+    """AWS: start the training state machine with {"run_id": run_id} (the execution is named after the run,
+    so a retried dispatch cannot start a second one)."""
+
+    def __init__(self, state_machine_arn: str) -> None:
+        self.state_machine_arn = state_machine_arn
+
+    def dispatch(self, run_id: str) -> None:
+        from dummi.aws import get_client
+
+        get_client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=f"run-{run_id}", input=json.dumps({"run_id": run_id})
+        )
+
+
 @lru_cache(maxsize=1)
 def get_training_dispatcher() -> TrainingDispatcher:
     settings = get_settings()
+    if settings.dummi_training_dispatch == "stepfunctions":
+        if not settings.dummi_training_state_machine_arn:
+            raise RuntimeError("stepfunctions dispatch needs DUMMI_TRAINING_STATE_MACHINE_ARN")
+        return StepFunctionsDispatcher(settings.dummi_training_state_machine_arn)
     if settings.dummi_training_dispatch == "lambda":
         name = settings.dummi_training_function_name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
         if not name:

@@ -18,8 +18,9 @@ from typing import Any
 from dummi.artifacts.store import ArtifactStore
 from dummi.db.connection import Database
 from dummi.progress import Progress
-from dummi.training.context import RunContext, RunReport
+from dummi.training.context import RunContext
 from dummi.training.params import TrainingParams
+from dummi.training.report import RunReport
 from dummi.training.stage import Stage, run_stages
 
 logger = logging.getLogger(__name__)

@@ -23,9 +23,8 @@ from dummi.db.connection import Database
 from dummi.db.training_repository import TrainingRepository, TrainingRun
 from dummi.errors import ConflictError
 from dummi.progress import NullProgress, Progress
-from dummi.training.context import RunReport
 from dummi.training.params import TrainingParams
-from dummi.training.pipeline import train_and_publish
+from dummi.training.report import RunReport
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +122,8 @@ def execute_run(
         def checkpoint() -> None:
             with db.transaction() as conn:
                 TrainingRepository(conn).record_progress(run_id, report.timings, report.counts, report.stages)
+
+        from dummi.training.pipeline import train_and_publish
 
         try:
             with _session(engine, spark) as session:
