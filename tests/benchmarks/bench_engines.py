@@ -170,7 +170,8 @@ def report(results: list[dict]) -> None:
         from dummi.training.planner import COST_MODEL
 
         for r in local:
-            predicted = COST_MODEL.predict({**r["counts"], "events": r["counts"]["interactions"], "items": r["items"]})
+            counts = {**r["counts"], "events": r["counts"]["interactions"], "items": r["items"]}
+            predicted = COST_MODEL.predict(counts, choice=False)  # these runs pin ALS
             print(
                 f"  {r['size']:g}M: measured {r['seconds']:.0f} s / {r['peak_mb']} MB, the planner's model predicts "
                 f"{predicted['seconds']:.0f} s / {predicted['memory_mb']} MB"

@@ -55,6 +55,25 @@ def test_a_second_trigger_while_one_is_queued_is_409(client, db, monkeypatch):
     assert first.json()["run_id"] in second.json()["detail"]
 
 
+def test_status_says_where_a_run_ran_why_and_its_stages_in_order(client, db):
+    load_sample_data(db, SAMPLE)
+    assert client.post("/training/train", json={"engine": "local"}).status_code == 202
+    run = _wait_for_run(client)
+    assert run["state"] == "succeeded" and run["engine"] == "local"
+    assert run["plan"]["reason"] == "the run asked for the local engine" and run["plan"]["counts"]["items"] == 38
+    names = [s["name"] for s in run["stages"]]
+    assert names == ["embed", "read", "matrix", "index", "choose", "cf", "item_item", "publish"]
+    assert all(s["engine"] == "local" and s["seconds"] >= 0 for s in run["stages"])
+
+
+def test_the_spark_engine_where_there_is_none_is_a_422_naming_the_engine(client, db, monkeypatch):
+    monkeypatch.setattr("dummi.training.planner.importlib.util.find_spec", lambda name: None)
+    response = client.post("/training/train", json={"engine": "spark"})
+    assert response.status_code == 422 and response.json()["field"] == "engine"
+    assert "pyspark is not installed" in response.json()["detail"]
+    assert client.get("/training/status").json()["runs"] == []  # nothing was queued
+
+
 def test_train_rejects_unknown_fields(client):
     response = client.post("/training/train", json={"retrain": True})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "retrain"]

@@ -13,7 +13,7 @@ from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import StrictModel
 from dummi.db.training_repository import TrainingRun
-from dummi.errors import UnavailableError
+from dummi.errors import InvalidRequestError, UnavailableError
 from dummi.services.training_dispatch import TrainingDispatcher, get_training_dispatcher
 from dummi.training import runs as training_runs
 from dummi.training.params import TrainingParams
@@ -100,6 +100,12 @@ def _public(run: TrainingRun) -> TrainingRunPublic:
 def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None = None) -> TrainingRunPublic:
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
     body = body or TrainRequest()
+    if body.engine == "spark":
+        from dummi.training.planner import spark_available
+
+        available, where = spark_available()
+        if not available:
+            raise InvalidRequestError(f"the spark engine is not available here: {where}", field="engine")
     params = TrainingParams.configured(
         retrain_cf=body.retrain_cf,
         regenerate_embeddings=body.regenerate_embeddings,

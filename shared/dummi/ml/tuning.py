@@ -224,6 +224,26 @@ class MemoScores:
         return found
 
 
+class MemoIndex:
+    """A vector index that remembers its answers per (query, k): a user's content profile changes only with
+    the settings that weigh its events (recency, event weights), so most trials search the same queries
+    again. Everything else is the index's own."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+        self._memo: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.index, name)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (np.ascontiguousarray(queries, np.float32).tobytes(), k)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self.index.search(queries, k)
+        return found
+
+
 def _label(config: dict[str, Any] | None) -> str:
     if not config:
         return "none"

@@ -78,35 +78,58 @@ def evaluate_directory(
                 raise RuntimeError(f"training failed: {run.error if run else 'not run'}")
             log(f"trained {run.model_version} in {timings['train']:.1f}s")
 
-            engine = RecommendationEngine(db, ModelCache(store, parse_bundle, check_interval=3600))
-            users = [json.loads(line)["user_id"] for line in (data_dir / "users.jsonl").open() if line.strip()]
             started = time.perf_counter()
-            # offline, lists are the ranking's own: exploration is judged online (and by simulation)
-            requests = {"default": RankRequest(n=K, explore_slots=0), **(variants or {})}
-            lists: dict[str, dict[str, list[str]]] = {name: {} for name in requests}
-            progress.start("recommending", len(users) * len(requests))
-            for user in users:
-                for name, request in requests.items():
-                    served = engine.recommend(db, user, request)
-                    lists[name][user] = [r.content_id for r in served.recommendations]
-                    progress.advance()
-            progress.finish()
+            lists, recommender = recommend_all(db, store, data_dir, variants=variants, progress=progress)
             recommendations = lists["default"]
             recommendations_out.parent.mkdir(parents=True, exist_ok=True)
             with recommendations_out.open("w") as out:
-                for user in users:
-                    out.write(json.dumps({"user_id": user, "recommendations": recommendations[user]}) + "\n")
+                for user, items in recommendations.items():
+                    out.write(json.dumps({"user_id": user, "recommendations": items}) + "\n")
             timings["recommend"] = time.perf_counter() - started
-            recommender, _ = engine.recommender(db)
             choice = _choice(store)
         finally:
             db.close()
             if stop is not None:
                 stop()
 
+    scored = {name: score_lists(recs, data_dir, recommender, imported.content) for name, recs in lists.items()}
+    training = {"timings": run.timings, "counts": run.counts, **choice}
+    return EvaluationResult(scored["default"], run.model_version, timings, training, scored if variants else None)
+
+
+def recommend_all(
+    db: Database,
+    store: FileStore,
+    data_dir: Path,
+    *,
+    variants: Mapping[str, RankRequest] | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, dict[str, list[str]]], Any]:
+    """({request name: {user: top-10 ids}} for every user in users.jsonl, asked of the real recommender on
+    the store's published model; the recommender that answered). The default request has no exploration
+    slots: offline, lists are the ranking's own (exploration is judged online and by simulation)."""
+    progress = progress or NullProgress()
+    engine = RecommendationEngine(db, ModelCache(store, parse_bundle, check_interval=3600))
+    users = [json.loads(line)["user_id"] for line in (Path(data_dir) / "users.jsonl").open() if line.strip()]
+    requests = {"default": RankRequest(n=K, explore_slots=0), **(variants or {})}
+    lists: dict[str, dict[str, list[str]]] = {name: {} for name in requests}
+    progress.start("recommending", len(users) * len(requests))
+    for user in users:
+        for name, request in requests.items():
+            served = engine.recommend(db, user, request)
+            lists[name][user] = [r.content_id for r in served.recommendations]
+            progress.advance()
+    progress.finish()
+    recommender, _ = engine.recommender(db)
+    return lists, recommender
+
+
+def score_lists(recs: dict[str, list[str]], data_dir: Path, recommender, n_items: int) -> dict[str, dict[str, float]]:
+    """EVALUATION.md's metrics of ``recs`` against the split's test.jsonl (all / warm / cold users), and the
+    lists' figures (intra-list diversity, category spread, novelty)."""
+    data_dir = Path(data_dir)
     relevant: dict[str, set[str]] = {}
-    test = data_dir / "test.jsonl"
-    for line in test.open():
+    for line in (data_dir / "test.jsonl").open():
         if line.strip():
             e = json.loads(line)
             if e.get("interaction_type") == "like":
@@ -116,17 +139,11 @@ def evaluate_directory(
     per_item, users_total = users_per_item(
         (e["user_id"], e["content_id"]) for e in map(json.loads, (data_dir / "train.jsonl").open()) if e
     )
-
-    def score(recs: dict[str, list[str]]) -> dict[str, dict[str, float]]:
-        metrics = summarize(recs, relevant, cold, imported.content, K)
-        metrics["lists"] = list_figures(
-            recs.values(), recommender.position, recommender.vectors, recommender.categories, per_item, users_total
-        )
-        return metrics
-
-    scored = {name: score(recs) for name, recs in lists.items()}
-    training = {"timings": run.timings, "counts": run.counts, **choice}
-    return EvaluationResult(scored["default"], run.model_version, timings, training, scored if variants else None)
+    metrics = summarize(recs, relevant, cold, n_items, K)
+    metrics["lists"] = list_figures(
+        recs.values(), recommender.position, recommender.vectors, recommender.categories, per_item, users_total
+    )
+    return metrics
 
 
 def _choice(store: FileStore) -> dict[str, Any]:

@@ -35,9 +35,9 @@ def choose_recipe(events, catalog, interests, embedder, *, factors: int, baselin
     from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
     from dummi.ml.interests import item_labels
     from dummi.ml.model_bundle import ModelBundle
-    from dummi.ml.recommender import HybridRecommender
+    from dummi.ml.recommender import HybridRecommender, bundle_catalog
     from dummi.ml.sequence import fit_transitions
-    from dummi.ml.tuning import MIN_USERS_TO_TUNE, MemoScores, choose, split_holdout, user_states
+    from dummi.ml.tuning import MIN_USERS_TO_TUNE, MemoIndex, MemoScores, choose, split_holdout, user_states
 
     ids, titles, categories, tags, index, vectors = catalog
     holdout = split_holdout(events)
@@ -55,6 +55,8 @@ def choose_recipe(events, catalog, interests, embedder, *, factors: int, baselin
     item_ids = np.array(ids, dtype=object)
     memos: dict[int, MemoScores] = {}  # per fitted model (the fitter hands out one object per configuration)
     sequence = MemoScores(sequence) if sequence is not None else None
+    index = MemoIndex(index)
+    first: list[ModelBundle] = []  # what every trial's bundle derives alike from the catalog is derived once
 
     def memo(config):
         if not config:
@@ -76,6 +78,11 @@ def choose_recipe(events, catalog, interests, embedder, *, factors: int, baselin
             sequence,
             tags=tags,
         )
+        if not first:
+            bundle.label_positions("")  # builds the label map
+            bundle_catalog(bundle)
+            first.append(bundle)
+        bundle._labels, bundle._catalog = first[0]._labels, first[0]._catalog
         return HybridRecommender(bundle)
 
     candidates = cf_candidates(len(ids), factors, engine)

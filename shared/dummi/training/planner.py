@@ -26,35 +26,44 @@ ITEM_ITEM_MAX_ITEMS = 10_000
 class CostModel:
     """Seconds and megabytes of the in-process path as sums of parts, each linear in what drives it.
 
-    Fitted on this machine (2 cores) by ``tests/benchmarks/bench_engines.py`` (least squares over its runs;
-    the script prints these figures again): see the README's Training at scale for the runs and residuals.
+    Fitted on this machine (2 cores) to ``tests/benchmarks/bench_engines.py`` (it prints each part's rate and
+    the model's prediction beside each run; README, Training at scale): at 10M events, 100K items and 1M users
+    the in-process path took 799 s (reading, matrix and item-item 213 s, ALS 552 s, HNSW 28 s) and 13.4 GB;
+    at 1M events 62 s and 1.7 GB. The choice's part is from the same script's --choice runs (81 s on 10K
+    items and 0.1M events, 173 s on 50K items and 1M events) and bench_training.py.
     """
 
     base_seconds: float = 3.0
-    seconds_per_event: float = 9.0e-6  # reading (COPY), the matrix, popularity, co-likes, next-item
+    seconds_per_event: float = 21.3e-6  # reading (COPY), the matrix, popularity, co-likes, next-item
     seconds_per_text_char: float = 1.0 / 22_000  # the ONNX embedder, ~4,900 tokens/s of ~4.5 characters
-    seconds_per_indexed_item: float = 1.5e-4  # HNSW build above the exact-search size
-    choice_seconds_small: float = 40.0  # the choice's trials at any catalog size (the users scored are capped)
-    choice_seconds_per_cubic_item: float = 4.0 * 5.5 / 1e12  # EASE inverses: 4 of them, ~5.5 s at 10K items
-    seconds_per_factor_value: float = 1.2e-6  # NMF / ALS: per stored value and factor (50), all iterations
-    base_mb: float = 450.0
-    mb_per_event: float = 0.00045  # Python event objects and the per-pair dictionaries
+    seconds_per_indexed_item: float = 2.8e-4  # HNSW build above the exact-search size
+    seconds_per_event_factor: float = 1.1e-6  # the factorization (ALS, 15 iterations): per event and factor
+    choice_trials_seconds: float = 60.0  # the choice's ~70 trials of the real recommender (users scored capped)
+    choice_ease_seconds: float = 22.0  # its EASE inverses at 10K items (four, ~5.5 s each), cubic in the items
+    choice_fit_multiple: float = 3.6  # beyond 10K items: its NMF and ALS fits on the holdout, in ALS fits
+    base_mb: float = 440.0
+    mb_per_event: float = 1.3e-3  # Python event objects, per-pair dictionaries, the matrix and its copies
     mb_per_item: float = 0.012  # vectors (held twice), the index, the per-item arrays
-    mb_per_square_item: float = 4 * 4 / 1e6  # float32 items x items: Gram, inverse, two top-k copies
+    mb_per_square_item: float = 16e-6  # the choice's float32 items x items matrices: Gram, inverse, top-k
 
-    def predict(self, counts: dict[str, int], factors: int = 50) -> dict[str, Any]:
+    def predict(self, counts: dict[str, int], factors: int = 50, *, choice: bool = True) -> dict[str, Any]:
+        """``choice``: whether the run will choose on the holdout (an unpinned algorithm, no reuse)."""
         events, items = counts["events"], counts["items"]
         item_item = items <= ITEM_ITEM_MAX_ITEMS
+        cf = self.seconds_per_event_factor * events * factors
         parts = {
             "events": self.seconds_per_event * events,
             "embed": self.seconds_per_text_char * counts.get("text_chars", 0),
             "index": self.seconds_per_indexed_item * items if items > 5_000 else 0.0,
-            "choice": self.choice_seconds_small + (self.choice_seconds_per_cubic_item * items**3 if item_item else 0.0),
-            "cf": self.seconds_per_factor_value * events * factors,
+            "cf": cf,
+            "choice": 0.0,
         }
         memory = self.base_mb + self.mb_per_event * events + self.mb_per_item * items
-        if item_item:
-            memory += self.mb_per_square_item * items**2
+        if choice:
+            extra = self.choice_ease_seconds * (items / 10_000) ** 3 if item_item else self.choice_fit_multiple * cf
+            parts["choice"] = self.choice_trials_seconds + extra
+            if item_item:
+                memory += self.mb_per_square_item * items**2
         return {
             "seconds": round(self.base_seconds + sum(parts.values()), 1),
             "memory_mb": round(memory),
@@ -100,7 +109,9 @@ def choose_engine(
     model: CostModel = COST_MODEL,
 ) -> dict[str, Any]:
     """The plan: {engine, reason, prediction, counts, limits}. Pure: every input is an argument."""
-    prediction = model.predict(counts, params.cf_factors)
+    # a pinned algorithm is never chosen; an unpinned one may reuse the serving model's choice, which the
+    # planner cannot know before the run reads the data: it plans for a full choice
+    prediction = model.predict(counts, params.cf_factors, choice=params.cf_algorithm == "auto")
     plan: dict[str, Any] = {"counts": counts, "prediction": prediction, "limits": bounds, "requested": params.engine}
     if params.engine in ("local", "spark"):
         return {**plan, "engine": params.engine, "reason": f"the run asked for the {params.engine} engine"}

@@ -87,18 +87,15 @@ def transitions(spark, events, item_ids: list[str]):
 
     positive = _known(spark, events, item_ids).where(event_weight_column() > 0)
     order = Window.partitionBy("user_id").orderBy("at", F.xxhash64("interaction_id"), "interaction_id")
-    ranked = positive.select("user_id", "col", F.row_number().over(order).alias("pos"))
-    sources = ranked.select(
-        "user_id",
-        F.col("col").alias("i"),
-        F.explode(F.sequence(F.col("pos") + 1, F.col("pos") + WINDOW)).alias("next"),
+    # the next WINDOW items of each positive event, read off one sort of the user's events (no self-join)
+    following = F.array(*[F.lead("col", gap).over(order) for gap in range(1, WINDOW + 1)])
+    pairs = (
+        positive.select(F.col("col").alias("i"), following.alias("following"))
+        .select("i", F.explode("following").alias("j"))
+        .where(F.col("j").isNotNull())
     )
-    targets = ranked.select("user_id", F.col("pos").alias("next"), F.col("col").alias("j"))
     counts = (
-        sources.join(targets, ["user_id", "next"])
-        .where(F.col("i") != F.col("j"))
-        .groupBy("i", "j")
-        .agg(F.count(F.lit(1)).cast("double").alias("count"))
+        pairs.where(F.col("i") != F.col("j")).groupBy("i", "j").agg(F.count(F.lit(1)).cast("double").alias("count"))
     ).persist()
     totals = counts.groupBy("i").agg((F.sum("count") + F.lit(SMOOTHING)).alias("total"))
     shares = (
