@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 from _common import content_texts, model_dir
@@ -49,11 +50,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--hnsw-max", type=int, default=200_000, help="largest catalog HNSW is built for")
     args = parser.parse_args()
+    import tempfile
+
+    from dummi.artifacts.store import FileStore
     from dummi.ml.vector_index import build_index
     from dummi.training.spark.index import build_ivfpq
     from dummi.training.spark.session import start_session
 
     spark = start_session("local[2]")
+    store = FileStore(Path(tempfile.mkdtemp(prefix="dummi-bench-ivf-")))
     try:
         for n in (int(s) for s in args.sizes.split(",")):
             x = vectors(n)
@@ -63,7 +68,7 @@ def main() -> None:
             queries /= np.linalg.norm(queries, axis=1, keepdims=True)
             exact = build_index(ids, x, kind="flat")
             started = time.perf_counter()
-            ivf = build_ivfpq(spark, ids, x)
+            ivf = build_ivfpq(spark, store, "staging/bench", ids, x)
             ivf_seconds = time.perf_counter() - started
             ivf_recall, ivf_ms = recall(ivf, exact, queries)
             line = (

@@ -25,8 +25,10 @@ EXACT_MAX_ITEMS = 5_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128
-# IVF-PQ answers REFINE x k candidates by their compressed codes, re-scored exactly (tests/benchmarks/bench_ivf.py)
-IVF_REFINE = 4
+# IVF-PQ answers IVF_REFINE x k candidates by their compressed codes, re-scored exactly: at 1M items
+# (tests/benchmarks/bench_ivf.py) recall@10 against exact search is 0.71 at 4, 0.90 at 10 and 0.987 at 25
+# (1.5 ms a query), the same at nprobe 64, 128 and 256 of 4,096 lists
+IVF_REFINE = 25
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The index on the Spark engine: HNSW on the driver (as in process) while the catalog is below
 ``IVF_MIN_ITEMS``; above, IVF-PQ: the coarse quantizer and the product quantizer are trained on a sample on
-the driver, every partition of the vectors is encoded into its own copy of that empty index on the
-executors, and the driver merges the copies (``merge_from``). Serving searches it with the manifest's
+the driver, every shard of the vectors is encoded into its own copy of that empty index on the executors,
+and the driver merges the copies (``merge_from``). Serving searches it with the manifest's
 ``nprobe`` and re-scores the candidates exactly (``dummi.ml.vector_index``)."""
 
 from __future__ import annotations
@@ -15,43 +15,59 @@ from dummi.training.context import RunContext
 # fixed sample plus an encoding spread over the executors (tests/benchmarks/bench_ivf.py: times and recall@10
 # at 100K and 1M items; README, Training at scale).
 IVF_MIN_ITEMS = 500_000
-TRAINING_SAMPLE = 100_000  # vectors the quantizers are trained on (~25 per list at 4,096 lists)
+# vectors the quantizers are trained on, per centroid of the coarse quantizer (nlist) and of each
+# sub-quantizer (2^bits): faiss asks for 39 at least
+TRAINING_PER_CENTROID = 64
 
 
-def _encode_partitions(empty_index: bytes):
+SHARD_VECTORS = 100_000  # vectors per shard: each executor task reads one shard from the artifact store
+
+
+def _encode_shards(store_uri: str, empty_index: bytes):
     def run(frames):
         import faiss
         import pandas as pd
 
+        from dummi.artifacts.store import store_from_uri
+        from dummi.ml.vector_index import from_npy
+
+        store = store_from_uri(store_uri)
         index = faiss.deserialize_index(np.frombuffer(empty_index, np.uint8))
         for frame in frames:
-            positions = frame["position"].to_numpy(np.int64)
-            vectors = np.vstack([np.frombuffer(v, "<f4") for v in frame["vector"]]) if len(frame) else None
-            if vectors is not None:
-                index.add_with_ids(np.ascontiguousarray(vectors, np.float32), positions)
+            for start, key in zip(frame["start"], frame["key"], strict=True):
+                vectors = np.ascontiguousarray(from_npy(store.get(key)), np.float32)
+                index.add_with_ids(vectors, np.arange(start, start + len(vectors), dtype=np.int64))
         yield pd.DataFrame({"index": [faiss.serialize_index(index).tobytes()]})
 
     return run
 
 
-def build_ivfpq(spark, ids: list[str], vectors: np.ndarray, *, params: dict | None = None, seed: int = 0):
-    """A ``VectorIndex`` of kind ivfpq over ``vectors`` (rows aligned with ``ids``)."""
+def build_ivfpq(spark, store, prefix: str, ids: list[str], vectors: np.ndarray, *, params: dict | None = None):
+    """A ``VectorIndex`` of kind ivfpq over ``vectors`` (rows aligned with ``ids``). The vectors go to the
+    executors as shards under ``prefix`` in the artifact store (not through the driver's JVM: a million
+    vectors are 1.5 GB), deleted afterwards."""
     import faiss
 
-    from dummi.ml.vector_index import VectorIndex, empty_ivfpq, ivfpq_params
+    from dummi.ml.vector_index import VectorIndex, empty_ivfpq, ivfpq_params, to_npy
 
     params = params or ivfpq_params(len(ids), vectors.shape[1])
-    rng = np.random.default_rng(seed)
-    sample = vectors[rng.choice(len(vectors), min(len(vectors), TRAINING_SAMPLE), replace=False)]
+    rng = np.random.default_rng(0)
+    size = min(len(vectors), TRAINING_PER_CENTROID * max(params["nlist"], 2 ** params["bits"]))
+    sample = vectors[rng.choice(len(vectors), size, replace=False)]
     empty = faiss.serialize_index(empty_ivfpq(sample, params)).tobytes()
-    slices = max(1, 2 * spark.sparkContext.defaultParallelism)
-    frame = spark.createDataFrame(
-        [(i, np.asarray(v, "<f4").tobytes()) for i, v in enumerate(vectors)], "position long, vector binary"
-    ).repartition(slices)
-    shards = [row["index"] for row in frame.mapInPandas(_encode_partitions(empty), "index binary").collect()]
+    shards = []
+    try:
+        for k, start in enumerate(range(0, len(vectors), SHARD_VECTORS)):
+            key = f"{prefix}/vectors-{k:05d}.npy"
+            store.put(key, to_npy(np.ascontiguousarray(vectors[start : start + SHARD_VECTORS], np.float32)))
+            shards.append((start, key))
+        frame = spark.createDataFrame(shards, "start long, key string").repartition(max(1, len(shards)))
+        parts = [row["index"] for row in frame.mapInPandas(_encode_shards(store.uri, empty), "index binary").collect()]
+    finally:
+        store.delete([key for _, key in shards])
     merged = faiss.deserialize_index(np.frombuffer(empty, np.uint8))
-    for shard in shards:
-        merged.merge_from(faiss.deserialize_index(np.frombuffer(shard, np.uint8)), 0)
+    for part in parts:
+        merged.merge_from(faiss.deserialize_index(np.frombuffer(part, np.uint8)), 0)
     merged.nprobe = params["nprobe"]
     return VectorIndex(merged, np.array(ids, dtype=object), "ivfpq", vectors=vectors, params=params)
 
@@ -75,5 +91,6 @@ class SparkIndex:
         ctx.index = reusable_index(ctx, ctx.catalog.vectors_digest())
         how = f"reused from {ctx.serving.version}" if ctx.index is not None else "built"
         if ctx.index is None:
-            ctx.index = build_ivfpq(ctx.spark, ctx.catalog.ids, ctx.catalog.vectors)
+            prefix = f"staging/{ctx.run_id or 'adhoc'}/index"
+            ctx.index = build_ivfpq(ctx.spark, ctx.store, prefix, ctx.catalog.ids, ctx.catalog.vectors)
         ctx.progress.finish(f"{ctx.index.size} items, ivfpq {ctx.index.params}, {how}")
