@@ -1,6 +1,8 @@
 """Training time: the whole pipeline (real Postgres, real embeddings) on the sample data, on the ml-100k
 split and on a synthetic long-tail catalog (10K items with long texts, ~70K events: ``splits.synthetic``),
-per step; then how the CF fit grows with the matrix, to say where one Lambda (15 min) stops fitting.
+per step, then (the catalog) the scheduled retrain that follows on the same data, its text already embedded:
+once as scheduled (the last choice reused) and once with a full choice; then how the CF fit grows with the
+matrix, to say where one Lambda (15 min) stops fitting.
 
     .venv/bin/python tests/benchmarks/bench_training.py [--skip-scaling] [--only-catalog [N_ITEMS]]
 """
@@ -18,7 +20,7 @@ from _common import ML100K, ROOT
 SCALING = [(10_000, 2_000, 100_000), (50_000, 5_000, 500_000), (100_000, 10_000, 1_000_000)]
 
 
-def pipeline(label: str, load) -> None:
+def pipeline(label: str, load, retrain: bool = False) -> None:
     from dummi.artifacts.store import FileStore
     from dummi.db.connection import Database
     from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
@@ -37,6 +39,12 @@ def pipeline(label: str, load) -> None:
             run = run_now(db, FileStore(data_dir / "artifacts"), "bench", TrainingParams())
             steps = ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items() if k != "total")
             print(f"{label}: load {loaded:.1f}s, train {run.timings['total']:.1f}s ({steps}); counts {run.counts}")
+            for how, full in (("scheduled retrain (choice reused)", False), ("retrain with a full choice", True)):
+                if not retrain:
+                    break
+                run = run_now(db, FileStore(data_dir / "artifacts"), "bench", TrainingParams(full_choice=full))
+                stages = ", ".join(f"{s['name']} {s['seconds']:.2f}s" for s in run.stages)
+                print(f"  {how}: {run.timings['total']:.1f}s ({stages})", flush=True)
         finally:
             db.close()
             stop_embedded_postgres(data_dir)
@@ -66,7 +74,7 @@ def catalog(n_items: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "catalog"
         synthetic(folder, n_items, max(610, n_items // 16), 7 * n_items)
-        pipeline(f"synthetic {n_items} items", lambda db: import_directory(db, folder))
+        pipeline(f"synthetic {n_items} items", lambda db: import_directory(db, folder), retrain=True)
 
 
 def main() -> None:
