@@ -121,7 +121,8 @@ training-deps-check: ## without Docker: install the image's requirements for pyt
 
 # -- the Spark engine of training ------------------------------------------------------------------------------
 SPARK_PYTHON_VERSION ?= 3.12
-SPARK_PLATFORM ?= manylinux2014_x86_64
+# wheels for EMR 7's Amazon Linux 2023 (glibc 2.34, x86_64): newer releases ship manylinux_2_28 wheels only
+SPARK_PLATFORMS ?= manylinux_2_28_x86_64 manylinux2014_x86_64
 # a relocatable CPython of SPARK_PYTHON_VERSION (e.g. python-build-standalone's) to ship inside the environment;
 # empty: the EMR image's interpreter (/usr/bin/python$(SPARK_PYTHON_VERSION), functions/training/spark.Dockerfile)
 SPARK_PYTHON_HOME ?=
@@ -139,7 +140,7 @@ spark-setup: ## Java 17+ and the PostgreSQL JDBC driver for the Spark engine (ap
 
 spark-env: $(VENV)/.installed-local ## the Spark job's files for EMR Serverless, without Docker (.aws-sam/spark)
 	rm -rf $(SPARK_BUILD) && mkdir -p $(SPARK_BUILD)/environment/bin
-	$(BIN)/pip install --quiet --platform $(SPARK_PLATFORM) --python-version $(SPARK_PYTHON_VERSION) --implementation cp \
+	$(BIN)/pip install --quiet $(addprefix --platform ,$(SPARK_PLATFORMS)) --python-version $(SPARK_PYTHON_VERSION) --implementation cp \
 		--only-binary=:all: --target $(SPARK_BUILD)/environment/lib/site-packages -r functions/training/requirements-spark.txt
 	cp -r shared/dummi $(SPARK_BUILD)/environment/lib/site-packages/ && find $(SPARK_BUILD) -name __pycache__ -prune -exec rm -rf {} +
 	$(BIN)/dummi export-model --out $(SPARK_BUILD)/environment/model
@@ -151,7 +152,7 @@ spark-env: $(VENV)/.installed-local ## the Spark job's files for EMR Serverless,
 	cp shared/dummi/training/spark/job.py $(SPARK_BUILD)/job.py
 	@jar=$${DUMMI_JDBC_JAR:-/usr/share/java/postgresql.jar}; if [ -f "$$jar" ]; then cp "$$jar" $(SPARK_BUILD)/postgresql.jar; \
 		else echo "note: no JDBC jar to ship; jobs read events through a Parquet export"; fi
-	@du -sh $(SPARK_BUILD)/environment.tar.gz | awk '{print "packed environment: " $$1 " (Python $(SPARK_PYTHON_VERSION), $(SPARK_PLATFORM))"}'
+	@du -sh $(SPARK_BUILD)/environment.tar.gz | awk '{print "packed environment: " $$1 " (Python $(SPARK_PYTHON_VERSION), $(firstword $(SPARK_PLATFORMS)))"}'
 
 spark-upload: $(VENV)/.installed-local ## upload .aws-sam/spark to SPARK_PREFIX=s3://bucket/prefix (the template's SparkArtifactsPrefix)
 	@test -n "$(SPARK_PREFIX)" || { echo "set SPARK_PREFIX=s3://bucket/prefix"; exit 1; }
