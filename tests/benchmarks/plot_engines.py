@@ -53,7 +53,7 @@ def main() -> None:
         axis.set_xlabel("events (10 per user; 10K, 50K, 100K items)")
         axis.set_ylabel(ylabel)
         axis.grid(True, which="both", alpha=0.3)
-        axis.legend(fontsize=7, loc="upper left")
+        axis.legend(fontsize=7, loc="lower right")
     fig.suptitle("Training, ALS pinned, on 2 cores: where the in-process path stops fitting (bench_engines.py)")
     save_figure(fig, OUT)
     print(f"wrote {OUT}")
