@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dummi.training.context import RunContext
+from dummi.training.stages.read import ReadCatalogAndEvents
 
 logger = logging.getLogger(__name__)
 
@@ -55,28 +56,19 @@ class SparkEmbed:
         )
 
 
-class SparkRead:
-    name = "read"
+class SparkRead(ReadCatalogAndEvents):
     engine = "spark"
 
-    def run(self, ctx: RunContext) -> None:
-        from dummi.training.serving_model import serving_model
+    def read_events(self, ctx: RunContext) -> tuple[int, str]:
         from dummi.training.spark.events import how_to_read, read_events
-        from dummi.training.stages.read import read_catalog, read_clocks
 
-        ctx.progress.start("reading the catalog and events")
-        ctx.catalog = read_catalog(ctx.db)
-        ctx.events_as_of, ctx.users_deleted_at = read_clocks(ctx.db)
         how = how_to_read(ctx.db.url())
         events, staged = read_events(ctx.spark, ctx.db, ctx.store, ctx.run_id or "adhoc", how=how)
         if staged:
             ctx.cleanup.append(lambda: ctx.store.delete(staged))
         ctx.events = events.persist()
-        ctx.serving = serving_model(ctx.store)
-        n_events = ctx.events.count()
-        ctx.report.counts.update(items=ctx.catalog.size, interactions=n_events)
         ctx.metrics.setdefault("spark", {})["events_read_by"] = how
-        ctx.progress.finish(f"{ctx.catalog.size} items, {n_events} events ({how})")
+        return ctx.events.count(), f" ({how})"
 
 
 class SparkBuildMatrix:

@@ -43,17 +43,26 @@ def read_clocks(db):
 
 
 class ReadCatalogAndEvents:
+    """The catalog, the clocks, the events and the serving model, in that order; where the events come from
+    is ``read_events`` (the Spark engine reads them into a DataFrame)."""
+
     name = "read"
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.db.interactions_repository import InteractionsRepository
         from dummi.training.serving_model import serving_model
 
         ctx.progress.start("reading the catalog and events")
         ctx.catalog = read_catalog(ctx.db)
         ctx.events_as_of, ctx.users_deleted_at = read_clocks(ctx.db)
-        ctx.events = ctx.db.read(lambda conn: InteractionsRepository(conn).all_events())
+        n_events, how = self.read_events(ctx)
         ctx.serving = serving_model(ctx.store)
-        ctx.report.counts.update(items=ctx.catalog.size, interactions=len(ctx.events))
-        ctx.progress.finish(f"{ctx.catalog.size} items, {len(ctx.events)} events")
+        ctx.report.counts.update(items=ctx.catalog.size, interactions=n_events)
+        ctx.progress.finish(f"{ctx.catalog.size} items, {n_events} events{how}")
+
+    def read_events(self, ctx: RunContext) -> tuple[int, str]:
+        """Sets ``ctx.events``; (how many, a note on how they were read)."""
+        from dummi.db.interactions_repository import InteractionsRepository
+
+        ctx.events = ctx.db.read(lambda conn: InteractionsRepository(conn).all_events())
+        return len(ctx.events), ""
