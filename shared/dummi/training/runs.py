@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dummi.artifacts.store import ArtifactStore
@@ -176,23 +177,19 @@ def _fail(db: Database, run_id: str, report: RunReport, exc: Exception) -> Train
         )
 
 
-class _session:
+@contextmanager
+def _session(engine: str, given: Any) -> Iterator[Any]:
     """The Spark session a Spark run uses: the one handed in, or one started here and stopped after."""
+    if engine != "spark" or given is not None:
+        yield given
+        return
+    from dummi.training.spark.session import start_session
 
-    def __init__(self, engine: str, given: Any) -> None:
-        self.engine, self.given, self.started = engine, given, None
-
-    def __enter__(self) -> Any:
-        if self.engine != "spark" or self.given is not None:
-            return self.given
-        from dummi.training.spark.session import start_session
-
-        self.started = start_session()
-        return self.started
-
-    def __exit__(self, *exc: object) -> None:
-        if self.started is not None:
-            self.started.stop()
+    started = start_session()
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def run_now(
