@@ -22,7 +22,16 @@ logger = logging.getLogger(__name__)
 
 EXPORT_CHUNK_BYTES = 64 * 2**20  # CSV bytes per Parquet file
 STAGING = "staging"
-_CSV_COLUMNS = ("interaction_id", "user_id", "content_id", "kind", "event_type", "duration_seconds", "at_us")
+# the columns of EVENTS_QUERY with their Spark SQL types (the export's Parquet schema is derived from them)
+_COLUMNS = (
+    ("interaction_id", "bigint"),
+    ("user_id", "string"),
+    ("content_id", "string"),
+    ("kind", "string"),
+    ("event_type", "string"),
+    ("duration_seconds", "double"),
+    ("at_us", "bigint"),
+)
 
 
 def how_to_read(database_url: str) -> str:
@@ -105,20 +114,11 @@ class _ParquetSink:
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
-        schema = pa.schema(
-            [
-                ("interaction_id", pa.int64()),
-                ("user_id", pa.string()),
-                ("content_id", pa.string()),
-                ("kind", pa.string()),
-                ("event_type", pa.string()),
-                ("duration_seconds", pa.float64()),
-                ("at_us", pa.int64()),
-            ]
-        )
+        arrow = {"bigint": pa.int64(), "string": pa.string(), "double": pa.float64()}
+        schema = pa.schema([(name, arrow[kind]) for name, kind in _COLUMNS])
         table = pacsv.read_csv(
             io.BytesIO(csv_bytes),
-            read_options=pacsv.ReadOptions(column_names=list(_CSV_COLUMNS)),
+            read_options=pacsv.ReadOptions(column_names=[name for name, _ in _COLUMNS]),
             convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=False),
         )
         out = io.BytesIO()
@@ -133,8 +133,12 @@ def export_parquet(db, store, prefix: str) -> list[str]:
     from dummi.db.interactions_repository import InteractionsRepository
 
     sink = _ParquetSink(store, prefix)
-    db.read(lambda conn: InteractionsRepository(conn).export_events(sink))
-    sink.close()
+    try:
+        db.read(lambda conn: InteractionsRepository(conn).export_events(sink))
+        sink.close()
+    except BaseException:
+        store.delete(sink.keys)  # nothing half-exported is left under staging/
+        raise
     logger.info("exported events to %d Parquet files under %s/%s", len(sink.keys), store.uri, prefix)
     return sink.keys
 
@@ -146,8 +150,4 @@ def _with_time(frame):
 
 
 def _empty(spark):
-    schema = (
-        "interaction_id bigint, user_id string, content_id string, kind string, event_type string,"
-        " duration_seconds double, at_us bigint"
-    )
-    return _with_time(spark.createDataFrame([], schema))
+    return _with_time(spark.createDataFrame([], ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)))
