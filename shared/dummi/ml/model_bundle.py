@@ -84,6 +84,11 @@ class ModelBundle:
             self._labels = {k: np.array(v, np.int64) for k, v in label_index(self.categories, self.tags).items()}
         return self._labels.get(key, np.empty(0, np.int64))
 
+    def share_derived(self, other: ModelBundle) -> None:
+        """Use ``other``'s label map and catalog state, derived from the same items (the holdout's trials
+        differ in their models and settings only), instead of deriving them again."""
+        self._labels, self._catalog = other._labels, other._catalog
+
 
 def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]:
     """(files, manifest facts) for publishing."""

@@ -82,7 +82,7 @@ def choose_recipe(events, catalog, interests, embedder, *, factors: int, baselin
             bundle.label_positions("")  # builds the label map
             bundle_catalog(bundle)
             first.append(bundle)
-        bundle._labels, bundle._catalog = first[0]._labels, first[0]._catalog
+        bundle.share_derived(first[0])
         return HybridRecommender(bundle)
 
     candidates = cf_candidates(len(ids), factors, engine)
