@@ -115,6 +115,31 @@ def test_retrain_cf_false_keeps_the_published_factors(db, sample, store):
     assert bundle.cf.params["reused_from"] == first.model_version
 
 
+def test_the_serving_index_is_read_back_only_for_the_same_vectors_and_an_intact_file(db, sample, tmp_path):
+    """A retrain on unchanged vectors reads the serving model's index back instead of building one; a file
+    that does not match its manifest's checksum, or other vectors, are built anew."""
+    from types import SimpleNamespace
+
+    from dummi.artifacts.publish import MODELS
+    from dummi.ml.model_bundle import INDEX_FILE
+    from dummi.training.serving_model import serving_model
+    from dummi.training.stages.index import reusable_index
+    from dummi.training.stages.read import read_catalog
+
+    store = FileStore(tmp_path / "artifacts")
+    first = run_now(db, store, "test", TrainingParams())
+    catalog = read_catalog(db)
+    ctx = SimpleNamespace(serving=serving_model(store), store=store, catalog=catalog)
+    reused = reusable_index(ctx, catalog.vectors_digest())
+    assert reused is not None and list(reused.ids) == catalog.ids
+    assert reused.search(catalog.vectors[3], 1)[1][0][0] == 3  # it finds an item by its own vector
+    assert reusable_index(ctx, "another digest") is None
+
+    path = tmp_path / "artifacts" / MODELS / first.model_version / INDEX_FILE
+    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    assert reusable_index(ctx, catalog.vectors_digest()) is None
+
+
 def test_concurrent_triggers_start_one_run(db, sample, tmp_path):
     results, errors = [], []
     barrier = threading.Barrier(4)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dummi.training.context import RunContext
+from dummi.training.stages.index import BuildIndex
 
 # Above this many items the Spark engine builds IVF-PQ instead of HNSW: an HNSW build grows with the items
 # on one core of the driver (~15 s per 100K items here, 704 s at 1M), while IVF-PQ's is a training on a
@@ -72,25 +73,18 @@ def build_ivfpq(spark, store, prefix: str, ids: list[str], vectors: np.ndarray, 
     return VectorIndex(merged, np.array(ids, dtype=object), "ivfpq", vectors=vectors, params=params)
 
 
-class SparkIndex:
-    name = "index"
-    engine = "driver"
+class SparkIndex(BuildIndex):
+    """HNSW on the driver (the in-process build) below ``ivf_min_items``, IVF-PQ on the executors above."""
 
     def __init__(self, ivf_min_items: int = IVF_MIN_ITEMS) -> None:
         self.ivf_min_items = ivf_min_items
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.training.stages.index import BuildIndex, reusable_index
+        self.engine = "driver" if ctx.catalog.size < self.ivf_min_items else "spark"
+        super().run(ctx)
 
+    def build(self, ctx: RunContext):
         if ctx.catalog.size < self.ivf_min_items:
-            self.engine = "driver"
-            BuildIndex().run(ctx)
-            return
-        self.engine = "spark"
-        ctx.progress.start("building an IVF-PQ index on Spark")
-        ctx.index = reusable_index(ctx, ctx.catalog.vectors_digest())
-        how = f"reused from {ctx.serving.version}" if ctx.index is not None else "built"
-        if ctx.index is None:
-            prefix = f"staging/{ctx.run_id or 'adhoc'}/index"
-            ctx.index = build_ivfpq(ctx.spark, ctx.store, prefix, ctx.catalog.ids, ctx.catalog.vectors)
-        ctx.progress.finish(f"{ctx.index.size} items, ivfpq {ctx.index.params}, {how}")
+            return super().build(ctx)
+        prefix = f"staging/{ctx.run_id or 'adhoc'}/index"
+        return build_ivfpq(ctx.spark, ctx.store, prefix, ctx.catalog.ids, ctx.catalog.vectors)

@@ -12,16 +12,20 @@ logger = logging.getLogger(__name__)
 
 
 def reusable_index(ctx: RunContext, digest: str):
-    """The serving model's index when it was built on exactly these ids and vectors, else None."""
-    from dummi.artifacts.publish import MODELS
+    """The serving model's index when it was built on exactly these ids and vectors (and its file is the one
+    its manifest names), else None."""
+    from dummi.artifacts.publish import MODELS, sha256
     from dummi.ml.model_bundle import INDEX_FILE
     from dummi.ml.vector_index import VectorIndex
 
-    facts = ((ctx.serving.manifest or {}).get("model") or {}) if ctx.serving else {}
+    manifest = (ctx.serving.manifest or {}) if ctx.serving else {}
+    facts = manifest.get("model") or {}
     if facts.get("vectors_sha256") != digest:
         return None
     try:
         blob = ctx.store.get(f"{MODELS}/{ctx.serving.version}/{INDEX_FILE}")
+        if sha256(blob) != manifest["files"][INDEX_FILE]["sha256"]:
+            raise ValueError(f"{INDEX_FILE} of {ctx.serving.version} does not match its manifest's checksum")
         return VectorIndex.deserialize(
             blob, ctx.catalog.ids, facts["index"], params=facts.get("index_params"), vectors=ctx.catalog.vectors
         )
@@ -31,16 +35,21 @@ def reusable_index(ctx: RunContext, digest: str):
 
 
 class BuildIndex:
+    """The serving model's index read back, or one built by ``build``."""
+
     name = "index"
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.ml.vector_index import build_index
-
         ctx.progress.start("building index")
-        digest = ctx.catalog.vectors_digest()
-        ctx.index = reusable_index(ctx, digest)
+        ctx.index = reusable_index(ctx, ctx.catalog.vectors_digest())
         how = f"reused from {ctx.serving.version}" if ctx.index is not None else "built"
         if ctx.index is None:
-            ctx.index = build_index(ctx.catalog.ids, ctx.catalog.vectors)
-        ctx.progress.finish(f"{ctx.index.size} items, {ctx.index.kind}, {how}")
+            ctx.index = self.build(ctx)
+        params = f" {ctx.index.params}" if ctx.index.params else ""
+        ctx.progress.finish(f"{ctx.index.size} items, {ctx.index.kind}{params}, {how}")
+
+    def build(self, ctx: RunContext):
+        from dummi.ml.vector_index import build_index
+
+        return build_index(ctx.catalog.ids, ctx.catalog.vectors)
