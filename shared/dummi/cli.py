@@ -107,6 +107,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from dummi.errors import InvalidRequestError
     from dummi.services.import_service import import_directory
 
+    if args.rejects is not None and args.on_error != "skip":
+        print("dummi import: --rejects needs --on-error skip", file=sys.stderr)
+        return 2
     db = get_database()
     migrate(db)
     started = time.perf_counter()
@@ -116,10 +119,20 @@ def _cmd_import(args: argparse.Namespace) -> int:
             args.data,
             progress=lambda what, n: print(f"  {what}: {n}", file=sys.stderr, flush=True),
             on_conflict=args.on_conflict,
+            on_error=args.on_error,
         )
     except InvalidRequestError as exc:
         print(f"dummi import: {exc.message} (nothing was written)", file=sys.stderr)
         return 2
+    if args.on_error == "skip":
+        rejects = args.rejects or Path("dummi-import-rejects.jsonl")
+        with rejects.open("w", encoding="utf-8") as out:
+            out.writelines(r.as_json() + "\n" for r in result.rejects)
+        by_file: dict[str, int] = {}
+        for r in result.rejects:
+            by_file[r.file] = by_file.get(r.file, 0) + 1
+        counts = ", ".join(f"{n} in {f}" for f, n in by_file.items()) or "none"
+        print(f"rejected {len(result.rejects)} lines ({counts}); written to {rejects}")
     print(
         f"imported {result.users} users, {result.content} content items, {result.events} interactions"
         f" ({result.skipped_events} naming unknown users or content skipped); updated {result.users_updated}"
@@ -337,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["skip", "update"],
         default="skip",
         help="items and users that exist: keep them as they are (skip) or take the file's fields (update)",
+    )
+    imp.add_argument(
+        "--on-error",
+        choices=["stop", "skip"],
+        default="stop",
+        help="a bad line: stop and write nothing (stop), or import every good line and write the bad ones with "
+        "their file, line, field and message to --rejects (skip)",
+    )
+    imp.add_argument(
+        "--rejects", type=Path, help="with --on-error skip: the file for the bad lines (dummi-import-rejects.jsonl)"
     )
     imp.set_defaults(func=_cmd_import)
 

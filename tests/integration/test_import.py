@@ -142,3 +142,62 @@ def test_a_deletions_file_deletes_in_bulk_with_the_guarantees_of_delete(db, clie
     with pytest.raises(InvalidRequestError, match=r"deletions.jsonl:1"):
         import_directory(db, data_dir)
     assert client.get("/content/m1").status_code == 200 and client.get("/users/u2").status_code == 200
+
+
+def test_on_error_skip_imports_every_good_line_and_returns_each_bad_one(db, client, data_dir):
+    """A real catalog with one over-long tag, a repeated id, a bad date and a broken line: the good lines land,
+    each bad one comes back with its file, line and field."""
+    _write(
+        data_dir,
+        "content.jsonl",
+        [
+            {"content_id": "m1", "title": "Toy Story (1995)", "category": "animation"},
+            {"content_id": "m2", "title": "GoldenEye (1995)", "category": "action", "tags": ["x" * 500]},
+            {"content_id": "m3", "title": "Heat (1995)", "category": "crime"},
+            {"content_id": "m1", "title": "Toy Story again", "category": "animation"},
+        ],
+    )
+    with (data_dir / "train.jsonl").open("a") as out:
+        out.write('{"user_id": "u1", "content_id": "m3", "interaction_type": "like", "timestamp": "yesterday"}\n')
+        out.write("[1, 2]\n{broken\n")
+        out.write('{"user_id": "u1", "content_id": "m3", "interaction_type": "click"}\n')
+    result = import_directory(db, data_dir, on_error="skip")
+    assert (result.users, result.content) == (2, 2)
+    # m2 was rejected, so u2's view of it names unknown content (skipped, as ever); m3's click lands
+    assert (result.events, result.skipped_events) == (3, 2)
+    got = [(r.file, r.line, r.field) for r in result.rejects]
+    assert got == [
+        ("content.jsonl", 2, "tags.0"),
+        ("content.jsonl", 4, "content_id"),
+        ("train.jsonl", 5, "timestamp"),
+        ("train.jsonl", 6, ""),
+        ("train.jsonl", 7, ""),
+    ]
+    assert "is on line 1 already" in result.rejects[1].message
+    assert client.get("/content/m2").status_code == 404
+    assert client.get("/content/m1").json()["title"] == "Toy Story (1995)", "the first line of an id wins"
+    assert "m3" in client.get("/users/u1").json()["history"]
+
+
+def test_the_default_stays_all_or_nothing_and_names_a_repeated_id(db, client, data_dir):
+    _write(
+        data_dir,
+        "users.jsonl",
+        [{"user_id": "u1"}, {"user_id": "u9"}, {"user_id": "u1", "interests": ["x"]}],
+    )
+    with pytest.raises(InvalidRequestError, match=r"users.jsonl:3: user_id: 'u1' is on line 1 already"):
+        import_directory(db, data_dir, on_conflict="update")
+    assert client.get("/users/u9").status_code == 404
+
+
+def test_cli_on_error_skip_writes_the_rejects_file_and_prints_the_counts(db, data_dir, tmp_path, capsys):
+    with (data_dir / "users.jsonl").open("a") as out:
+        out.write('{"user_id": "has space"}\n')
+    rejects = tmp_path / "out" / "rejects.jsonl"
+    rejects.parent.mkdir()
+    assert main(["import", "--data", str(data_dir), "--on-error", "skip", "--rejects", str(rejects)]) == 0
+    out = capsys.readouterr().out
+    assert "rejected 1 lines (1 in users.jsonl)" in out and "imported 2 users" in out
+    [line] = rejects.read_text().splitlines()
+    assert json.loads(line) | {"message": ""} == {"file": "users.jsonl", "line": 3, "field": "user_id", "message": ""}
+    assert main(["import", "--data", str(data_dir), "--rejects", str(rejects)]) == 2, "--rejects needs skip"

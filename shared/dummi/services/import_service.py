@@ -1,15 +1,18 @@
 """``dummi import --data DIR``: bulk load content.jsonl, users.jsonl and interactions (train.jsonl or
 interactions.jsonl), one JSON object a line, fields as in the API, and apply deletions.jsonl
 (``{"content_id": ...}`` or ``{"user_id": ...}`` a line, with the guarantees of DELETE). Every line is
-checked with the API's own schemas; a bad line stops the import and names its file, line and field.
-Everything is written in one transaction with COPY: all of it lands, or none. Items and users that exist
-are kept as they are (``on_conflict="skip"``) or take the file's fields where they differ ("update")."""
+checked with the API's own schemas. By default (``on_error="stop"``) a bad line stops the import and names
+its file, line and field, and nothing is written; with ``on_error="skip"`` every valid line is imported and
+each bad one is returned as a :class:`Reject` (file, line, field, message) instead. Everything is written in
+one transaction with COPY: all of what is imported lands, or none of it. Items and users that exist are kept
+as they are (``on_conflict="skip"``) or take the file's fields where they differ ("update")."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,20 @@ from dummi.errors import InvalidRequestError
 INTERACTION_FILES = ("interactions.jsonl", "train.jsonl")
 FEEDBACK_TYPES = {"positive", "negative", "neutral"}
 DELETIONS_FILE = "deletions.jsonl"
+ON_ERROR = ("stop", "skip")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A line left out by ``on_error="skip"``: where it is, the field at fault ("" for the whole line) and why."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class ImportResult:
     content_updated: int = 0
     content_deleted: int = 0
     users_deleted: int = 0
+    rejects: list[Reject] = field(default_factory=list)
 
 
 class _Deletion(StrictModel):
@@ -51,24 +69,91 @@ class _Deletion(StrictModel):
         return self
 
 
-def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidRequestError(f"{path.name}:{number}: not JSON ({exc.msg})") from None
+class _LineError(Exception):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
 
 
-def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> Any:
+class _Reader:
+    """The files' lines as JSON objects; a bad line stops everything (``stop``) or becomes a reject (``skip``)."""
+
+    def __init__(self, on_error: str):
+        self.skip = on_error == "skip"
+        self.rejects: list[Reject] = []
+
+    def lines(self, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    raw = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    self.fail(path.name, number, _LineError("", f"not JSON ({exc.msg})"))
+                    continue
+                if not isinstance(raw, dict):
+                    self.fail(path.name, number, _LineError("", "not a JSON object"))
+                    continue
+                yield number, raw
+
+    def fail(self, file: str, line: int, error: _LineError) -> None:
+        if not self.skip:
+            where = f"{file}:{line}: " + (f"{error.field}: " if error.field else "")
+            raise InvalidRequestError(where + error.message, field=error.field or None)
+        self.rejects.append(Reject(file, line, error.field, error.message))
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise InvalidRequestError(f"{where}: {field}: {err['msg']}", field=field) from None
+        raise _LineError(".".join(str(p) for p in err["loc"]), err["msg"]) from None
+
+
+def _timestamp(raw: dict[str, Any]) -> str | None:
+    """The line's ``timestamp`` (ISO 8601) or None (now); checked here, so that a bad one names its line."""
+    at = raw.pop("timestamp", None)
+    if at is None:
+        return None
+    try:
+        if not isinstance(at, str):
+            raise ValueError
+        return datetime.fromisoformat(at).isoformat()
+    except ValueError:
+        raise _LineError("timestamp", f"not an ISO 8601 date and time: {at!r}") from None
+
+
+def _event(raw: dict[str, Any]) -> tuple:
+    at = _timestamp(raw)
+    if "feedback_type" in raw or raw.get("interaction_type") in FEEDBACK_TYPES:
+        raw.setdefault("feedback_type", raw.pop("interaction_type", None))
+        raw.pop("duration_seconds", None)
+        f = _validate(FeedbackCreate, raw)
+        return (f.user_id, f.content_id, "feedback", f.feedback_type.value, None, at)
+    i = _validate(InteractionCreate, raw)
+    return (i.user_id, i.content_id, "interaction", i.interaction_type.value, i.duration_seconds, at)
+
+
+def _content(raw: dict[str, Any]) -> tuple:
+    c = _validate(ContentCreate, raw)
+    return (
+        c.content_id,
+        c.title,
+        c.category,
+        c.tags,
+        c.description,
+        json.dumps(c.properties),
+        c.hidden,
+        c.available_from.isoformat() if c.available_from else None,
+        c.available_until.isoformat() if c.available_until else None,
+    )
+
+
+def _user(raw: dict[str, Any]) -> tuple:
+    u = _validate(UserCreate, raw)
+    return (u.user_id, u.interests, u.skill_level.value)
 
 
 def import_directory(
@@ -77,68 +162,46 @@ def import_directory(
     *,
     progress: Callable[[str, int], None] | None = None,
     on_conflict: str = "skip",
+    on_error: str = "stop",
 ) -> ImportResult:
     if on_conflict not in ("skip", "update"):
         raise InvalidRequestError(f"on_conflict must be skip or update, not {on_conflict!r}", field="on_conflict")
+    if on_error not in ON_ERROR:
+        raise InvalidRequestError(f"on_error must be stop or skip, not {on_error!r}", field="on_error")
     update = on_conflict == "update"
     data_dir = Path(data_dir)
     report = progress or (lambda what, n: None)
     files: list[str] = []
 
-    users = []
-    if (data_dir / "users.jsonl").exists():
-        files.append("users.jsonl")
-        for n, raw in _lines(data_dir / "users.jsonl"):
-            u = _validate(UserCreate, raw, f"users.jsonl:{n}")
-            users.append((u.user_id, u.interests, u.skill_level.value))
-        report("users read", len(users))
+    read = _Reader(on_error)
 
-    content = []
-    if (data_dir / "content.jsonl").exists():
-        files.append("content.jsonl")
-        for n, raw in _lines(data_dir / "content.jsonl"):
-            c = _validate(ContentCreate, raw, f"content.jsonl:{n}")
-            content.append(
-                (
-                    c.content_id,
-                    c.title,
-                    c.category,
-                    c.tags,
-                    c.description,
-                    json.dumps(c.properties),
-                    c.hidden,
-                    c.available_from.isoformat() if c.available_from else None,
-                    c.available_until.isoformat() if c.available_until else None,
-                )
-            )
-        report("content read", len(content))
+    def load(name: str, parse: Callable[[dict[str, Any]], Any], what: str, key: str | None = None) -> list:
+        """The good rows of one file; with ``key``, a line repeating an earlier line's id is a bad line (one
+        statement cannot write a row twice)."""
+        files.append(name)
+        rows, first_line = [], {}
+        for n, raw in read.lines(data_dir / name):
+            try:
+                row = parse(raw)
+                if key is not None and first_line.setdefault(row[0], n) != n:
+                    raise _LineError(key, f"{row[0]!r} is on line {first_line[row[0]]} already")
+            except _LineError as exc:
+                read.fail(name, n, exc)
+                continue
+            rows.append(row)
+            if len(rows) % 100_000 == 0:
+                report(f"{what} read", len(rows))
+        report(f"{what} read", len(rows))
+        return rows
 
-    events = []
-    source = next((data_dir / f for f in INTERACTION_FILES if (data_dir / f).exists()), None)
-    if source is not None:
-        files.append(source.name)
-        for n, raw in _lines(source):
-            where = f"{source.name}:{n}"
-            at = raw.pop("timestamp", None)
-            if "feedback_type" in raw or raw.get("interaction_type") in FEEDBACK_TYPES:
-                raw.setdefault("feedback_type", raw.pop("interaction_type", None))
-                raw.pop("duration_seconds", None)
-                f = _validate(FeedbackCreate, raw, where)
-                events.append((f.user_id, f.content_id, "feedback", f.feedback_type.value, None, at))
-            else:
-                i = _validate(InteractionCreate, raw, where)
-                events.append(
-                    (i.user_id, i.content_id, "interaction", i.interaction_type.value, i.duration_seconds, at)
-                )
-            if n % 100_000 == 0:
-                report("interactions read", len(events))
-        report("interactions read", len(events))
-
+    users = load("users.jsonl", _user, "users", "user_id") if (data_dir / "users.jsonl").exists() else []
+    has_content = (data_dir / "content.jsonl").exists()
+    content = load("content.jsonl", _content, "content", "content_id") if has_content else []
+    source = next((f for f in INTERACTION_FILES if (data_dir / f).exists()), None)
+    events = load(source, _event, "interactions") if source is not None else []
     deletions: list[_Deletion] = []
     if (data_dir / DELETIONS_FILE).exists():
-        files.append(DELETIONS_FILE)
-        deletions = [_validate(_Deletion, raw, f"{DELETIONS_FILE}:{n}") for n, raw in _lines(data_dir / DELETIONS_FILE)]
-        report("deletions read", len(deletions))
+        deletions = load(DELETIONS_FILE, lambda raw: _validate(_Deletion, raw), "deletions")
 
     if not files:
         raise InvalidRequestError(f"no content.jsonl, users.jsonl, interactions or {DELETIONS_FILE} in {data_dir}")
@@ -161,4 +224,5 @@ def import_directory(
         content_updated,
         content_deleted,
         users_deleted,
+        read.rejects,
     )
