@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 TABLES = (
     "interactions, model_versions, training_runs, content, users, app_state, api_keys, interest_suggestions,"
-    " impressions, experiments, online_metrics, item_stats, content_deletions"
+    " impressions, experiments, online_metrics, item_stats, content_deletions, batch_jobs"
 )
 
 
@@ -119,6 +119,7 @@ def db(migrated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
 
 
 def _clear_caches() -> None:
+    from dummi.batch.dispatch import get_batch_jobs
     from dummi.services.embedding_queue import get_embedding_queue
     from dummi.services.recommendation_service import get_engine
     from dummi.services.training_dispatch import get_training_dispatcher
@@ -128,6 +129,7 @@ def _clear_caches() -> None:
     get_embedding_queue.cache_clear()
     get_training_dispatcher.cache_clear()
     get_engine.cache_clear()
+    get_batch_jobs.cache_clear()
 
 
 @pytest.fixture

@@ -146,6 +146,58 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch_recommend(args: argparse.Namespace) -> int:
+    import time
+
+    from pydantic import ValidationError
+
+    from dummi.batch.files import batch_file
+    from dummi.batch.options import BatchOptions
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.errors import DummiError
+    from dummi.progress import BarProgress
+    from dummi.services.recommendation_service import get_engine
+
+    try:
+        options = BatchOptions.model_validate(
+            {
+                "num_results": args.num_results,
+                "use_cf": not args.no_cf,
+                "use_embeddings": not args.no_embeddings,
+                "cf_weight": args.cf_weight,
+                "category": args.category,
+                "filters": json.loads(args.filters) if args.filters else [],
+                "diversity": args.diversity,
+                "max_per_category": args.max_per_category,
+            }
+        )
+    except (ValidationError, json.JSONDecodeError) as exc:
+        detail = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": ("filters",), "msg": str(exc)}
+        print(f"dummi batch-recommend: {'.'.join(map(str, detail['loc']))}: {detail['msg']}", file=sys.stderr)
+        return 2
+    if not args.input.is_file():
+        print(f"dummi batch-recommend: input: no file {args.input}", file=sys.stderr)
+        return 2
+    db = get_database()
+    migrate(db)
+    started = time.perf_counter()
+    try:
+        job, resumed = batch_file(
+            db, get_engine, args.input, args.output, options, chunk_size=args.chunk_size, progress=BarProgress()
+        )
+    except DummiError as exc:
+        print(f"dummi batch-recommend: {exc.message}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    print(
+        f"wrote {job.lines_done} lines to {args.output} ({job.errors} error lines) in {seconds:.1f}s"
+        f" ({job.lines_done / max(seconds, 1e-9):.0f} lines/s); model {', '.join(job.model_versions) or 'none'}"
+        + ("; resumed: earlier chunks kept" if resumed else "")
+    )
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import logging
 
@@ -362,6 +414,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--rejects", type=Path, help="with --on-error skip: the file for the bad lines (dummi-import-rejects.jsonl)"
     )
     imp.set_defaults(func=_cmd_import)
+
+    batch = sub.add_parser(
+        "batch-recommend",
+        help='answer a file of {"userId": ...} / {"itemId": ...} lines (AWS Personalize\'s batch format)',
+    )
+    batch.add_argument("--input", type=Path, required=True, help="one JSON object a line")
+    batch.add_argument("--output", type=Path, required=True, help="one answer a line, in the input's order")
+    batch.add_argument("--num-results", type=int, default=10, help="items a line (1-100)")
+    batch.add_argument("--cf-weight", type=float, default=0.5, help="as in POST /recommendations/")
+    batch.add_argument("--diversity", type=float, help="as in POST /recommendations/ (default: the model's)")
+    batch.add_argument("--category", help="only items of this category")
+    batch.add_argument("--filters", help='business rules as JSON: [{"field": ..., "op": ..., "value": ...}]')
+    batch.add_argument("--max-per-category", type=int, help="at most this many items of one category")
+    batch.add_argument("--no-cf", action="store_true", help="no collaborative filtering")
+    batch.add_argument("--no-embeddings", action="store_true", help="no content similarity")
+    batch.add_argument("--chunk-size", type=int, default=1000, help="lines a chunk (the unit of resume)")
+    batch.set_defaults(func=_cmd_batch_recommend)
 
     ev = sub.add_parser("evaluate", help="import, train and recommend on a split; print the offline metrics")
     ev.add_argument("--data", type=Path, required=True, help="folder with content, users, train, test (.jsonl)")

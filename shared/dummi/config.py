@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         default="off", description="after a write: background | sqs | inline | off (training embeds pending rows)"
     )
     dummi_embedding_queue_url: str | None = Field(default=None, description="SQS queue for sqs mode")
+    dummi_batch_queue_url: str | None = Field(
+        default=None, description="SQS queue of batch jobs' steps (AWS); unset: a worker thread in this process"
+    )
 
     artifacts_uri_setting: str | None = Field(
         default=None,

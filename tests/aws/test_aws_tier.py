@@ -312,3 +312,83 @@ def test_post_training_train_starts_the_state_machine_once_per_run(aws):
     assert json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"]) == {"run_id": run_id}
     dispatcher.dispatch(run_id)  # the same name and input while it runs: AWS answers the same execution
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+def test_a_batch_job_runs_through_sqs_and_s3_and_resumes_without_duplicates(db, aws, monkeypatch, lambda_context):
+    """The BatchFunction as in AWS: POST /batch-jobs through its handler, the steps on an SQS queue, chunks
+    and output in S3. Steps are delivered as an event source mapping would (a failed one stays on the queue);
+    the job is stopped half-way, a chunk is delivered twice, and a resume sends only what is missing."""
+    from tests.conftest import _clear_caches, load_event, load_function_module
+
+    load_sample_data(db, ROOT / "data" / "sample_data.json")
+    prefix = f"dummi-{uuid.uuid4().hex[:8]}"
+    run = run_now(db, S3Store(aws["bucket"], prefix), "test", TrainingParams())
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName=f"dummi-batch-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    monkeypatch.setenv("ARTIFACTS_URI", f"s3://{aws['bucket']}/{prefix}")
+    monkeypatch.setenv("DUMMI_BATCH_QUEUE_URL", queue)
+    monkeypatch.setenv("DUMMI_AUTH", "off")
+    _clear_caches()
+    users = load_sample_users()
+    lines = [{"userId": u} for u in users] + [{"userId": "nobody"}]
+    S3Store(aws["bucket"], prefix).put("campaigns/in.jsonl", "".join(json.dumps(x) + "\n" for x in lines).encode())
+    module = load_function_module("functions/batch")
+
+    def http(method, path, body=None):
+        event = load_event("recommendations_recommend", rawPath=path, body=json.dumps(body) if body else None)
+        event["requestContext"]["http"].update(method=method, path=path)
+        event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+        response = module.handler(event, lambda_context)
+        return response["statusCode"], json.loads(response["body"])
+
+    def deliver(limit):
+        """Receive up to ``limit`` steps one by one, hand each to the handler, delete the ones it did."""
+        handled = 0
+        while handled < limit:
+            got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", [])
+            if not got:
+                return handled
+            m = got[0]
+            record = {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:batch",
+                "awsRegion": "us-east-1",
+                "md5OfBody": "",
+            }
+            result = module.handler({"Records": [record]}, lambda_context)
+            assert result == {"batchItemFailures": []}, result
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            handled += 1
+        return handled
+
+    status, job = http(
+        "POST", "/batch-jobs", {"input": "campaigns/in.jsonl", "output": "out/recs.jsonl", "chunk_size": 2}
+    )
+    assert status == 202, job
+    assert deliver(3) == 3  # the split, then two chunks; then the workers "stop"
+    status, job = http("GET", f"/batch-jobs/{job['job_id']}")
+    assert (job["state"], job["chunks_done"], job["chunks_total"]) == ("running", 2, (len(lines) + 1) // 2)
+    while lost := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for m in lost:  # the queued steps are lost
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    status, resumed = http("POST", f"/batch-jobs/{job['job_id']}/resume")
+    assert status == 202
+    sent = int(
+        sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
+    assert sent == job["chunks_total"] - 2, "only the chunks not answered are sent again"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"job_id": job["job_id"], "step": "chunk", "chunk": 0}))
+    deliver(100)
+    status, job = http("GET", f"/batch-jobs/{job['job_id']}")
+    assert job["state"] == "succeeded" and job["lines_done"] == len(lines) and job["error_lines"] == 1
+    assert job["model_versions"] == [run.model_version]
+    out = S3Store(aws["bucket"], prefix).get("out/recs.jsonl").decode().splitlines()
+    assert [json.loads(x)["input"] for x in out] == lines, "every line once, in order"
+    assert not S3Store(aws["bucket"], prefix).list("batch-jobs/")

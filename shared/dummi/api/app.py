@@ -48,6 +48,7 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
 
 def all_routers() -> list[APIRouter]:
     from dummi.api import (
+        batch,
         content,
         experiments,
         health,
@@ -69,6 +70,7 @@ def all_routers() -> list[APIRouter]:
         keys.router,
         experiments.router,
         metrics.router,
+        batch.router,
     ]
 
 

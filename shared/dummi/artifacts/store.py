@@ -26,6 +26,8 @@ class ArtifactStore(Protocol):
 
     def list(self, prefix: str) -> list[str]: ...
 
+    def exists(self, key: str) -> bool: ...
+
     def delete(self, keys: list[str]) -> None: ...
 
 
@@ -79,6 +81,9 @@ class FileStore:
             return []
         root = self.root.resolve()
         return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
@@ -147,6 +152,17 @@ class S3Store:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(keys)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):

@@ -1,0 +1,1 @@
+"""Batch recommendations: files of users or items answered in chunks (``dummi batch-recommend``, /batch-jobs)."""

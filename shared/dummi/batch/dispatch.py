@@ -1,0 +1,115 @@
+"""Where a batch job's steps run: an SQS queue in AWS (``DUMMI_BATCH_QUEUE_URL``; the BatchFunction takes
+them, several chunks at once), a worker thread in the local server, or the calling process (the CLI)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from dummi.batch.jobs import BatchJobs
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+class SqsDispatcher:
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def send(self, messages: list[Message]) -> None:
+        from dummi.aws import get_client
+
+        sqs = get_client("sqs")
+        for start in range(0, len(messages), 10):
+            batch = messages[start : start + 10]
+            entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)]
+            failed = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries).get("Failed", [])
+            if failed:  # the steps already sent stay sent; a resume sends the rest
+                raise RuntimeError(f"SQS refused {len(failed)} batch steps: {failed[0].get('Message')}")
+
+
+class ThreadDispatcher:
+    """One worker thread takes the steps in order; a step that fails marks its job failed (a resume goes on
+    from the chunks it lacks)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Message] = queue.Queue()
+        self.jobs: BatchJobs | None = None
+        self._thread = threading.Thread(target=self._run, name="dummi-batch", daemon=True)
+        self._thread.start()
+
+    def send(self, messages: list[Message]) -> None:
+        for m in messages:
+            self._queue.put(m)
+
+    def join(self, timeout: float = 60.0) -> bool:
+        """Wait until every step sent so far has run (tests)."""
+        done = threading.Event()
+        self._queue.put({"step": "__barrier__", "event": done})
+        return done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            message = self._queue.get()
+            if message.get("step") == "__barrier__":
+                message["event"].set()
+                continue
+            run_step(self.jobs, message)
+
+
+class InlineDispatcher:
+    """Steps run in the calling process when it drains them (``dummi batch-recommend``)."""
+
+    def __init__(self) -> None:
+        self.pending: deque[Message] = deque()
+
+    def send(self, messages: list[Message]) -> None:
+        self.pending.extend(messages)
+
+    def drain(self, jobs: BatchJobs, after_step: Callable[[Message], None] = lambda m: None) -> None:
+        while self.pending:
+            message = self.pending.popleft()
+            jobs.handle(message)
+            after_step(message)
+
+
+def run_step(jobs: BatchJobs | None, message: Message) -> None:
+    """One step, with its failure recorded on the job (the local worker thread has no queue to retry)."""
+    try:
+        assert jobs is not None, "the dispatcher was not given its jobs"
+        jobs.handle(message)
+    except Exception as exc:
+        logger.exception("batch step %s failed", message)
+        where = message.get("step", "?") + (f" {message['chunk']}" if "chunk" in message else "")
+        try:
+            if jobs is not None and message.get("job_id"):
+                jobs.fail(message["job_id"], f"{where}: {type(exc).__name__}: {exc}")
+        except Exception:
+            logger.exception("could not record the failure of batch job %s", message.get("job_id"))
+
+
+def handle_sqs_body(body: str) -> None:
+    """The BatchFunction's SQS record handler: an exception leaves the record to SQS's retries and DLQ."""
+    get_batch_jobs().handle(json.loads(body))
+
+
+@lru_cache(maxsize=1)
+def get_batch_jobs() -> BatchJobs:
+    from dummi.artifacts.store import get_artifact_store
+    from dummi.config import get_settings
+    from dummi.db.connection import get_database
+    from dummi.services.recommendation_service import get_engine
+
+    url = get_settings().dummi_batch_queue_url
+    dispatcher = SqsDispatcher(url) if url else ThreadDispatcher()
+    jobs = BatchJobs(get_database(), get_artifact_store(), get_engine, dispatcher)
+    if isinstance(dispatcher, ThreadDispatcher):
+        dispatcher.jobs = jobs
+    return jobs
