@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load invoke-train \
-	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload clean
+	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload cache-setup clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ $(SAM): | $(BIN)/python
 run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DATA_DIR, DATABASE_URL override)
 	$(BIN)/dummi run
 
-test: $(VENV)/.installed-dev $(SAM) spark-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
+test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -117,6 +117,13 @@ training-deps-check: ## without Docker: install the image's requirements for pyt
 	PYTHONPATH=.aws-sam/training-deps:shared:functions/training POWERTOOLS_TRACE_DISABLED=1 \
 		$(PYTHON312) -c 'import sys, app; assert "torch" not in sys.modules; print("handlers import without torch")'
 	@du -sm .aws-sam/training-deps | awk '{print "training image dependencies: " $$1 " MB unzipped (+ the 90 MB ONNX model)"}'
+
+
+cache-setup: ## a redis-server for the result cache (its tests, `dummi run --result-cache`): apt, as root, where missing
+	@command -v valkey-server >/dev/null || command -v redis-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }; \
+		else echo "note: the result cache needs redis-server or valkey-server (Debian: apt-get install redis-server; a Mac: brew install valkey); its tests skip without it"; fi; }
 
 
 # -- the Spark engine of training ------------------------------------------------------------------------------

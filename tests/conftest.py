@@ -120,8 +120,10 @@ def db(migrated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
 
 def _clear_caches() -> None:
     from dummi.batch.dispatch import get_batch_jobs
+    from dummi.db.replica import get_read_database
     from dummi.services.embedding_queue import get_embedding_queue
     from dummi.services.recommendation_service import get_engine
+    from dummi.services.result_cache import get_result_cache
     from dummi.services.training_dispatch import get_training_dispatcher
 
     get_settings.cache_clear()
@@ -130,6 +132,8 @@ def _clear_caches() -> None:
     get_training_dispatcher.cache_clear()
     get_engine.cache_clear()
     get_batch_jobs.cache_clear()
+    get_read_database.cache_clear()
+    get_result_cache.cache_clear()
 
 
 @pytest.fixture
@@ -227,40 +231,61 @@ def write_tastes(folder: Path, users: int = 60, per_topic: int = 12) -> Path:
     return folder
 
 
+class PostgresServer:
+    """A real Postgres of the embedded server's binaries, listening on a loopback TCP port (the embedded one
+    listens on a socket only), run as the pgserver user when the tests run as root (Postgres refuses root).
+    For what needs TCP (Spark's JDBC reads) and for a primary with a streaming replica."""
+
+    def __init__(self, folder: Path) -> None:
+        import socket
+
+        from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.data, self.user = folder, folder / "data", None
+        if os.geteuid() == 0:
+            import pwd
+
+            self.user = "pgserver"
+            ensure_user_exists(self.user)
+            ensure_prefix_permissions(folder)  # the folders above it open to that user, as pgserver does
+            entry = pwd.getpwnam(self.user)
+            os.chown(folder, entry.pw_uid, entry.pw_gid)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def run(self, *args: str) -> None:
+        import subprocess
+
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        subprocess.run([str(POSTGRES_BIN_PATH / args[0]), *args[1:]], check=True, capture_output=True, user=self.user)
+
+    def init(self) -> PostgresServer:
+        self.run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "--encoding=utf8")
+        return self
+
+    def replica_of(self, primary: PostgresServer) -> PostgresServer:
+        """A streaming replica (hot standby) of ``primary``: a base backup that follows its WAL."""
+        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "-D", str(self.data),
+                 "-R", "-X", "stream")  # fmt: skip
+        return self
+
+    def start(self) -> PostgresServer:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder}"
+        self.run("pg_ctl", "-D", str(self.data), "-w", "-o", options, "-l", str(self.folder / "log"), "start")
+        return self
+
+    def stop(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+
 @pytest.fixture(scope="session")
 def tcp_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second real Postgres listening on a loopback TCP port (the embedded one listens on a socket only):
-    for what needs TCP, such as Spark's JDBC reads. Run from the same server binaries; as the pgserver user
-    when the tests run as root (Postgres refuses root)."""
-    import socket
-    import subprocess
-
-    from pgserver._commands import POSTGRES_BIN_PATH
-    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-    folder = tmp_path_factory.mktemp("tcp-postgres")
-    user = None
-    if os.geteuid() == 0:
-        import pwd
-
-        user = "pgserver"
-        ensure_user_exists(user)
-        ensure_prefix_permissions(folder)  # the folders above it open to that user, as pgserver does
-        entry = pwd.getpwnam(user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    data = folder / "data"
-
-    def run(*args: str) -> None:
-        subprocess.run([str(POSTGRES_BIN_PATH / args[0]), *args[1:]], check=True, capture_output=True, user=user)
-
-    run("initdb", "-D", str(data), "--auth=trust", "-U", "postgres", "--encoding=utf8")
-    run(
-        "pg_ctl", "-D", str(data), "-w", "-o", f"-h 127.0.0.1 -p {port} -k {folder}", "-l", str(folder / "log"), "start"
-    )
+    server = PostgresServer(tmp_path_factory.mktemp("tcp-postgres")).init().start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        run("pg_ctl", "-D", str(data), "-w", "-m", "fast", "stop")
+        server.stop()

@@ -29,6 +29,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         None if args.no_sample else args.sample_data,
         workers=args.workers,
         access_log=not args.no_access_log,
+        result_cache=args.result_cache,
     )
     return 0
 
@@ -366,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=int(os.environ.get("DUMMI_WORKERS", "1")), help="server processes (uvicorn)"
     )
     run.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    run.add_argument(
+        "--result-cache",
+        action="store_true",
+        help="cache ranked answers in a redis-server this command starts and stops (or DUMMI_RESULT_CACHE_URL)",
+    )
     run.set_defaults(func=_cmd_run)
 
     mig = sub.add_parser("migrate", help="apply database migrations")

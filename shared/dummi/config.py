@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     database_secret_arn: str | None = Field(
         default=None, description="Secrets Manager secret with host, port, username, password, dbname"
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="a read replica: read-only routes and serving's catalog reads go there while it answers "
+        "(writes, auth and a user's own events stay on the primary)",
+    )
+    database_read_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret of the read replica (as DATABASE_SECRET_ARN)"
+    )
     database_secret_max_age: int = Field(default=300, ge=0, description="seconds the secret is cached")
     dummi_data_dir: Path = Field(default=Path(".dummi"), description="local data folder (embedded Postgres, artifacts)")
     dummi_db_pool_size: int = Field(default=1, ge=1, le=64, description="connections per process; 1 in Lambda")
@@ -38,6 +46,12 @@ class Settings(BaseSettings):
         default="off", description="after a write: background | sqs | inline | off (training embeds pending rows)"
     )
     dummi_embedding_queue_url: str | None = Field(default=None, description="SQS queue for sqs mode")
+    dummi_result_cache_url: str | None = Field(
+        default=None,
+        description="redis:// or rediss:// URL of a Redis/Valkey server caching ranked answers (off when unset; "
+        "`dummi run --result-cache` starts a local redis-server)",
+    )
+    dummi_result_cache_ttl_seconds: int = Field(default=300, ge=1, le=86_400, description="a cached answer's life")
     dummi_batch_queue_url: str | None = Field(
         default=None, description="SQS queue of batch jobs' steps (AWS); unset: a worker thread in this process"
     )

@@ -127,7 +127,15 @@ def create_worker_app():
     return _serving_app()
 
 
-def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, access_log: bool = True) -> None:
+def serve(
+    host: str,
+    port: int,
+    sample_data: Path | None,
+    *,
+    workers: int = 1,
+    access_log: bool = True,
+    result_cache: bool = False,
+) -> None:
     os.environ.setdefault("DUMMI_DB_POOL_SIZE", LOCAL_POOL_SIZE)
     # Writes are embedded by a worker thread right after they commit; training runs in a thread.
     os.environ.setdefault("DUMMI_EMBEDDING_MODE", "background")
@@ -146,6 +154,15 @@ def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, a
     # so the embedded Postgres is stopped cleanly rather than left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     prepare(sample_data)
+    cache = None
+    if result_cache and not get_settings().dummi_result_cache_url:
+        from dummi.local_cache import LocalCacheServer
+
+        cache = LocalCacheServer(get_settings().data_dir / "cache").start()
+        os.environ["DUMMI_RESULT_CACHE_URL"] = cache.url  # the workers read it too
+        get_settings.cache_clear()
+    if get_settings().dummi_result_cache_url:
+        print(f"dummi: result cache: {get_settings().dummi_result_cache_url}", flush=True)
     if get_settings().auth_enabled:
         print("dummi: auth: on (DUMMI_AUTH=on): send X-API-Key; make one with `dummi keys create`", flush=True)
     else:
@@ -172,6 +189,9 @@ def serve(host: str, port: int, sample_data: Path | None, *, workers: int = 1, a
             uvicorn.run(_serving_app(), host=host, port=port, log_level="info", access_log=access_log)
     finally:
         shutdown()  # settings were read before DATABASE_URL was set for the workers: an embedded server stops
+        if cache is not None:
+            cache.stop()
+            print("dummi: result cache server stopped", flush=True)
 
 
 def shutdown() -> None:

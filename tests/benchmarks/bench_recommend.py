@@ -3,13 +3,16 @@ on a local socket), the recommendations function's cold start (fresh process: im
 and peak RSS, on synthetic data: N items in topics (clustered unit vectors), N users with ~10 events each.
 
     .venv/bin/python tests/benchmarks/bench_recommend.py [items=100000] [users=100000] [--core-only 1000000]
-        [--keep=DIR] [--logging-cost] [--explore-cost] [--filter-cost]
+        [--keep=DIR] [--logging-cost] [--explore-cost] [--filter-cost] [--batch=N]
 
 --logging-cost measures what logging each answer (the impression INSERT) adds: blocks of 50 requests with
 the log written and 50 with it replaced by a stub, interleaved, 1,000 of each, in one process.
 --explore-cost likewise compares the default request (one exploration slot) with explore_slots 0.
 --filter-cost likewise compares unfiltered requests with requests filtered to 10% and to 1% of the items
 (`properties.p10` / `properties.p1`), each filtered answer checked to hold 10 matching items.
+
+--batch=N answers N users (u0..) as `dummi batch-recommend` does (same process: the model loaded once,
+chunks of 1,000, the output written whole) and prints users per second.
 
 --core-only N measures the recommender itself (no Postgres, no training: a synthetic model of N items)
 for catalogs too large to load and train here in a few minutes.
@@ -219,6 +222,24 @@ print(json.dumps({{"import_s": imported, "first_response_s": time.perf_counter()
 """
 
 
+def bench_batch(db, n_users: int, folder: Path) -> None:
+    """N users through the batch job's steps in this process, as `dummi batch-recommend` runs them."""
+    from dummi.batch.files import batch_file
+    from dummi.batch.options import BatchOptions
+    from dummi.services.recommendation_service import get_engine
+
+    source, out = folder / "batch-users.jsonl", folder / "batch-recs.jsonl"
+    source.write_text("".join(json.dumps({"userId": f"u{u}"}) + "\n" for u in range(n_users)))
+    started = time.perf_counter()
+    job, _ = batch_file(db, get_engine, source, out, BatchOptions(), chunk_size=1000)
+    seconds = time.perf_counter() - started
+    assert job.lines_done == n_users and job.errors == 0, job
+    print(
+        f"batch: {n_users} users in {seconds:.1f}s = {n_users / seconds:.0f} users/s "
+        f"({job.chunks_total} chunks, model {job.model_versions[0]}, output {out.stat().st_size / 1e6:.0f} MB)"
+    )
+
+
 def core_only(n_items: int) -> None:
     """The recommender on a synthetic model of n_items (NMF-shaped factors, HNSW index), no Postgres."""
     from dummi.ml.collaborative import FactorModel
@@ -304,6 +325,10 @@ def main() -> None:
                 assert run.state == "succeeded", run.error
                 print(f"trained in {time.perf_counter() - t:.0f}s: {run.timings}")
             db.read(lambda c: c.run("ANALYZE"))
+            batch = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--batch=")), None)
+            if batch:
+                bench_batch(db, min(batch, n_users), data)
+                return
             # Cold start first: after the warm loop this process's idle OpenMP threads would still be
             # spinning on the two cores and slow the fresh process down.
             runs = [

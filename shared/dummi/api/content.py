@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from dummi.api.auth import READ, WRITE, ApiKey, check_scope
-from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
+from dummi.api.deps import DatabaseDep, EmbeddingQueueDep, ReadDatabaseDep
 from dummi.api.errors import create_responses, error_responses
 from dummi.api.schemas import (
     DEFAULT_PAGE_SIZE,
@@ -80,7 +80,7 @@ def create_content(body: ContentCreate, db: DatabaseDep, queue: EmbeddingQueueDe
 @router.get("/category/{category}", dependencies=[READ], responses=error_responses(503))
 async def list_category(
     category: CategoryPath,
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     request: Request,
     key: ApiKey,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
@@ -100,7 +100,7 @@ async def list_category(
 
 
 @router.get("/{content_id}", dependencies=[READ], responses=error_responses(404, 503))
-def get_content(content_id: ContentIdPath, db: DatabaseDep) -> ContentPublic:
+def get_content(content_id: ContentIdPath, db: ReadDatabaseDep) -> ContentPublic:
     """Every field of the item, taken down or not (a hidden item stays readable by id)."""
     return _public(content_service.get_content(db, content_id))
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 
 from dummi.api.auth import ADMIN, READ
-from dummi.api.deps import DatabaseDep
+from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import Instant, StrictFloat, StrictModel, bounded_whole
 from dummi.experiments.assignment import Experiment
@@ -204,13 +204,13 @@ def create_experiment(body: ExperimentCreate, db: DatabaseDep) -> ExperimentPubl
 
 
 @router.get("", dependencies=[READ], responses=error_responses(503))
-def list_experiments(db: DatabaseDep) -> list[ExperimentPublic]:
+def list_experiments(db: ReadDatabaseDep) -> list[ExperimentPublic]:
     """Every experiment, oldest first."""
     return [_public(e) for e in experiments_service.list_all(db)]
 
 
 @router.get("/{name}", dependencies=[READ], responses=error_responses(404, 503))
-def get_experiment(name: NamePath, db: DatabaseDep) -> ExperimentPublic:
+def get_experiment(name: NamePath, db: ReadDatabaseDep) -> ExperimentPublic:
     return _public(experiments_service.get(db, name))
 
 
@@ -227,7 +227,7 @@ def set_traffic(name: NamePath, body: TrafficUpdate, db: DatabaseDep) -> Experim
 
 
 @router.get("/{name}/results", dependencies=[READ], responses=error_responses(404, 503))
-def experiment_results(name: NamePath, db: DatabaseDep) -> ExperimentResults:
+def experiment_results(name: NamePath, db: ReadDatabaseDep) -> ExperimentResults:
     """Per variant: users, impressions, clicks, CTR with a 95% interval, the lift over the control with an
     always-valid interval (look as often as you like), and a sample-ratio-mismatch check."""
     return _results(experiments_service.results(db, name))

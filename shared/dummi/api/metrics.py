@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from dummi.api.auth import READ
-from dummi.api.deps import DatabaseDep
+from dummi.api.deps import ReadDatabaseDep
 from dummi.api.errors import error_responses
 from dummi.services import online_metrics_service
 from dummi.services.online_metrics_service import DIMENSIONS
@@ -67,7 +67,7 @@ Day = Annotated[date, BeforeValidator(_calendar_day), WithJsonSchema({"type": "s
 
 @router.get("/online", responses=error_responses(503), response_model_by_alias=True)
 def online_metrics(
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     from_: Annotated[Day | None, Query(alias="from", description="first day (UTC); default: 6 days ago")] = None,
     to: Annotated[Day | None, Query(description="last day (UTC), included; default: today")] = None,
     group_by: Annotated[

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError
 
 from dummi.api.auth import READ
-from dummi.api.deps import DatabaseDep
+from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import (
     MAX_CATEGORY_LENGTH,
@@ -261,7 +261,7 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
 
 @router.get("/recommendations/popular", responses=error_responses(503), openapi_extra=FILTERS_PARAMETER)
 def popular(
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     engine: EngineDep,
     category: Annotated[str | None, Query(min_length=1, max_length=MAX_CATEGORY_LENGTH)] = None,
     n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
@@ -276,7 +276,7 @@ def popular(
 @router.get("/content/{content_id}/similar", responses=error_responses(404, 503), openapi_extra=FILTERS_PARAMETER)
 def similar(
     content_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     engine: EngineDep,
     n: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 10,
     user_id: UserQuery = None,

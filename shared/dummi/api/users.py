@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from dummi.api.auth import ADMIN, READ, WRITE
-from dummi.api.deps import DatabaseDep, EmbeddingQueueDep
+from dummi.api.deps import DatabaseDep, EmbeddingQueueDep, ReadDatabaseDep
 from dummi.api.errors import create_responses, error_responses
 from dummi.api.schemas import (
     DEFAULT_HISTORY_LIMIT,
@@ -62,7 +62,9 @@ def create_user(body: UserCreate, db: DatabaseDep, queue: EmbeddingQueueDep, res
 
 
 @router.get("/{user_id}", dependencies=[READ], responses=error_responses(404, 503))
-def get_user(user_id: UserIdPath, db: DatabaseDep, history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT) -> UserPublic:
+def get_user(
+    user_id: UserIdPath, db: ReadDatabaseDep, history_limit: HistoryLimit = DEFAULT_HISTORY_LIMIT
+) -> UserPublic:
     """A user with `history`: the content ids it interacted with, most recent first."""
     return _public(users_service.get_user(db, user_id, history_limit=history_limit))
 
@@ -84,7 +86,7 @@ class SuggestedInterests(BaseModel):
 @router.get("/{user_id}/suggested-interests", dependencies=[READ], responses=error_responses(404, 503))
 def suggested_interests(
     user_id: UserIdPath,
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     n: Annotated[int, Query(ge=1, le=50, description="how many to suggest")] = 5,
 ) -> SuggestedInterests:
     """Interests worth asking this user about (the seed's "request additional interest preferences"):

@@ -216,9 +216,10 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def database_from_settings(settings: Settings) -> Database:
+def database_from_settings(settings: Settings, url: Callable[[], str] | None = None) -> Database:
+    """A pool with the settings' sizes and timeouts, to the primary or to ``url`` (a read replica)."""
     return Database(
-        lambda: resolve_database_url(settings),
+        url or (lambda: resolve_database_url(settings)),
         pool_size=settings.dummi_db_pool_size,
         connect_timeout=settings.dummi_db_connect_timeout,
         statement_timeout_ms=settings.dummi_db_statement_timeout_ms,

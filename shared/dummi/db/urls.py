@@ -75,6 +75,20 @@ def url_from_secret(secret: dict[str, Any]) -> str:
     return f"postgresql://{user}:{password}@{host}:{port}/{dbname}?sslmode={sslmode}"
 
 
+def resolve_read_url(settings: Settings) -> str | None:
+    """The read replica's URL (DATABASE_READ_URL, else DATABASE_READ_SECRET_ARN), or None: no replica."""
+    if settings.database_read_url:
+        return settings.database_read_url
+    if settings.database_read_secret_arn:
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = parameters.get_secret(
+            settings.database_read_secret_arn, transform="json", max_age=settings.database_secret_max_age
+        )
+        return url_from_secret(secret)
+    return None
+
+
 def resolve_database_url(settings: Settings) -> str:
     """The URL to connect to now; called for every new connection, so a rotated secret is picked up."""
     if settings.database_url:

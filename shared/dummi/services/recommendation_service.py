@@ -31,6 +31,7 @@ from dummi.ml.recommender import (
 from dummi.ml.vector_index import build_index
 from dummi.services.catalog_view import CatalogView
 from dummi.services.experiments_service import ExperimentCache
+from dummi.services.result_cache import ResultCache, answer_key, decode, encode
 
 FRESH_REFRESH_SECONDS = 5.0
 # Catalog changes (new content, take-downs, changed fields and vectors) are re-read this often: a hidden,
@@ -66,8 +67,14 @@ class RecommendationEngine:
         fresh_refresh: float = FRESH_REFRESH_SECONDS,
         experiments: ExperimentCache | None = None,
         catalog_refresh: float = CATALOG_REFRESH_SECONDS,
+        reads: Database | None = None,
+        cache: ResultCache | None = None,
     ):
         self._db = db
+        # The catalog's refreshes and exploration's counts may come from a read replica (dummi.db.replica); the
+        # user's own state never does (a like changes the very next answer).
+        self._reads = reads
+        self.cache = cache  # ranked answers in Redis/Valkey (dummi.services.result_cache), or None
         self._models = models
         self._experiments = experiments or ExperimentCache(db, refresh=fresh_refresh)
         self._variants: dict[tuple[str, str], tuple[HybridRecommender, HybridRecommender]] = {}
@@ -103,7 +110,7 @@ class RecommendationEngine:
         if stale():
             with self._lock:  # one thread reads the changes; the others wait for it, then find them read
                 if stale():
-                    self._refresh(db or self._db, loaded, version)
+                    self._refresh(self._reads or db or self._db, loaded, version)
                     self._checked = time.monotonic()
         return self._recommender, version
 
@@ -157,14 +164,18 @@ class RecommendationEngine:
             if chosen is not None:  # None: the model lacks the variant's algorithm (the next training adds it)
                 recommender, request = chosen, overrides.apply(request)
                 experiment, variant = assignment.experiment, assignment.variant.name
-        arms = self._explore_arms(db, recommender) if explore_slots(request) > 0 else None
-        return Served(
-            recommender.recommend(state, request, arms),
-            version,
-            recommender.needs_interests(state),
-            experiment,
-            variant,
-        )
+        key = recommendations = None
+        if self.cache is not None:
+            key = answer_key(version, f"{experiment}/{variant}", request, state)
+            found = self.cache.get(key)
+            recommendations = _from_cache(recommender, found, request)
+            self.cache.count(found, served=recommendations is not None)
+        if recommendations is None:
+            arms = self._explore_arms(self._reads or db, recommender) if explore_slots(request) > 0 else None
+            recommendations = recommender.recommend(state, request, arms)
+            if key is not None:
+                self.cache.set(key, encode(recommendations))
+        return Served(recommendations, version, recommender.needs_interests(state), experiment, variant)
 
     def _explore_arms(self, db: Database, recommender: HybridRecommender) -> ExploreArms:
         """Young items and their counts on this recommender's positions; the counts are re-read at most every
@@ -230,15 +241,45 @@ class RecommendationEngine:
         return Served(recommender.similar(content_id, n, vector=from_bytes(blob), filters=filters), version)
 
 
+def _from_cache(recommender: HybridRecommender, found: bytes | None, request: RankRequest) -> list | None:
+    """A cached answer as it may be served now, or None (a miss): every item still in the catalog, available
+    at this moment and in the request's category and filters; titles and categories as they are now."""
+    if found is None:
+        return None
+    catalog, now = recommender.catalog, time.time() if request.at is None else request.at
+    matching = catalog.matching(request.filters) if request.filters else None
+    out = []
+    for content_id, score, method, reason, propensity, context in decode(found):
+        pos = recommender.position.get(content_id)
+        if pos is None or pos >= catalog.size or not catalog.is_available(pos, now):
+            return None
+        if request.category is not None and catalog.categories[pos] != request.category:
+            return None
+        if matching is not None and not matching[pos]:
+            return None
+        title, category = catalog.titles[pos], catalog.categories[pos]
+        out.append(Recommendation(content_id, title, category, score, method, reason, propensity, context))
+    return out
+
+
 @lru_cache(maxsize=1)
 def get_engine() -> RecommendationEngine:
     from dummi.artifacts.store import get_artifact_store
     from dummi.config import get_settings
     from dummi.db.connection import get_database
+    from dummi.db.replica import get_read_database
+    from dummi.services.result_cache import get_result_cache
 
     settings = get_settings()
     models = ModelCache(get_artifact_store, parse_bundle, check_interval=settings.dummi_model_check_seconds)
     # new content shows up as soon as a newer model would: `make run` checks every 3 s, AWS every 5 s
     fresh_refresh = min(FRESH_REFRESH_SECONDS, float(settings.dummi_model_check_seconds))
     catalog_refresh = min(CATALOG_REFRESH_SECONDS, float(settings.dummi_model_check_seconds))
-    return RecommendationEngine(get_database(), models, fresh_refresh=fresh_refresh, catalog_refresh=catalog_refresh)
+    return RecommendationEngine(
+        get_database(),
+        models,
+        fresh_refresh=fresh_refresh,
+        catalog_refresh=catalog_refresh,
+        reads=get_read_database(),
+        cache=get_result_cache(),
+    )
