@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     )
     dummi_cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty = none")
     dummi_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get a 413")
+    dummi_max_in_flight: int = Field(
+        default=0,
+        ge=0,
+        description="requests one process handles or queues at once; more are answered 503 with Retry-After at "
+        "once (0: no bound; `dummi run` sets 2 x its handler threads; a Lambda container serves one at a time)",
+    )
 
     dummi_attribution_window_minutes: float = Field(
         default=30.0,

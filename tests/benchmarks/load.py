@@ -140,6 +140,7 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
     statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     acknowledged: list[str] = []
     errors: list[str] = []
+    shed: list[float] = []  # how long a request waited for its 503
     tasks: set[asyncio.Task] = set()
     by_second: dict[int, list[float]] = defaultdict(list)  # latencies by the second they were scheduled in
     listed: list[tuple[float, list[str]]] = []  # (sent at, ids) of recommend answers, with --take-downs
@@ -158,9 +159,12 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
             return
         finally:
             idle.put_nowait(conn)
+        statuses[kind][status] += 1
+        if status == 503:  # shed at capacity (Retry-After): counted apart, neither answered nor an error
+            shed.append(time.perf_counter() - scheduled)
+            return
         latencies[kind].append(time.perf_counter() - scheduled)
         by_second[int(scheduled - started)].append(latencies[kind][-1])
-        statuses[kind][status] += 1
         if status >= 400 and len(errors) < 20:
             errors.append(f"{kind} {status}: {data[:200]!r}")
         if event_id and status == 201:
@@ -221,6 +225,7 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
         "statuses": statuses,
         "acknowledged": acknowledged,
         "errors": errors,
+        "shed": shed,
         "by_second": by_second,
         "take_downs": _last_appearances(listed, taken),
     }
@@ -332,7 +337,11 @@ def main() -> int:
         warm = asyncio.run(run_load(port, argparse.Namespace(**{**vars(args), "seconds": 3, "rate": args.rate / 2})))
         if warm["errors"]:
             raise SystemExit(f"warm-up failed: {warm['errors'][0]}")
-        print(f"server up on :{port} ({args.workers} workers); warm-up {warm['sent']} requests", flush=True)
+        print(
+            f"server up on :{port} ({args.workers} workers); warm-up {warm['sent']} requests"
+            + (f", {len(warm['shed'])} shed while the workers loaded the model" if warm["shed"] else ""),
+            flush=True,
+        )
         before = db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))[0][0]
         postgres_pid = _servers[(data_dir / "pg").resolve()].get_pid()
         cpu_before, pg_before = tree_cpu(server.pid), tree_cpu(postgres_pid)
@@ -375,6 +384,10 @@ def main() -> int:
     errors = result["errors"]
     acknowledged = len(result["acknowledged"])
     print(f"  errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+    shed = result["shed"]
+    if shed:
+        print(f"  shed at capacity (503 with Retry-After): {len(shed)} of {result['sent']}, answered in p50"
+              f" {percentile(shed, 50) * 1000:.1f} ms, p99 {percentile(shed, 99) * 1000:.1f} ms")  # fmt: skip
     print(f"  interactions acknowledged {acknowledged}; stored with those event ids {stored[0]}"
           f" (distinct {stored[1]}); table grew by {after - before}")  # fmt: skip
     elapsed = result["elapsed"]

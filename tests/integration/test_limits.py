@@ -102,3 +102,44 @@ def test_a_whole_float_is_a_fine_count_and_blank_labels_are_refused(client):
     assert blank.status_code == 422 and blank.json()["detail"][0]["loc"] == ["body", "interests", 1]
     assert client.put("/users/u", json={"interests": None}).status_code == 422
     assert client.put("/users/u", json={}).status_code == 422
+
+
+def test_past_capacity_requests_are_shed_at_once_with_retry_after():
+    """LoadShedding on a real ASGI app: two requests held in handlers fill it, the third hears 503 with
+    Retry-After at once (no queueing), /health still answers, and once one finishes requests are served."""
+    import threading
+    import time
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from dummi.api.limits import LoadShedding
+
+    release, entered = threading.Event(), threading.Semaphore(0)
+    app = FastAPI()
+
+    @app.get("/slow")
+    def slow():
+        entered.release()
+        release.wait(10)
+        return {"ok": True}
+
+    @app.get("/health")
+    def health():
+        return {"ok": True}
+
+    app.add_middleware(LoadShedding, max_in_flight=2)
+    with TestClient(app) as client:
+        held = [threading.Thread(target=client.get, args=("/slow",)) for _ in range(2)]
+        for thread in held:
+            thread.start()
+        assert entered.acquire(timeout=5) and entered.acquire(timeout=5)
+        started = time.perf_counter()
+        response = client.get("/slow")
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert response.json()["code"] == "overloaded" and time.perf_counter() - started < 0.5
+        assert client.get("/health").status_code == 200
+        release.set()
+        for thread in held:
+            thread.join(5)
+        assert client.get("/slow").status_code == 200

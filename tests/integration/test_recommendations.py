@@ -135,26 +135,27 @@ def test_seen_items_never_return(client, catalog):
 
 
 def test_a_like_moves_similar_items_up_and_a_skip_moves_them_down(client, catalog):
-    # a python fan starts liking cooking: cooking items rise in the very next answer, without retraining
-    before = ids(recommend(client, "python-fan-4", n_recommendations=10))
+    # a python fan starts liking cooking: cooking items rise in the very next answer, without retraining (the
+    # ranking's own order: an exploration slot would draw a young item at random)
+    before = ids(recommend(client, "python-fan-4", n_recommendations=10, explore_slots=0))
     for item in ("cooking-0", "cooking-1", "cooking-5"):
         client.post(
             "/recommendations/interact",
             json={"user_id": "python-fan-4", "content_id": item, "interaction_type": "like"},
         )
-    after = ids(recommend(client, "python-fan-4", n_recommendations=10))
+    after = ids(recommend(client, "python-fan-4", n_recommendations=10, explore_slots=0))
     cooking_before = sum(i.startswith("cooking-") for i in before)
     cooking_after = sum(i.startswith("cooking-") for i in after)
     assert cooking_after > cooking_before
 
     # a skip pushes the skipped item's close neighbours down
-    ranked = ids(recommend(client, "cooking-fan-0", n_recommendations=20))
+    ranked = ids(recommend(client, "cooking-fan-0", n_recommendations=20, explore_slots=0))
     target = "cooking-9"  # "Grilling steak": its neighbours are the other cooking items
     client.post(
         "/recommendations/interact",
         json={"user_id": "cooking-fan-0", "content_id": "cooking-6", "interaction_type": "skip"},
     )
-    reranked = ids(recommend(client, "cooking-fan-0", n_recommendations=20))
+    reranked = ids(recommend(client, "cooking-fan-0", n_recommendations=20, explore_slots=0))
     assert "cooking-6" not in reranked
     cooking_rank = lambda lst: sum(lst.index(i) for i in lst if i.startswith("cooking-") and i != target)  # noqa: E731
     assert target not in ranked or cooking_rank(reranked) >= cooking_rank([i for i in ranked if i != "cooking-6"])

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from dummi import __version__
 from dummi.api.auth import API_KEY_HEADER
 from dummi.api.errors import install_error_handlers, reject_unknown_query
-from dummi.api.limits import BodySizeLimit
+from dummi.api.limits import BodySizeLimit, LoadShedding
 from dummi.config import get_settings
 
 DESCRIPTION = (
@@ -41,6 +41,8 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
             allow_headers=["Content-Type", API_KEY_HEADER],
             max_age=600,
         )
+    if settings.dummi_max_in_flight:  # outermost: a shed request costs no body read and no routing
+        app.add_middleware(LoadShedding, max_in_flight=settings.dummi_max_in_flight)
     for router in routers:
         app.include_router(router)
     return app

@@ -46,3 +46,37 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+OVERLOADED = 503
+
+
+class LoadShedding:
+    """At most ``max_in_flight`` requests are handled (or wait for a handler thread) in this process; the
+    next is answered 503 with ``Retry-After`` at once, so that past capacity a client hears "busy" in a
+    millisecond instead of queueing for seconds behind everyone else (and retries, or goes elsewhere).
+    /health is never shed (an orchestrator would take a busy server for a dead one)."""
+
+    def __init__(self, app: ASGIApp, max_in_flight: int, retry_after_seconds: int = 1) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.retry_after = str(retry_after_seconds)
+        self.in_flight = 0
+        self.shed = 0  # how many were turned away (the health route reports it)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            self.shed += 1
+            body = error_body("the server is at capacity; retry shortly", "overloaded")
+            await JSONResponse(body, status_code=OVERLOADED, headers={"Retry-After": self.retry_after})(
+                scope, receive, send
+            )
+            return
+        self.in_flight += 1  # one event loop: no lock needed
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NO_MODEL_RECHECK_SECONDS = 5.0
+FETCH_THREADS = 8
 
 
 class ArtifactIntegrityError(Exception):
@@ -46,12 +48,18 @@ def load_version(store: ArtifactStore, version: str, manifest_sha256: str | None
     if manifest_sha256 is not None and sha256(manifest_bytes) != manifest_sha256:
         raise ArtifactIntegrityError(f"manifest of {version} does not match the pointer's checksum")
     manifest = json.loads(manifest_bytes)
-    files = {}
-    for name, meta in manifest["files"].items():
+
+    def fetch(item: tuple[str, dict]) -> tuple[str, bytes]:
+        name, meta = item
         data = store.get(f"{MODELS}/{version}/{name}")
         if len(data) != meta["bytes"] or sha256(data) != meta["sha256"]:
             raise ArtifactIntegrityError(f"{version}/{name} is corrupted (checksum mismatch)")
-        files[name] = data
+        return name, data
+
+    # Downloads and checksums release the GIL: the files come in at once (S3 GETs in parallel; locally the
+    # reads and hashes of the big files overlap), which is most of a cold start's loading.
+    with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+        files = dict(pool.map(fetch, manifest["files"].items()))
     return manifest, files
 
 

@@ -87,3 +87,20 @@ def _ensure_database(server: Any, database: str) -> None:
             conn.run(f'CREATE DATABASE "{database}"')
     finally:
         conn.close()
+
+
+def background_priority(db: Any, niceness: int = 19) -> bool:
+    """Give the embedded server's backend behind ``db`` (a pool of one connection) and the calling thread
+    the lowest CPU priority, so that background work on this machine (the online metrics job) does not take
+    the cores from requests. Only for the embedded server, whose backends are this machine's processes; False
+    where it could not (another host's database, no permission)."""
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)  # Linux: this thread only
+        pid = int(db.read(lambda conn: conn.run("SELECT pg_backend_pid()"))[0][0])
+        os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    except (OSError, AttributeError):
+        return False
+    return True

@@ -72,6 +72,7 @@ class Catalog:
         self._nothing_blocked = not self.blocked.any() and not len(self._windowed)
         self._columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._tag_positions: dict[str, np.ndarray] | None = None
+        self._category_positions: dict[str, np.ndarray] | None = None
 
     @property
     def size(self) -> int:
@@ -135,7 +136,10 @@ class Catalog:
 
     def _condition(self, fld: str, op: str, value: Any) -> np.ndarray:
         if fld == "category":
-            found = np.isin(self.category_array, list(value))
+            found = np.zeros(self.size, bool)
+            index = self._categories()
+            for v in value:
+                found[index.get(v, [])] = True
         elif fld == "tags":
             found = np.zeros(self.size, bool)
             index = self._tags()
@@ -179,6 +183,19 @@ class Catalog:
                     index.setdefault(tag, []).append(pos)
             self._tag_positions = {t: np.array(p, np.int64) for t, p in index.items()}
         return self._tag_positions
+
+    def _categories(self) -> dict[str, np.ndarray]:
+        """Category -> its positions, built once per catalog: a category's items are found without a pass
+        over every item's label (at 1M items, np.isin over the labels costs ~30 ms a request)."""
+        if self._category_positions is None:
+            index: dict[str, list[int]] = {}
+            for pos, category in enumerate(self.categories):
+                index.setdefault(category, []).append(pos)
+            self._category_positions = {c: np.array(p, np.int64) for c, p in index.items()}
+        return self._category_positions
+
+    def in_category(self, category: str) -> np.ndarray:
+        return self._condition("category", "in", (category,))
 
     def _column(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(strings: object, None where not a string; numbers: float64, NaN where not a number; booleans:

@@ -281,8 +281,13 @@ class HybridRecommender:
 
     def allowed(self, request: RankRequest) -> np.ndarray | None:
         """Mask of the items the request may be answered with (None: all): not taken down at the request's
-        time, and meeting its filters."""
-        return allowed_mask(self.catalog, request.at if request.at is not None else time.time(), request.filters)
+        time, meeting its filters, and in its category. The candidates are drawn from these, so a rare
+        category (0.1% of a million items) is scored exactly over its own items rather than hoped for among
+        the best of all (``_nearest``)."""
+        conditions = request.filters
+        if request.category is not None:
+            conditions = (*conditions, ("category", "in", (request.category,)))
+        return allowed_mask(self.catalog, request.at if request.at is not None else time.time(), conditions)
 
     def variant(self, settings: dict[str, Any], cf: CFModel | None) -> HybridRecommender:
         """This recommender with some ranking settings and the CF model replaced (an experiment's variant);
@@ -450,10 +455,8 @@ class HybridRecommender:
             else:
                 return np.empty(0, np.int64)
         keep = arms.young[ranked] & ~np.isin(ranked, blocked)
-        if parts.get("allowed") is not None:
+        if parts.get("allowed") is not None:  # taken down, filtered out or in another category
             keep &= parts["allowed"][ranked]
-        if request.category is not None:
-            keep &= self.category_array[ranked] == request.category
         return ranked[keep][:EXPLORE_CANDIDATES]
 
     def standardised_relevance(self, user: UserState, k: int) -> tuple[str, np.ndarray, np.ndarray]:
@@ -724,11 +727,9 @@ class HybridRecommender:
             pos = self.position.get(cid)
             if pos is not None:
                 scores[pos] = -np.inf
-        allowed = parts.get("allowed")
+        allowed = parts.get("allowed")  # taken down, filtered out or in another category
         if allowed is not None:
             scores[~allowed] = -np.inf
-        if request.category is not None:
-            scores[self.category_array != request.category] = -np.inf
         # close neighbours of skipped items are pushed down, in units of the relevance's own spread
         if len(profile.skipped) and float(self.settings["skip_penalty"]) > 0:
             self._push_down_skipped_neighbours(scores, profile.skipped, n, parts["relevance_stats"][1])
@@ -887,7 +888,7 @@ class HybridRecommender:
         relevance = np.log((order + 1e-4) / (order + 1e-4).sum())
         score = self._scorer(relevance, {"mode": "cold", "relevance_stats": _stats(relevance)})
         if category is not None:
-            order[self.category_array != category] = -np.inf
+            order[~self.catalog.in_category(category)] = -np.inf
         allowed = allowed_mask(self.catalog, at if at is not None else time.time(), filters)
         if allowed is not None:
             order[~allowed] = -np.inf
