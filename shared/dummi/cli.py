@@ -150,6 +150,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_batch_recommend(args: argparse.Namespace) -> int:
     import time
 
+    for name, value in SERVER_MATH_THREADS.items():  # one core per worker process, as the server does
+        os.environ.setdefault(name, value)
+
     from pydantic import ValidationError
 
     from dummi.batch.files import batch_file
@@ -180,12 +183,22 @@ def _cmd_batch_recommend(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         print(f"dummi batch-recommend: input: no file {args.input}", file=sys.stderr)
         return 2
+    if not 1 <= args.workers <= 64:
+        print("dummi batch-recommend: workers: 1 to 64", file=sys.stderr)
+        return 2
     db = get_database()
     migrate(db)
     started = time.perf_counter()
     try:
         job, resumed = batch_file(
-            db, get_engine, args.input, args.output, options, chunk_size=args.chunk_size, progress=BarProgress()
+            db,
+            get_engine,
+            args.input,
+            args.output,
+            options,
+            chunk_size=args.chunk_size,
+            progress=BarProgress(),
+            workers=args.workers,
         )
     except DummiError as exc:
         print(f"dummi batch-recommend: {exc.message}", file=sys.stderr)
@@ -436,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-cf", action="store_true", help="no collaborative filtering")
     batch.add_argument("--no-embeddings", action="store_true", help="no content similarity")
     batch.add_argument("--chunk-size", type=int, default=1000, help="lines a chunk (the unit of resume)")
+    batch.add_argument(
+        "--workers", type=int, default=1, help="processes answering chunks (one core each; each loads the model)"
+    )
     batch.set_defaults(func=_cmd_batch_recommend)
 
     ev = sub.add_parser("evaluate", help="import, train and recommend on a split; print the offline metrics")

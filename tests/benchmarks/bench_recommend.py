@@ -11,8 +11,9 @@ the log written and 50 with it replaced by a stub, interleaved, 1,000 of each, i
 --filter-cost likewise compares unfiltered requests with requests filtered to 10% and to 1% of the items
 (`properties.p10` / `properties.p1`), each filtered answer checked to hold 10 matching items.
 
---batch=N answers N users (u0..) as `dummi batch-recommend` does (same process: the model loaded once,
-chunks of 1,000, the output written whole) and prints users per second.
+--batch=N answers N users (u0..) as `dummi batch-recommend` does (the model loaded once per process,
+chunks of 1,000, the output written whole) and prints users per second; --batch-workers=K answers the
+chunks in K processes.
 
 --core-only N measures the recommender itself (no Postgres, no training: a synthetic model of N items)
 for catalogs too large to load and train here in a few minutes.
@@ -29,13 +30,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# The serving path's math on one thread, as `dummi run` runs it and as a one-vCPU Lambda does. Without this,
-# the warm figures measured in this process after its own training run measure the training's idle OpenMP
-# threads spinning on the two cores (2026-12-06, side by side: p50 15.95 against 5.09 ms).
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
-from _common import PEAK_RSS_SNIPPET, ROOT, in_fresh_process  # noqa: E402
+import numpy as np
+from _common import PEAK_RSS_SNIPPET, ROOT, in_fresh_process
 
 TOPICS = 50
 EVENTS_PER_USER = 10
@@ -227,7 +223,7 @@ print(json.dumps({{"import_s": imported, "first_response_s": time.perf_counter()
 """
 
 
-def bench_batch(db, n_users: int, folder: Path) -> None:
+def bench_batch(db, n_users: int, folder: Path, workers: int = 1) -> None:
     """N users through the batch job's steps in this process, as `dummi batch-recommend` runs them."""
     from dummi.batch.files import batch_file
     from dummi.batch.options import BatchOptions
@@ -236,12 +232,13 @@ def bench_batch(db, n_users: int, folder: Path) -> None:
     source, out = folder / "batch-users.jsonl", folder / "batch-recs.jsonl"
     source.write_text("".join(json.dumps({"userId": f"u{u}"}) + "\n" for u in range(n_users)))
     started = time.perf_counter()
-    job, _ = batch_file(db, get_engine, source, out, BatchOptions(), chunk_size=1000)
+    job, _ = batch_file(db, get_engine, source, out, BatchOptions(), chunk_size=1000, workers=workers)
     seconds = time.perf_counter() - started
     assert job.lines_done == n_users and job.errors == 0, job
     print(
         f"batch: {n_users} users in {seconds:.1f}s = {n_users / seconds:.0f} users/s "
-        f"({job.chunks_total} chunks, model {job.model_versions[0]}, output {out.stat().st_size / 1e6:.0f} MB)"
+        f"({workers} worker process(es), {job.chunks_total} chunks, model {job.model_versions[0]}, "
+        f"output {out.stat().st_size / 1e6:.0f} MB)"
     )
 
 
@@ -332,7 +329,8 @@ def main() -> None:
             db.read(lambda c: c.run("ANALYZE"))
             batch = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--batch=")), None)
             if batch:
-                bench_batch(db, min(batch, n_users), data)
+                workers = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--batch-workers=")), 1)
+                bench_batch(db, min(batch, n_users), data, workers)
                 return
             # Cold start first: after the warm loop this process's idle OpenMP threads would still be
             # spinning on the two cores and slow the fresh process down.

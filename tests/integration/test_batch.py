@@ -135,3 +135,14 @@ def test_a_bad_job_is_refused_with_the_field_at_fault(client, body, field):
     response = client.post("/batch-jobs", json=body)
     assert response.status_code in (400, 404, 422), response.text
     assert field in response.text
+
+
+def test_worker_processes_answer_the_same_lines_as_one_process(trained, tmp_path):
+    source = _input(tmp_path / "users.jsonl", [{"userId": f"u{i}"} for i in range(12)] + [{"userId": "nobody"}])
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"recs-{workers}.jsonl"
+        args = ["batch-recommend", "--input", str(source), "--output", str(out), "--chunk-size", "3"]
+        assert main([*args, "--workers", workers]) == 0
+        outputs.append([json.loads(line) for line in out.read_text().splitlines()])
+    assert outputs[0] == outputs[1] and len(outputs[1]) == 13

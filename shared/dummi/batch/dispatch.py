@@ -73,11 +73,60 @@ class InlineDispatcher:
     def send(self, messages: list[Message]) -> None:
         self.pending.extend(messages)
 
-    def drain(self, jobs: BatchJobs, after_step: Callable[[Message], None] = lambda m: None) -> None:
+    def drain(
+        self,
+        jobs: BatchJobs,
+        after_step: Callable[[Message], None] = lambda m: None,
+        *,
+        workers: int = 1,
+        worker_init: Callable[[], BatchJobs] | None = None,
+    ) -> None:
+        """Run the pending steps here; with ``workers`` > 1, the chunks in that many processes (each loads
+        the model once: ``worker_init`` builds its jobs), the split and the assembly here."""
         while self.pending:
+            chunks = [m for m in self.pending if m.get("step") == "chunk"]
+            if workers > 1 and worker_init is not None and len(chunks) > 1:
+                self.pending = deque(m for m in self.pending if m.get("step") != "chunk")
+                _in_processes(chunks, workers, worker_init, after_step)
+                continue
             message = self.pending.popleft()
             jobs.handle(message)
             after_step(message)
+
+
+_worker_jobs: BatchJobs | None = None
+
+
+def _start_worker(init: Callable[[], BatchJobs]) -> None:
+    global _worker_jobs
+    _worker_jobs = init()
+
+
+def _worker_step(message: Message) -> Message:
+    assert _worker_jobs is not None
+    _worker_jobs.handle(message)
+    return message
+
+
+def _in_processes(
+    chunks: list[Message], workers: int, init: Callable[[], BatchJobs], after_step: Callable[[Message], None]
+) -> None:
+    """The chunk steps over a pool of fresh processes (spawned: no connection or thread of this one is
+    inherited); the first failure stops the rest and is raised (finished chunks stay finished)."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(init,)) as pool:
+        futures = {pool.submit(_worker_step, m) for m in chunks}
+        while futures:
+            done, futures = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    for f in futures:
+                        f.cancel()
+                    raise future.exception()
+                after_step(future.result())
 
 
 def run_step(jobs: BatchJobs | None, message: Message) -> None:

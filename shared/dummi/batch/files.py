@@ -4,6 +4,7 @@ written; run the same command again after a stop and it goes on from the chunks 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,9 +41,10 @@ def batch_file(
     *,
     chunk_size: int,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> tuple[BatchJob, bool]:
     """(the finished job, whether it resumed an earlier run's chunks). The output is written whole (renamed
-    into place) only once every chunk is answered."""
+    into place) only once every chunk is answered. ``workers`` > 1 answers chunks in that many processes."""
     progress = progress or NullProgress()
     data = Path(input_path).read_bytes()
     work = work_dir(Path(output_path))
@@ -75,7 +77,8 @@ def batch_file(
     if resumed and job.chunks_total is not None:
         progress.start("answering chunks", job.chunks_total)
         progress.advance(job.chunks_done)
-    dispatcher.drain(jobs, advance)
+    init = functools.partial(_worker_jobs, str(work), db.url())
+    dispatcher.drain(jobs, advance, workers=workers, worker_init=init)
     job = jobs.get(job.job_id)
     progress.finish(f"{job.lines_done} lines, {job.errors} error lines")
     if job.state != "succeeded":
@@ -83,6 +86,15 @@ def batch_file(
     os.replace(work / OUTPUT_KEY, output_path)
     shutil.rmtree(work, ignore_errors=True)
     return job, resumed
+
+
+def _worker_jobs(work: str, database_url: str) -> BatchJobs:
+    """A worker process's jobs: the same database and chunk folder, its own engine (the model loaded once)."""
+    os.environ["DATABASE_URL"] = database_url
+    from dummi.db.connection import get_database
+    from dummi.services.recommendation_service import get_engine
+
+    return BatchJobs(get_database(), FileStore(Path(work)), get_engine, InlineDispatcher())
 
 
 def _earlier(jobs: BatchJobs, state_file: Path, identity: dict) -> BatchJob | None:
