@@ -150,9 +150,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_batch_recommend(args: argparse.Namespace) -> int:
     import time
 
-    for name, value in SERVER_MATH_THREADS.items():  # one core per worker process, as the server does
-        os.environ.setdefault(name, value)
-
     from pydantic import ValidationError
 
     from dummi.batch.files import batch_file

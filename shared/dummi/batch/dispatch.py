@@ -114,8 +114,13 @@ def _in_processes(
     """The chunk steps over a pool of fresh processes (spawned: no connection or thread of this one is
     inherited); the first failure stops the rest and is raised (finished chunks stay finished)."""
     import multiprocessing
+    import os
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
+    # one core per worker: with each process's math on every core, two workers on two cores answered 209
+    # users/s against 644 on one thread each (100K items)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # read by the spawned processes as they start
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(init,)) as pool:
         futures = {pool.submit(_worker_step, m) for m in chunks}
