@@ -69,8 +69,15 @@ def test_no_5xx_and_every_answer_conforms_to_the_spec(case, admin_key):
 
 def _breaks_rules_across_fields(case) -> bool:
     """POST /experiments bodies that fit the schema but break a rule JSON Schema cannot say: variant names
-    must differ, and the end must come after the start (and after now)."""
+    must differ, and the end must come after the start (and after now); POST /batch-jobs bodies whose output
+    is the input or inside the store's own folders."""
     from datetime import UTC, datetime
+
+    from dummi.batch.jobs import RESERVED_PREFIXES
+
+    if case.operation.label == "POST /batch-jobs" and isinstance(case.body, dict):
+        output = case.body.get("output")
+        return isinstance(output, str) and (output == case.body.get("input") or output.startswith(RESERVED_PREFIXES))
 
     body = case.body if case.operation.label == "POST /experiments" else None
     if not isinstance(body, dict) or not isinstance(body.get("variants"), list):

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from dummi.api.auth import ADMIN
 from dummi.api.errors import error_responses
 from dummi.api.schemas import StrictModel, bounded_whole
-from dummi.batch.jobs import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, BatchJobs
+from dummi.batch.jobs import DEFAULT_CHUNK_SIZE, KEY_PATTERN, MAX_CHUNK_SIZE, BatchJobs, key_problem
 from dummi.batch.options import BatchOptions
 from dummi.db.batch_repository import BatchJob
 
@@ -30,6 +30,7 @@ StoreKey = Annotated[
     Field(
         min_length=1,
         max_length=512,
+        pattern=KEY_PATTERN,
         description="a key under the artifact store (ARTIFACTS_URI): s3://bucket/prefix/<key> in AWS, "
         "<data dir>/artifacts/<key> locally",
     ),
@@ -44,6 +45,17 @@ class BatchJobRequest(StrictModel):
     chunk_size: bounded_whole(1, MAX_CHUNK_SIZE, "lines a chunk: the unit of parallel work and of resume") = (
         DEFAULT_CHUNK_SIZE
     )
+
+    @field_validator("output")
+    @classmethod
+    def _output_elsewhere(cls, output: str, info: ValidationInfo) -> str:
+        """Rules JSON Schema cannot say: not the input itself, not inside the store's own folders."""
+        if output == info.data.get("input"):
+            raise ValueError("must differ from input")
+        problem = key_problem(output, output=True)
+        if problem is not None:
+            raise ValueError(problem)
+        return output
 
 
 class BatchJobPublic(BaseModel):

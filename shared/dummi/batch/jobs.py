@@ -40,9 +40,10 @@ MAX_CHUNK_SIZE = 50_000
 # An 'assembling' job untouched this long lost its worker: a resume assembles it again.
 ASSEMBLY_STALE_SECONDS = 900.0
 JOBS_PREFIX = "batch-jobs/"
-# Keys a job may read or write: relative, no "..", not inside the store's own folders.
-_KEY = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.?(?:/|$))[A-Za-z0-9._/=-]{1,512}$")
-_RESERVED = ("models/", "model/", JOBS_PREFIX, "runs/", "exports/")
+# Keys a job may read or write: relative path segments that do not start with a dot (no "..", no "/x", no
+# "x//y"); the output not inside the store's own folders. Stated as JSON Schema in the API's request body.
+KEY_PATTERN = r"^[A-Za-z0-9_=-][A-Za-z0-9._=-]*(/[A-Za-z0-9_=-][A-Za-z0-9._=-]*)*$"
+RESERVED_PREFIXES = ("models/", "model/", JOBS_PREFIX, "runs/", "exports/")
 
 
 class Dispatcher(Protocol):
@@ -53,14 +54,13 @@ def _part(job_id: str, side: str, chunk: int) -> str:
     return f"{JOBS_PREFIX}{job_id}/{side}/{chunk:06d}.jsonl"
 
 
-def check_key(key: str, field: str) -> str:
-    if not _KEY.match(key) or key.endswith("/"):
-        raise InvalidRequestError(
-            f"{field}: a key under the artifact store (letters, digits, . _ - = /; no '..'), not {key!r}", field=field
-        )
-    if key.startswith(_RESERVED):
-        raise InvalidRequestError(f"{field}: {key!r} is inside the store's own folders", field=field)
-    return key
+def key_problem(key: str, *, output: bool = False) -> str | None:
+    """Why ``key`` may not be a job's input (or output), or None."""
+    if len(key) > 512 or not re.match(KEY_PATTERN, key):
+        return f"a key under the artifact store (segments of letters, digits, . _ - =; no '..'), not {key!r}"
+    if output and key.startswith(RESERVED_PREFIXES):
+        return f"{key!r} is inside the store's own folders ({', '.join(RESERVED_PREFIXES)})"
+    return None
 
 
 class BatchJobs:
@@ -77,8 +77,10 @@ class BatchJobs:
     def submit(
         self, input_key: str, output_key: str, options: BatchOptions, chunk_size: int = DEFAULT_CHUNK_SIZE
     ) -> BatchJob:
-        check_key(input_key, "input")
-        check_key(output_key, "output")
+        for field, key in (("input", input_key), ("output", output_key)):
+            problem = key_problem(key, output=field == "output")
+            if problem is not None:
+                raise InvalidRequestError(f"{field}: {problem}", field=field)
         if input_key == output_key:
             raise InvalidRequestError("output: must differ from input", field="output")
         if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
