@@ -43,7 +43,8 @@ JOBS_PREFIX = "batch-jobs/"
 # Keys a job may read or write: relative path segments that do not start with a dot (no "..", no "/x", no
 # "x//y"); the output not inside the store's own folders. Stated as JSON Schema in the API's request body.
 KEY_PATTERN = r"^[A-Za-z0-9_=-][A-Za-z0-9._=-]*(/[A-Za-z0-9_=-][A-Za-z0-9._=-]*)*$"
-RESERVED_PREFIXES = ("models/", "model/", JOBS_PREFIX, "runs/", "exports/")
+# the published models (dummi.artifacts.publish), training's staging files (dummi.training.spark), the jobs' own
+RESERVED_PREFIXES = ("models/", "staging/", JOBS_PREFIX)
 
 
 class Dispatcher(Protocol):

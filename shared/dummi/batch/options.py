@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, StrictBool
 
-from dummi.api.schemas import Category, Filters, StrictFloat, StrictModel, WholeNumber
+from dummi.api.schemas import Category, Filters, StrictFloat, StrictModel, WholeNumber, bounded_whole
 
 if TYPE_CHECKING:
     from dummi.ml.recommender import RankRequest
@@ -24,7 +24,7 @@ class BatchOptions(StrictModel):
     category: Category | None = None
     filters: Filters = []
     diversity: StrictFloat | None = Field(default=None, ge=0.0, le=1.0)
-    max_per_category: WholeNumber | None = Field(default=None, ge=1, le=MAX_RESULTS)
+    max_per_category: bounded_whole(1, MAX_RESULTS, "at most this many items of one category") | None = None
 
     def rank_request(self) -> RankRequest:
         from dummi.ml.recommender import RankRequest
