@@ -91,15 +91,21 @@ def _ensure_database(server: Any, database: str) -> None:
 
 def background_priority(db: Any, niceness: int = 19) -> bool:
     """Give the embedded server's backend behind ``db`` (a pool of one connection) and the calling thread
-    the lowest CPU priority, so that background work on this machine (the online metrics job) does not take
-    the cores from requests. Only for the embedded server, whose backends are this machine's processes; False
-    where it could not (another host's database, no permission)."""
+    the lowest CPU priority, and keep that backend's queries to itself (parallel query workers are processes
+    of their own, at normal priority), so that background work on this machine (the online metrics job) does
+    not take the cores from requests. Only for the embedded server, whose backends are this machine's
+    processes; False where it could not (another host's database, no permission)."""
     import os
     import threading
 
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)  # Linux: this thread only
-        pid = int(db.read(lambda conn: conn.run("SELECT pg_backend_pid()"))[0][0])
+
+        def own_backend(conn: Any) -> int:
+            conn.run("SET max_parallel_workers_per_gather = 0")
+            return int(conn.run("SELECT pg_backend_pid()")[0][0])
+
+        pid = db.read(own_backend)
         os.setpriority(os.PRIO_PROCESS, pid, niceness)
     except (OSError, AttributeError):
         return False
