@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from dummi.config import get_settings
@@ -37,10 +38,7 @@ def _serving_app():
     async def lifespan(_app):
         anyio.to_thread.current_default_thread_limiter().total_tokens = SERVER_THREADS
         threading.Thread(target=_warm_up, name="dummi-warm-up", daemon=True).start()
-        stop = threading.Event()
-        threading.Thread(target=_metrics_job, args=(stop,), name="dummi-metrics", daemon=True).start()
         yield
-        stop.set()
 
     app.router.lifespan_context = lifespan
     return app
@@ -60,9 +58,29 @@ def _warm_up() -> None:
         logger.warning("warm-up failed; loading on first use instead", exc_info=True)
 
 
+def _metrics_process(database_url: str) -> None:
+    """The online metrics job in a process of its own at the lowest CPU priority: as a thread of a serving
+    process its Python held that process's GIL while requests waited (`make load`: the seconds after its first
+    run were the slowest of every run)."""
+    os.environ["DATABASE_URL"] = database_url
+    os.nice(19)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    get_settings.cache_clear()
+    stop, parent = threading.Event(), os.getppid()
+
+    def watch_parent() -> None:  # a server killed without cleanup leaves no job running on its own
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        stop.set()
+
+    threading.Thread(target=watch_parent, name="dummi-parent-watch", daemon=True).start()
+    _metrics_job(stop)
+
+
 def _metrics_job(stop: threading.Event) -> None:
     """The online metrics job of the metrics function (hourly in AWS), every DUMMI_METRICS_INTERVAL_SECONDS
-    here (300 on make run), the first a minute after start; with --workers N, one worker per period runs it."""
+    here (300 on make run), the first a minute after start (a claim in the database keeps two servers on one
+    database from both running it)."""
     from dummi.db.state_repository import StateRepository
     from dummi.services import online_metrics_service
 
@@ -75,10 +93,9 @@ def _metrics_job(stop: threading.Event) -> None:
     while not stop.wait(wait):
         try:
             if job_db is None:
-                # Its own connection: on the embedded server it runs at the lowest CPU priority (and so does
-                # this thread), so that a run over a busy day's impressions does not stall the requests that
-                # share these cores (`make load`, fresh folder: recommend p99 52.1 ms niced, 27.7 ms with no parallel
-                # workers either, 10.8 ms with the job off).
+                # Its own connection: on the embedded server its backend runs at the lowest CPU priority too,
+                # without parallel workers, so that a run over a busy day's impressions does not stall the
+                # requests that share these cores.
                 from dummi.db.embedded import background_priority
                 from dummi.db.urls import resolve_database_url
 
@@ -185,11 +202,19 @@ def serve(
     print(
         f"dummi: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops the server and the database", flush=True
     )
+    from dummi.db.urls import resolve_database_url
+
+    metrics = None
+    if get_settings().dummi_metrics_interval_seconds > 0:
+        import multiprocessing
+
+        spawn = multiprocessing.get_context("spawn")
+        url = resolve_database_url(get_settings())
+        metrics = spawn.Process(target=_metrics_process, args=(url,), name="dummi-metrics", daemon=True)
+        metrics.start()
     try:
         if workers > 1:
             # Worker processes reach the database this process started (or DATABASE_URL) by its URL.
-            from dummi.db.urls import resolve_database_url
-
             os.environ["DATABASE_URL"] = resolve_database_url(get_settings())
             uvicorn.run(
                 "dummi.local_server:create_worker_app",
@@ -203,6 +228,9 @@ def serve(
         else:
             uvicorn.run(_serving_app(), host=host, port=port, log_level="info", access_log=access_log)
     finally:
+        if metrics is not None:
+            metrics.terminate()
+            metrics.join(10)
         shutdown()  # settings were read before DATABASE_URL was set for the workers: an embedded server stops
         if cache is not None:
             cache.stop()

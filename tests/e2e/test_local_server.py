@@ -23,24 +23,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _popen(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The server with its output in a file: a pipe nobody reads while it serves fills up (~650 access-log
+    lines) and then blocks the server's next write, stalling its requests for as long as the test runs."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def _output(proc: subprocess.Popen) -> str:
+    return proc.log.read_text()  # type: ignore[attr-defined]
+
+
 def _start(data_dir: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DUMMI_DB_POOL_SIZE")}
     env.update(DUMMI_DATA_DIR=str(data_dir), PORT=str(port))
-    return subprocess.Popen(
-        [sys.executable, "-m", "dummi.cli", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return _popen([sys.executable, "-m", "dummi.cli", "run"], env, data_dir.parent / f"server-{port}.log")
 
 
 def _wait_ready(proc: subprocess.Popen, base: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"server exited early:\n{proc.stdout.read()}")
+            pytest.fail(f"server exited early:\n{_output(proc)}")
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                 return
@@ -48,18 +55,18 @@ def _wait_ready(proc: subprocess.Popen, base: str, timeout: float = 60) -> None:
             pass
         time.sleep(0.2)
     proc.kill()
-    pytest.fail(f"server not ready in {timeout}s:\n{proc.stdout.read()}")
+    pytest.fail(f"server not ready in {timeout}s:\n{_output(proc)}")
 
 
 def _stop(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGINT)
     try:
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"server did not stop on SIGINT:\n{out}")
-    return out
+        proc.wait()
+        pytest.fail(f"server did not stop on SIGINT:\n{_output(proc)}")
+    return _output(proc)
 
 
 def test_dummi_run_serves_the_seed_flow_and_stops_cleanly(tmp_path):
@@ -120,14 +127,8 @@ def _start_workers(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DUMMI_DB_POOL_SIZE")}
     # as `make run` serves (the test session turns embedding on write off)
     env.update(DUMMI_DATA_DIR=str(data_dir), PORT=str(port), DUMMI_EMBEDDING_MODE="background")
-    return subprocess.Popen(
-        [sys.executable, "-m", "dummi.cli", "run", "--workers", str(workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    args = [sys.executable, "-m", "dummi.cli", "run", "--workers", str(workers)]
+    return _popen(args, env, data_dir.parent / f"server-{port}.log")
 
 
 # The promise: after a hide, an expiry or a DELETE answers, no answer of any warm process lists the item
