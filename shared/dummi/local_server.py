@@ -64,6 +64,8 @@ def _metrics_process(database_url: str) -> None:
     run were the slowest of every run)."""
     os.environ["DATABASE_URL"] = database_url
     os.nice(19)
+    # Ctrl-C reaches the whole process group: the server stops this process itself (SIGTERM) on its way out
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     get_settings.cache_clear()
     stop, parent = threading.Event(), os.getppid()
