@@ -11,7 +11,7 @@ the property is matched by no ``in`` and by every ``not_in``."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,7 +60,6 @@ class Catalog:
         n = len(titles)
         self.titles = list(titles)
         self.categories = list(categories)
-        self.category_array = np.array(self.categories, dtype=object)
         self.tags = list(tags)
         self.properties = list(properties) if properties is not None else [{} for _ in range(n)]
         self.blocked = blocked if blocked is not None else np.zeros(n, bool)
@@ -177,21 +176,14 @@ class Catalog:
 
     def _tags(self) -> dict[str, np.ndarray]:
         if self._tag_positions is None:
-            index: dict[str, list[int]] = {}
-            for pos, item_tags in enumerate(self.tags):
-                for tag in item_tags:
-                    index.setdefault(tag, []).append(pos)
-            self._tag_positions = {t: np.array(p, np.int64) for t, p in index.items()}
+            self._tag_positions = _positions((pos, tag) for pos, item_tags in enumerate(self.tags) for tag in item_tags)
         return self._tag_positions
 
     def _categories(self) -> dict[str, np.ndarray]:
         """Category -> its positions, built once per catalog: a category's items are found without a pass
         over every item's label (at 1M items, np.isin over the labels costs ~30 ms a request)."""
         if self._category_positions is None:
-            index: dict[str, list[int]] = {}
-            for pos, category in enumerate(self.categories):
-                index.setdefault(category, []).append(pos)
-            self._category_positions = {c: np.array(p, np.int64) for c, p in index.items()}
+            self._category_positions = _positions(enumerate(self.categories))
         return self._category_positions
 
     def in_category(self, category: str) -> np.ndarray:
@@ -219,6 +211,14 @@ class Catalog:
             found = (strings, numbers, flags)
             self._columns[key] = found
         return found
+
+
+def _positions(labelled: Iterable[tuple[int, str]]) -> dict[str, np.ndarray]:
+    """Label -> the positions carrying it, from (position, label) pairs."""
+    index: dict[str, list[int]] = {}
+    for pos, label in labelled:
+        index.setdefault(label, []).append(pos)
+    return {label: np.array(p, np.int64) for label, p in index.items()}
 
 
 def allowed_mask(catalog: Catalog, now: float, conditions: Sequence[Condition] = ()) -> np.ndarray | None:

@@ -264,10 +264,6 @@ class HybridRecommender:
     def tags(self) -> list[list[str]]:
         return self.catalog.tags
 
-    @property
-    def category_array(self) -> np.ndarray:
-        return self.catalog.category_array
-
     def with_catalog(self, catalog: Catalog, overrides: dict[int, np.ndarray] | None = None) -> HybridRecommender:
         """This recommender over another state of the same items (take-downs, changed fields) and, for model
         items whose text changed since training, their new vectors; nothing of the catalog is copied."""
