@@ -18,13 +18,13 @@ from dummi.api.schemas import (
     MAX_FILTERS,
     MAX_ID_LENGTH,
     Category,
-    FilterCondition,
     Filters,
     Identifier,
     StrictFloat,
     StrictModel,
     WholeNumber,
     bounded_whole,
+    conditions,
     model_response,
 )
 from dummi.ml.recommender import RankRequest, Recommendation
@@ -97,11 +97,6 @@ FILTERS_PARAMETER = {
     ]
 }
 _FILTERS = TypeAdapter(Filters)
-
-
-def conditions(filters: list[FilterCondition]) -> tuple:
-    """The schema's conditions as the recommender takes them: (field, op, value) with lists as tuples."""
-    return tuple((f.field, f.op, tuple(f.value) if isinstance(f.value, list) else f.value) for f in filters)
 
 
 def _query_filters(raw: str | None) -> tuple:

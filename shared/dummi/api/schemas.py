@@ -327,6 +327,11 @@ Filters = Annotated[
 ]
 
 
+def conditions(filters: list[FilterCondition]) -> tuple:
+    """The schema's conditions as the recommender takes them: (field, op, value) with lists as tuples."""
+    return tuple((f.field, f.op, tuple(f.value) if isinstance(f.value, list) else f.value) for f in filters)
+
+
 class ContentPage(BaseModel):
     category: str
     items: list[ContentPublic]

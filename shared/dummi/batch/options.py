@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, StrictBool
 
-from dummi.api.schemas import Category, Filters, StrictFloat, StrictModel, WholeNumber, bounded_whole
+from dummi.api.schemas import Category, Filters, StrictFloat, StrictModel, WholeNumber, bounded_whole, conditions
 
 if TYPE_CHECKING:
     from dummi.ml.recommender import RankRequest
@@ -38,7 +38,5 @@ class BatchOptions(StrictModel):
             diversity=self.diversity,
             max_per_category=self.max_per_category,
             explore_slots=0,
-            filters=tuple(
-                (f.field, f.op, tuple(f.value) if isinstance(f.value, list) else f.value) for f in self.filters
-            ),
+            filters=conditions(self.filters),
         )
