@@ -75,17 +75,20 @@ def url_from_secret(secret: dict[str, Any]) -> str:
     return f"postgresql://{user}:{password}@{host}:{port}/{dbname}?sslmode={sslmode}"
 
 
+def _url_from_secret_arn(arn: str, settings: Settings) -> str:
+    """The URL in a Secrets Manager secret, read through Powertools Parameters (cached for max_age)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    secret = parameters.get_secret(arn, transform="json", max_age=settings.database_secret_max_age)
+    return url_from_secret(secret)
+
+
 def resolve_read_url(settings: Settings) -> str | None:
     """The read replica's URL (DATABASE_READ_URL, else DATABASE_READ_SECRET_ARN), or None: no replica."""
     if settings.database_read_url:
         return settings.database_read_url
     if settings.database_read_secret_arn:
-        from aws_lambda_powertools.utilities import parameters
-
-        secret = parameters.get_secret(
-            settings.database_read_secret_arn, transform="json", max_age=settings.database_secret_max_age
-        )
-        return url_from_secret(secret)
+        return _url_from_secret_arn(settings.database_read_secret_arn, settings)
     return None
 
 
@@ -94,12 +97,7 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     if settings.database_secret_arn:
-        from aws_lambda_powertools.utilities import parameters
-
-        secret = parameters.get_secret(
-            settings.database_secret_arn, transform="json", max_age=settings.database_secret_max_age
-        )
-        return url_from_secret(secret)
+        return _url_from_secret_arn(settings.database_secret_arn, settings)
     from dummi.db.embedded import start_embedded_postgres
 
     return start_embedded_postgres(settings.data_dir)
