@@ -13,6 +13,17 @@ DATASETS = Path(os.environ.get("DUMMI_DATASETS", ROOT.parent / "shared" / "datas
 ML100K = DATASETS / "ml-100k-split"
 
 
+class LambdaContext:
+    """What the function handlers read of a Lambda context, for calling them in process."""
+
+    function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1769
+    invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:0:function:bench", "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 29_000
+
+
 def content_texts() -> list[str]:
     """Real catalog text: the ml-100k split's content when present, else the sample catalog."""
     from dummi.ml.text import content_text

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT
+from _common import ROOT, LambdaContext
 
 BLOCK = 50
 
@@ -82,19 +82,11 @@ def run(n_users: int, sessions: int, cache_server) -> None:
     counter = Counter()
     event = json.loads((ROOT / "tests" / "events" / "recommendations_recommend.json").read_text())
 
-    class Context:
-        function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1769
-        invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:0:function:bench", "bench"
-
-        @staticmethod
-        def get_remaining_time_in_millis():
-            return 29_000
-
     def ask(body: dict) -> tuple[float, int, list[str], int]:
         event["body"] = json.dumps(body)
         before = counter.n
         started = time.perf_counter()
-        response = app.handler(event, Context())
+        response = app.handler(event, LambdaContext())
         elapsed = (time.perf_counter() - started) * 1000
         status = response["statusCode"]
         items = [r["content_id"] for r in json.loads(response["body"])["recommendations"]] if status == 200 else []

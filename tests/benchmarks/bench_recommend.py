@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from _common import PEAK_RSS_SNIPPET, ROOT, in_fresh_process
+from _common import PEAK_RSS_SNIPPET, ROOT, LambdaContext, in_fresh_process
 
 TOPICS = 50
 EVENTS_PER_USER = 10
@@ -109,14 +109,6 @@ def _handler_loop(n_users: int, extra: dict | None = None):
 
     event = json.loads((ROOT / "tests" / "events" / "recommendations_recommend.json").read_text())
 
-    class Context:
-        function_name, function_version, memory_limit_in_mb = "bench", "$LATEST", 1769
-        invoked_function_arn, aws_request_id = "arn:aws:lambda:us-east-1:0:function:bench", "bench"
-
-        @staticmethod
-        def get_remaining_time_in_millis():
-            return 29_000
-
     rng = np.random.default_rng(1)
 
     wanted = (extra or {}).get("filters")
@@ -125,7 +117,7 @@ def _handler_loop(n_users: int, extra: dict | None = None):
         body = {"user_id": f"u{int(rng.integers(0, n_users))}", "n_recommendations": 10, **(extra or {})}
         event["body"] = json.dumps(body)
         started = time.perf_counter()
-        response = app.handler(event, Context())
+        response = app.handler(event, LambdaContext())
         elapsed = (time.perf_counter() - started) * 1000
         assert response["statusCode"] == 200, response["body"]
         if wanted:  # every item matches, and the list is full
