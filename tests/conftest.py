@@ -114,8 +114,27 @@ def db(migrated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     with database.transaction() as conn:
         conn.run(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     yield database
+    _finish_background_work()
     database.close()
     _clear_caches()
+
+
+def _finish_background_work() -> None:
+    """Wait for the training runs and batch steps a test started in this process's worker threads (POST
+    /training/train, POST /batch-jobs, as the fuzz test sends): a run still executing holds the execute lock,
+    and the next test's training would find "another run is executing"."""
+    from dummi.batch.dispatch import ThreadDispatcher as BatchThreads
+    from dummi.batch.dispatch import get_batch_jobs
+    from dummi.services.training_dispatch import ThreadDispatcher, get_training_dispatcher
+
+    if get_training_dispatcher.cache_info().currsize:
+        dispatcher = get_training_dispatcher()
+        for thread in dispatcher.threads if isinstance(dispatcher, ThreadDispatcher) else ():
+            thread.join(120)
+    if get_batch_jobs.cache_info().currsize:
+        steps = get_batch_jobs().dispatcher
+        if isinstance(steps, BatchThreads):
+            steps.join(120)
 
 
 def _clear_caches() -> None:
