@@ -78,3 +78,18 @@ def test_surfaces_and_variants_are_apart(rows):
     assert (home["experiment"], home["variant"], home["impressions"], home["clicks"]) == ("exp", "B", 1, 1)
     assert figures(home)["intra_list_diversity"] is None and home["diversity_lists"] == 0
     assert figures(home)["ctr_per_user"] == 1.0
+
+
+def test_item_rows_count_each_item_per_day_across_surfaces_and_variants():
+    items = {cid: ItemInfo("X", AT - timedelta(days=30), None) for cid in "abc"}
+    agg = Aggregate(items, {}, 4, 10, clicked={("r1", "a"), ("r3", "a")}, liked={("r1", "b")})
+    agg.add("r1", "u1", "api", None, None, "v1", AT, ["a", "b"], ["cf", "cf"])
+    agg.add("r2", "u2", "home", "exp", "B", "v1", AT, ["a", "c"], ["cf", "popular"])
+    agg.add("r3", "u1", "api", None, None, "v1", AT + timedelta(days=1), ["a"], ["cf"])
+    day = AT.date()
+    assert agg.item_rows() == [
+        ("a", day, 2, 1, 0),  # shown in r1 and r2 (two surfaces, one in a variant), clicked in r1
+        ("a", day + timedelta(days=1), 1, 1, 0),
+        ("b", day, 1, 0, 1),
+        ("c", day, 1, 0, 0),
+    ]

@@ -136,12 +136,13 @@ class ContentRepository:
         return bool(rows and rows[0][0])
 
     def delete(self, content_id: str) -> bool:
-        """Remove the item with its vector and its events (interactions cascade) and its exploration counts,
-        and leave a tombstone for serving. False when there was no such item."""
+        """Remove the item with its vector and its events (interactions cascade), its exploration counts and
+        daily figures, and leave a tombstone for serving. False when there was no such item."""
         rows = self.conn.run("DELETE FROM content WHERE content_id = :id RETURNING content_id", id=content_id)
         if not rows:
             return False
         self.conn.run("DELETE FROM item_stats WHERE content_id = :id", id=content_id)
+        self.conn.run("DELETE FROM item_daily_metrics WHERE content_id = :id", id=content_id)
         self.conn.run(
             "INSERT INTO content_deletions (content_id) VALUES (:id)"
             " ON CONFLICT (content_id) DO UPDATE SET deleted_at = now(), deleted_xid = pg_current_xact_id()",

@@ -104,6 +104,34 @@ class MetricsRepository:
             f"INSERT INTO online_metrics ({names}) SELECT {select} FROM unnest({unnest}) AS t({names})", **columns
         )
 
+    def replace_item_days(self, days: list[date], rows: list[tuple[str, date, int, int, int]]) -> None:
+        """The per-item rows (content_id, day, impressions, clicks, likes) of ``days`` become ``rows``."""
+        self.conn.run("DELETE FROM item_daily_metrics WHERE day = ANY(CAST(:days AS date[]))", days=days)
+        if not rows:
+            return
+        ids, when, shown, clicks, likes = (list(c) for c in zip(*rows, strict=True))
+        self.conn.run(
+            "INSERT INTO item_daily_metrics (content_id, day, impressions, clicks, likes)"
+            " SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:days AS date[]), CAST(:shown AS integer[]),"
+            " CAST(:clicks AS integer[]), CAST(:likes AS integer[]))",
+            ids=ids,
+            days=when,
+            shown=shown,
+            clicks=clicks,
+            likes=likes,
+        )
+
+    def item_days(self, content_id: str, start: date, end: date) -> list[tuple[date, int, int, int]]:
+        """(day, impressions, clicks, likes) of one item with start <= day <= end, oldest first."""
+        rows = self.conn.run(
+            "SELECT day, impressions, clicks, likes FROM item_daily_metrics"
+            " WHERE content_id = :id AND day >= :start AND day <= :end ORDER BY day",
+            id=content_id,
+            start=start,
+            end=end,
+        )
+        return [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
     def rebuild_item_stats(self, click_types: list[str]) -> int:
         """item_stats becomes every shown item's impressions and attributed clicks (once per answer and item)
         over the impressions kept; in the caller's transaction. How many items."""

@@ -100,6 +100,7 @@ class Aggregate:
         self.clicked = clicked
         self.liked = liked
         self._rows: dict[tuple, _Row] = defaultdict(_Row)
+        self._item_days: dict[tuple[str, date], list[int]] = {}  # (item, day) -> [impressions, clicks, likes]
 
     def add(
         self,
@@ -135,6 +136,10 @@ class Aggregate:
             like = (recommendation_id, cid) in self.liked
             novelty = self_information(self.popularity.get(cid, 0) / max(self.users_total, 1), self.users_total)
             young = item is not None and created_at - item.created_at < YOUNG
+            counts = self._item_days.setdefault((cid, day), [0, 0, 0])
+            counts[0] += 1
+            counts[1] += click
+            counts[2] += like
             for row in (whole, self._rows[keys[method]]):
                 row.impressions += 1
                 row.clicks += click
@@ -149,6 +154,10 @@ class Aggregate:
                     mine = row.per_user.setdefault(user_id, [0, 0])
                     mine[0] += 1
                     mine[1] += click
+
+    def item_rows(self) -> list[tuple[str, date, int, int, int]]:
+        """(content_id, day, impressions, clicks, likes) of every item shown."""
+        return [(cid, day, *counts) for (cid, day), counts in sorted(self._item_days.items())]
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
@@ -194,8 +203,8 @@ def figures(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def aggregate_period(db: Database, start: datetime, end: datetime, progress: Progress | None = None) -> list[dict]:
-    """Rows for the answers created in [start, end), read a page at a time."""
+def aggregate_period(db: Database, start: datetime, end: datetime, progress: Progress | None = None) -> Aggregate:
+    """The answers created in [start, end), added up (read a page at a time)."""
     progress = progress or NullProgress()
 
     def context(conn):
@@ -210,7 +219,7 @@ def aggregate_period(db: Database, start: datetime, end: datetime, progress: Pro
     popularity: dict[str, int] = {}
     users_total = 0
     agg = Aggregate(items, popularity, 0, catalog_size, clicked, liked)
-    after = None
+    after, total = None, 0
     progress.start(f"online metrics: answers from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}")
     while True:
         page = db.read(lambda conn, after=after: MetricsRepository(conn).answers(start, end, after, PAGE))
@@ -236,10 +245,10 @@ def aggregate_period(db: Database, start: datetime, end: datetime, progress: Pro
             if row[7]:  # an empty answer is logged but showed nothing
                 agg.add(*row)
         progress.advance(len(page))
+        total += len(page)
         after = page[-1][0]
-    rows = agg.rows()
-    progress.finish(f"{len(rows)} rows")
-    return rows
+    progress.finish(f"{total} answers")
+    return agg
 
 
 def compute(db: Database, *, now: datetime | None = None, progress: Progress | None = None) -> dict[str, Any]:
@@ -254,10 +263,34 @@ def compute(db: Database, *, now: datetime | None = None, progress: Progress | N
     days = [start_day + timedelta(days=k) for k in range((today - start_day).days + 1)]
     start = datetime.combine(days[0], time.min, UTC)
     end = datetime.combine(days[-1] + timedelta(days=1), time.min, UTC)
-    rows = aggregate_period(db, start, end, progress)
+    agg = aggregate_period(db, start, end, progress)
+    rows = agg.rows()
     with db.transaction() as conn:
         MetricsRepository(conn).replace_days(days, rows)
+        MetricsRepository(conn).replace_item_days(days, agg.item_rows())
     return {"days": [d.isoformat() for d in days], "rows": len(rows)}
+
+
+def item_days(db: Database, content_id: str, start: date, end: date) -> list[dict[str, Any]]:
+    """One item's stored daily figures, every day of [start, end] (zeros where it was not shown); a
+    NotFoundError when there is no such item."""
+    from dummi.db.content_repository import ContentRepository
+    from dummi.errors import NotFoundError
+
+    def read(conn):
+        return ContentRepository(conn).get(content_id), MetricsRepository(conn).item_days(content_id, start, end)
+
+    item, stored = db.read(read)
+    if item is None:
+        raise NotFoundError("content", content_id, field="content_id")
+    found = {day: rest for day, *rest in stored}
+    out = []
+    for k in range((end - start).days + 1):
+        day = start + timedelta(days=k)
+        shown, clicks, likes = found.get(day, (0, 0, 0))
+        ctr = round(clicks / shown, 6) if shown else None
+        out.append({"day": day.isoformat(), "impressions": shown, "clicks": clicks, "likes": likes, "ctr": ctr})
+    return out
 
 
 def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list[dict[str, Any]]:
@@ -347,7 +380,7 @@ def emit(db: Database, now: datetime, namespace: str) -> int:
     from dummi.services import experiments_service
 
     hour_end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    rows = aggregate_period(db, hour_end - timedelta(hours=1), hour_end)
+    rows = aggregate_period(db, hour_end - timedelta(hours=1), hour_end).rows()
     blobs = emf_blobs(rows, hour_end - timedelta(hours=1), namespace)
     extra: dict[str, float] = {}
     ratio = ctr_against_baseline(db, now.date())
