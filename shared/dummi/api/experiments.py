@@ -184,6 +184,33 @@ def _results(r: Results) -> ExperimentResults:
     )
 
 
+class VariantPoint(BaseModel):
+    name: str
+    users: int
+    impressions: int
+    clicks: int
+    ctr: float | None
+    ctr_interval: Interval | None
+    lift: float | None
+    lift_interval: Interval | None = Field(description="always-valid 95% interval of the lift at that time")
+    significant: bool
+
+
+class TimelinePoint(BaseModel):
+    at: datetime = Field(description="the results counted up to this time (a UTC day's end, or now)")
+    variants: list[VariantPoint]
+    sample_ratio_mismatch: bool
+    decision: str
+
+
+class ExperimentTimeline(BaseModel):
+    experiment: ExperimentPublic
+    control: str
+    points: list[TimelinePoint] = Field(
+        description="oldest first; at most 30, evenly spread over the experiment's days; none before it starts"
+    )
+
+
 @router.post("", status_code=201, dependencies=[ADMIN], responses=error_responses(400, 409, 413, 503))
 def create_experiment(body: ExperimentCreate, db: DatabaseDep) -> ExperimentPublic:
     """Start an experiment (admin). Assignment is a salted hash of (experiment, user): a user keeps their
@@ -224,6 +251,22 @@ def stop_experiment(name: NamePath, db: DatabaseDep) -> ExperimentPublic:
 def set_traffic(name: NamePath, body: TrafficUpdate, db: DatabaseDep) -> ExperimentPublic:
     """Ramp it (admin): users already in keep their variant when the traffic rises."""
     return _public(experiments_service.set_traffic(db, name, body.traffic_percent))
+
+
+@router.get("/{name}/timeline", dependencies=[READ], responses=error_responses(404, 503))
+def experiment_timeline(name: NamePath, db: ReadDatabaseDep) -> ExperimentTimeline:
+    """The results as they stood at the end of each day (and now): the CTR of each variant and the lift's
+    always-valid interval over time, as the console draws them."""
+    points = experiments_service.timeline(db, name)
+    experiment = points[-1][1].experiment if points else experiments_service.get(db, name)
+    out = []
+    for at, r in points:
+        whole = _results(r)
+        variants = [
+            VariantPoint(**v.model_dump(exclude={"expected_share", "lift_fixed_interval"})) for v in whole.variants
+        ]
+        out.append(TimelinePoint(at=at, variants=variants, sample_ratio_mismatch=r.srm, decision=r.decision))
+    return ExperimentTimeline(experiment=_public(experiment), control=experiment.control.name, points=out)
 
 
 @router.get("/{name}/results", dependencies=[READ], responses=error_responses(404, 503))

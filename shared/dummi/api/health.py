@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from dummi import __version__
 from dummi.api.deps import DatabaseDep
 from dummi.api.schemas import Health
+from dummi.config import get_settings
 from dummi.errors import DatabaseUnavailableError
 
 router = APIRouter(tags=["health"])
@@ -15,9 +16,10 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", responses={503: {"model": Health, "description": "database unreachable"}})
 def health(db: DatabaseDep) -> Health:
+    auth = get_settings().auth_enabled  # the console asks for a key before its first call, not after a 401
     try:
         db.ping()
     except DatabaseUnavailableError:
-        body = Health(status="degraded", database="unavailable", version=__version__)
+        body = Health(status="degraded", database="unavailable", version=__version__, auth=auth)
         return JSONResponse(body.model_dump(), status_code=503)  # type: ignore[return-value]
-    return Health(status="ok", database="ok", version=__version__)
+    return Health(status="ok", database="ok", version=__version__, auth=auth)

@@ -1,4 +1,5 @@
-"""GET /metrics/online: the online figures the hourly job stored, grouped as asked."""
+"""GET /metrics/online: the online figures the hourly job stored, grouped as asked; GET /metrics/items/{id}:
+one item's impressions and clicks per day."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from dummi.api.auth import READ
 from dummi.api.deps import ReadDatabaseDep
 from dummi.api.errors import error_responses
+from dummi.api.schemas import MAX_ID_LENGTH
+from dummi.errors import InvalidRequestError
 from dummi.services import online_metrics_service
 from dummi.services.online_metrics_service import DIMENSIONS
 
@@ -94,3 +97,41 @@ def online_metrics(
         group_by=[d for d in DIMENSIONS if d in groups],
         rows=[OnlineRow(**r) for r in rows],
     )
+
+
+class ItemDay(BaseModel):
+    day: str
+    impressions: int = Field(description="times the item was shown")
+    clicks: int = Field(description="shown and clicked (attributed, once per answer)")
+    likes: int = Field(description="shown and liked or given positive feedback (attributed, once per answer)")
+    ctr: float | None = Field(description="clicks / impressions")
+
+
+class ItemMetrics(BaseModel):
+    content_id: str
+    from_: str = Field(alias="from")
+    to: str
+    days: list[ItemDay] = Field(description="every day of the range, oldest first (zeros: not shown)")
+
+    model_config = {"populate_by_name": True}
+
+
+ITEM_DAYS = 30
+MAX_ITEM_DAYS = 366
+
+
+@router.get("/items/{content_id}", responses=error_responses(404, 503), response_model_by_alias=True)
+def item_metrics(
+    content_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+    db: ReadDatabaseDep,
+    from_: Annotated[Day | None, Query(alias="from", description="first day (UTC); default: 29 days ago")] = None,
+    to: Annotated[Day | None, Query(description="last day (UTC), included; default: today")] = None,
+) -> ItemMetrics:
+    """How often one item was shown, clicked and liked per day, as the hourly metrics job stored it (answers
+    within the impression retention period); at most 366 days at once."""
+    end = to or datetime.now(UTC).date()
+    start = from_ or max(date.min, end - timedelta(days=min(ITEM_DAYS - 1, (end - date.min).days)))
+    if (end - start).days + 1 > MAX_ITEM_DAYS:
+        raise InvalidRequestError(f"at most {MAX_ITEM_DAYS} days at once", field="from")
+    days = online_metrics_service.item_days(db, content_id, start, end)  # from after to: no days
+    return ItemMetrics(content_id=content_id, from_=start.isoformat(), to=end.isoformat(), days=days)

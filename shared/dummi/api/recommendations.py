@@ -63,6 +63,9 @@ UserQuery = Annotated[
 SurfaceQuery = Annotated[
     str, Query(min_length=1, max_length=64, pattern=SURFACE_PATTERN, description="where the answer is shown")
 ]
+PreviewQuery = Annotated[
+    bool, Query(description="true: a look at the list, not logged (as preview in POST /recommendations/)")
+]
 
 
 FILTERS_QUERY_DESCRIPTION = (
@@ -149,6 +152,12 @@ class RecommendationRequest(StrictModel):
         )
         | None
     ) = None
+    preview: StrictBool = Field(
+        default=False,
+        description="true: a look at the list (the console, a QA tool), not an answer shown to the user: it is "
+        "not logged (recommendation_id null), so it counts in no online metric, experiment or exploration "
+        "figure and no interaction is attributed to it",
+    )
 
 
 class RecommendedItem(BaseModel):
@@ -231,16 +240,18 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
             filters=conditions(body.filters),
         ),
     )
-    recommendation_id = log_answer(
-        db,
-        served.recommendations,
-        user_id=body.user_id,
-        surface=body.surface,
-        endpoint="recommend",
-        model_version=served.model_version,
-        experiment=served.experiment,
-        variant=served.variant,
-    )
+    recommendation_id = None
+    if not body.preview:
+        recommendation_id = log_answer(
+            db,
+            served.recommendations,
+            user_id=body.user_id,
+            surface=body.surface,
+            endpoint="recommend",
+            model_version=served.model_version,
+            experiment=served.experiment,
+            variant=served.variant,
+        )
     answer = RecommendationsResponse(
         user_id=body.user_id,
         recommendation_id=recommendation_id,
@@ -263,9 +274,11 @@ def popular(
     user_id: UserQuery = None,
     surface: SurfaceQuery = DEFAULT_SURFACE,
     filters: FiltersQuery = None,
+    preview: PreviewQuery = False,
 ) -> ItemList:
     """The most liked items, overall or in one category."""
-    return _logged(db, engine.popular(db, n, category, _query_filters(filters)), "popular", user_id, surface)
+    served = engine.popular(db, n, category, _query_filters(filters))
+    return _logged(db, served, "popular", user_id, surface, preview)
 
 
 @router.get("/content/{content_id}/similar", responses=error_responses(404, 503), openapi_extra=FILTERS_PARAMETER)
@@ -277,20 +290,24 @@ def similar(
     user_id: UserQuery = None,
     surface: SurfaceQuery = DEFAULT_SURFACE,
     filters: FiltersQuery = None,
+    preview: PreviewQuery = False,
 ) -> ItemList:
     """Content most similar to this item (by embedding)."""
-    return _logged(db, engine.similar(db, content_id, n, _query_filters(filters)), "similar", user_id, surface)
+    served = engine.similar(db, content_id, n, _query_filters(filters))
+    return _logged(db, served, "similar", user_id, surface, preview)
 
 
-def _logged(db, served: Served, endpoint: str, user_id: str | None, surface: str) -> ItemList:
-    recommendation_id = log_answer(
-        db,
-        served.recommendations,
-        user_id=user_id,
-        surface=surface,
-        endpoint=endpoint,
-        model_version=served.model_version,
-    )
+def _logged(db, served: Served, endpoint: str, user_id: str | None, surface: str, preview: bool) -> ItemList:
+    recommendation_id = None
+    if not preview:
+        recommendation_id = log_answer(
+            db,
+            served.recommendations,
+            user_id=user_id,
+            surface=surface,
+            endpoint=endpoint,
+            model_version=served.model_version,
+        )
     return ItemList(
         recommendation_id=recommendation_id,
         recommendations=_items(served.recommendations),

@@ -407,6 +407,7 @@ class Health(BaseModel):
     status: str = Field(description="ok, or degraded when the database cannot be reached")
     database: str
     version: str
+    auth: bool = Field(default=False, description="true: every other route needs an X-API-Key (DUMMI_AUTH=on)")
 
 
 class ErrorResponse(BaseModel):

@@ -1,4 +1,4 @@
-"""/training routes: start a run (202) and see how runs went."""
+"""/training routes: start a run (202, admin) and see how runs went (read)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, StrictBool
 
-from dummi.api.auth import ADMIN
+from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import StrictModel
@@ -18,7 +18,7 @@ from dummi.services.training_dispatch import TrainingDispatcher, get_training_di
 from dummi.training import runs as training_runs
 from dummi.training.params import TrainingParams
 
-router = APIRouter(prefix="/training", tags=["training"], dependencies=[ADMIN], responses=error_responses(401, 403))
+router = APIRouter(prefix="/training", tags=["training"], responses=error_responses(401, 403))
 
 
 async def _dispatcher() -> TrainingDispatcher:
@@ -76,7 +76,7 @@ class TrainingStatus(BaseModel):
     runs: list[TrainingRunPublic] = Field(description="latest runs, newest first")
 
 
-def _public(run: TrainingRun) -> TrainingRunPublic:
+def public_run(run: TrainingRun) -> TrainingRunPublic:
     return TrainingRunPublic(
         run_id=run.run_id,
         state=run.state,
@@ -96,7 +96,7 @@ def _public(run: TrainingRun) -> TrainingRunPublic:
     )
 
 
-@router.post("/train", status_code=202, responses=error_responses(400, 409, 413, 503))
+@router.post("/train", status_code=202, dependencies=[ADMIN], responses=error_responses(400, 409, 413, 503))
 def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None = None) -> TrainingRunPublic:
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
     body = body or TrainRequest()
@@ -119,12 +119,13 @@ def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None 
     except Exception as exc:
         training_runs.fail_undispatched(db, run.run_id, f"could not start the run: {exc}")
         raise UnavailableError("could not start the training run; retry shortly") from exc
-    return _public(run)
+    return public_run(run)
 
 
-@router.get("/status", responses=error_responses(503))
+@router.get("/status", dependencies=[READ], responses=error_responses(503))
 def status(db: DatabaseDep, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TrainingStatus:
-    """The latest runs: state, start and finish times, per-step timings, counts, version, error."""
+    """The latest runs: state, start and finish times, per-step timings, counts, version, error (any key
+    that may read: watching training is not running it)."""
     runs = training_runs.latest_runs(db, limit)
     active = next((r for r in runs if r.state in ("queued", "running")), None)
-    return TrainingStatus(active=_public(active) if active else None, runs=[_public(r) for r in runs])
+    return TrainingStatus(active=public_run(active) if active else None, runs=[public_run(r) for r in runs])

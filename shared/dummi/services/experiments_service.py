@@ -6,7 +6,8 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 from dummi.db.connection import Database
@@ -130,7 +131,37 @@ class Results:
 
 def results(db: Database, name: str) -> Results:
     experiment = get(db, name)
-    sums = db.read(lambda conn: ExperimentsRepository(conn).user_sums(name))
+    return _results(experiment, db.read(lambda conn: ExperimentsRepository(conn).user_sums(name)))
+
+
+TIMELINE_POINTS = 30
+
+
+def timeline(db: Database, name: str, now: datetime | None = None) -> list[tuple[datetime, Results]]:
+    """The results as they stood at the end of each UTC day of the experiment (and now, for the day under
+    way), at most TIMELINE_POINTS of them, evenly spread: how the CTRs and the always-valid interval of the
+    lift narrowed as users came in. Each point is a full read of the experiment's answers up to it."""
+    experiment = get(db, name)
+    now = now or datetime.now(UTC)
+    end = min(t for t in (now, experiment.stopped_at, experiment.ends_at) if t is not None)
+    if end <= experiment.starts_at:
+        return []
+    day_ends = []
+    cut = datetime.combine(experiment.starts_at.astimezone(UTC).date() + timedelta(days=1), dt_time.min, UTC)
+    while cut < end:
+        day_ends.append(cut)
+        cut += timedelta(days=1)
+    day_ends.append(end)
+    if len(day_ends) > TIMELINE_POINTS:
+        step = (len(day_ends) - 1) / (TIMELINE_POINTS - 1)
+        day_ends = [day_ends[round(k * step)] for k in range(TIMELINE_POINTS)]
+    return [
+        (at, _results(experiment, db.read(lambda conn, at=at: ExperimentsRepository(conn).user_sums(name, until=at))))
+        for at in day_ends
+    ]
+
+
+def _results(experiment: Experiment, sums: dict[str, UserSums]) -> Results:
     estimates = {v.name: ratio(sums.get(v.name, UserSums())) for v in experiment.variants}
     control = estimates[experiment.control.name]
     out = []
