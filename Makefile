@@ -15,7 +15,8 @@ export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load invoke-train \
-	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload cache-setup clean
+	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload cache-setup console-vendor browser-setup \
+	console-screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -40,7 +41,7 @@ $(SAM): | $(BIN)/python
 run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DATA_DIR, DATABASE_URL override)
 	$(BIN)/dummi run
 
-test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
+test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -118,6 +119,36 @@ training-deps-check: ## without Docker: install the image's requirements for pyt
 		$(PYTHON312) -c 'import sys, app; assert "torch" not in sys.modules; print("handlers import without torch")'
 	@du -sm .aws-sam/training-deps | awk '{print "training image dependencies: " $$1 " MB unzipped (+ the 90 MB ONNX model)"}'
 
+
+# -- the operator console --------------------------------------------------------------------------------------
+# Chart.js from the npm registry, vendored into the package (no CDN, no fetch at run time): the version and the
+# registry's integrity of its tarball are recorded here; the tarball is checked against it before anything is
+# unpacked, and the unpacked file's SHA-256 is recorded beside it (a test checks the committed file against it).
+CHARTJS_VERSION := 4.5.1
+CHARTJS_INTEGRITY := sha512-GIjfiT9dbmHRiYi6Nl2yFCq7kkwdkp1W/lp2J99rX0yo9tgJGn3lKQATztIjb5tVtevcBtIdICNWqlq5+E8/Pw==
+CONSOLE_VENDOR := shared/dummi/console/vendor
+CHROMIUM ?= $(or $(shell command -v chromium 2>/dev/null),$(shell command -v chromium-browser 2>/dev/null))
+
+console-vendor: ## fetch Chart.js $(CHARTJS_VERSION) from the npm registry, check its integrity, unpack it into the console
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null \
+		&& got="sha512-$$(openssl dgst -sha512 -binary chart.js-$(CHARTJS_VERSION).tgz | base64 -w0)" \
+		&& { [ "$$got" = "$(CHARTJS_INTEGRITY)" ] || { echo "chart.js tarball integrity $$got != $(CHARTJS_INTEGRITY)"; exit 1; }; } \
+		&& tar xzf chart.js-$(CHARTJS_VERSION).tgz package/dist/chart.umd.min.js package/LICENSE.md \
+		&& cd - >/dev/null && mkdir -p $(CONSOLE_VENDOR) \
+		&& cp "$$tmp/package/dist/chart.umd.min.js" $(CONSOLE_VENDOR)/chart.umd.min.js \
+		&& cp "$$tmp/package/LICENSE.md" $(CONSOLE_VENDOR)/chart.js-LICENSE.md \
+		&& printf '{\n  "package": "chart.js",\n  "version": "%s",\n  "integrity": "%s",\n  "file": "chart.umd.min.js",\n  "sha256": "%s"\n}\n' \
+			$(CHARTJS_VERSION) '$(CHARTJS_INTEGRITY)' "$$(sha256sum $(CONSOLE_VENDOR)/chart.umd.min.js | cut -d' ' -f1)" \
+			> $(CONSOLE_VENDOR)/chart.js.json && echo "vendored chart.js $(CHARTJS_VERSION) into $(CONSOLE_VENDOR)"
+
+browser-setup: ## Debian's Chromium for the console's browser tests (apt, as root, where missing)
+	@test -n "$(CHROMIUM)" || [ -n "$$DUMMI_CHROMIUM" ] || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+		else echo "note: the console's browser tests need Chromium (Debian: apt-get install chromium; or set DUMMI_CHROMIUM=/path/to/chrome); they skip without it"; fi; }
+
+console-screenshots: $(VENV)/.installed-dev browser-setup ## screenshots of every console view into docs/console-*.png (a real `dummi run`, Chromium)
+	$(BIN)/python tests/browser/screenshots.py docs
 
 cache-setup: ## a redis-server for the result cache (its tests, `dummi run --result-cache`): apt, as root, where missing
 	@command -v valkey-server >/dev/null || command -v redis-server >/dev/null || { \

@@ -51,12 +51,14 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
 def all_routers() -> list[APIRouter]:
     from dummi.api import (
         batch,
+        console,
         content,
         experiments,
         health,
         interactions,
         keys,
         metrics,
+        overview,
         recommendations,
         training,
         users,
@@ -73,6 +75,8 @@ def all_routers() -> list[APIRouter]:
         experiments.router,
         metrics.router,
         batch.router,
+        overview.router,
+        console.router,
     ]
 
 
