@@ -9,11 +9,13 @@ import hashlib
 import json
 import re
 import time
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from dummi.db.experiments_repository import ExperimentsRepository
 from dummi.services import api_keys
 from dummi.services.sample_data import load_sample_data
 from tests.browser.traffic import write_month
@@ -191,6 +193,15 @@ def test_the_timeline_ends_at_the_results_and_narrows(client, db):
     widths = [p["variants"][1]["lift_interval"] for p in points if p["variants"][1]["lift_interval"]]
     assert widths[-1]["high"] - widths[-1]["low"] < widths[0]["high"] - widths[0]["low"]
     assert points[-1]["decision"] == results["decision"]
+    # every point is what the results were at its time: the one-pass read against a read per point
+    cuts = [datetime.fromisoformat(p["at"]) for p in points]
+    one_pass = db.read(lambda conn: ExperimentsRepository(conn).user_sums_at("exp", cuts))
+    for cut, got, point in zip(cuts, one_pass, points, strict=True):
+        direct = db.read(lambda conn, cut=cut: ExperimentsRepository(conn).user_sums("exp", until=cut))
+        assert got.keys() == direct.keys() and got
+        for variant, sums in direct.items():
+            assert astuple(got[variant]) == pytest.approx(astuple(sums)), (cut, variant)
+        assert {v["name"]: v["users"] for v in point["variants"]} == {k: s.users for k, s in direct.items()}
     assert client.get("/experiments/nope/timeline").status_code == 404
 
 

@@ -115,3 +115,38 @@ class ExperimentsRepository:
             clicks=list(CLICK_TYPES),
         )
         return {r[0]: UserSums(int(r[1]), *(float(v) for v in r[2:])) for r in rows}
+
+    def user_sums_at(self, name: str, cuts: list[datetime]) -> list[dict[str, UserSums]]:
+        """user_sums(name, until=cut) for every cut (ascending), in one pass over the experiment's answers:
+        each answer falls in the first cut after it, each user's figures are summed up cut by cut, and a user
+        counts at every cut from their first answer on."""
+        rows = self.conn.run(
+            "WITH shown AS ("
+            "   SELECT recommendation_id, user_id, variant, cardinality(item_ids) AS n,"
+            "          width_bucket(created_at, CAST(:cuts AS timestamptz[])) + 1 AS k FROM impressions"
+            "   WHERE experiment = :name AND user_id IS NOT NULL AND created_at < :last),"
+            " clicked AS ("
+            "   SELECT e.recommendation_id, count(DISTINCT e.content_id) AS c"
+            "   FROM interactions e JOIN shown s ON s.recommendation_id = e.recommendation_id"
+            "   WHERE e.event_type = ANY(CAST(:clicks AS text[])) GROUP BY e.recommendation_id),"
+            " per_cut AS ("
+            "   SELECT s.variant, s.user_id, s.k, sum(s.n)::float8 AS n, COALESCE(sum(c.c), 0)::float8 AS x"
+            "   FROM shown s LEFT JOIN clicked c ON c.recommendation_id = s.recommendation_id"
+            "   GROUP BY s.variant, s.user_id, s.k),"
+            " running AS ("
+            "   SELECT variant, k, sum(n) OVER w AS n, sum(x) OVER w AS x,"
+            "          COALESCE(lead(k) OVER w, :count + 1) AS next_k"
+            "   FROM per_cut WINDOW w AS (PARTITION BY variant, user_id ORDER BY k))"
+            " SELECT g.k, r.variant, count(*), sum(r.x), sum(r.n), sum(r.x * r.x), sum(r.n * r.n), sum(r.x * r.n)"
+            " FROM running r JOIN generate_series(1, :count) AS g(k) ON g.k >= r.k AND g.k < r.next_k"
+            " GROUP BY g.k, r.variant",
+            name=name,
+            cuts=cuts,
+            last=cuts[-1],
+            count=len(cuts),
+            clicks=list(CLICK_TYPES),
+        )
+        out: list[dict[str, UserSums]] = [{} for _ in cuts]
+        for r in rows:
+            out[int(r[0]) - 1][r[1]] = UserSums(int(r[2]), *(float(v) for v in r[3:]))
+        return out
