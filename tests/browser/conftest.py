@@ -5,14 +5,10 @@ every console message and page error."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.browser.console_server import CHROMIUM_ARGS, ConsoleServer, chromium
-from tests.browser.traffic import write_month
-
-EXPERIMENT = "fresh-blend"
+from tests.browser.console_server import CHROMIUM_ARGS, ConsoleServer, chromium, seed
 
 
 @pytest.fixture(scope="session")
@@ -28,21 +24,7 @@ def chromium_path() -> str:
 def console(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[ConsoleServer]:
     server = ConsoleServer(tmp_path_factory.mktemp("console")).start()
     try:
-        started = (datetime.now(UTC) - timedelta(days=20)).isoformat()
-        body = {
-            "name": EXPERIMENT,
-            "variants": [{"name": "control"}, {"name": "fresh", "overrides": {"cf_weight": 0.3}}],
-            "starts_at": started,
-        }
-        assert server.call("POST", "/experiments", json=body).status_code == 201
-        # the traffic goes to readers of its own, so that the sample users keep their own short histories
-        readers = [f"reader-{k:03d}" for k in range(80)]
-        for k, reader in enumerate(readers):
-            profile = {"user_id": reader, "interests": [["python"], ["machine-learning"], ["devops"]][k % 3]}
-            assert server.call("POST", "/users/", json=profile).status_code == 201
-        db = server.database()
-        server.traffic = write_month(db, days=30, answers_per_day=150, variant_lift={"fresh": 0.25}, users=readers)
-        db.close()
+        server.traffic = seed(server)
         yield server
     finally:
         server.stop()

@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from dummi.db.connection import Database
 from dummi.services import api_keys
+from tests.browser.traffic import Written, write_month
 from tests.conftest import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,3 +114,28 @@ class ConsoleServer:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
+
+
+EXPERIMENT = "fresh-blend"
+
+
+def seed(server: ConsoleServer, *, readers: int = 80, answers_per_day: int = 150) -> Written:
+    """What the console is looked at with: an experiment started 20 days ago (the control and a variant with
+    another cf_weight), ``readers`` users of their own (the sample users keep their short histories) and a
+    month of answers and clicks to them, the variant clicked 25% more."""
+    started = (datetime.now(UTC) - timedelta(days=20)).isoformat()
+    body = {
+        "name": EXPERIMENT,
+        "variants": [{"name": "control"}, {"name": "fresh", "overrides": {"cf_weight": 0.3}}],
+        "starts_at": started,
+    }
+    assert server.call("POST", "/experiments", json=body).status_code == 201
+    names = [f"reader-{k:03d}" for k in range(readers)]
+    for k, name in enumerate(names):
+        profile = {"user_id": name, "interests": [["python"], ["machine-learning"], ["devops"]][k % 3]}
+        assert server.call("POST", "/users/", json=profile).status_code == 201
+    db = server.database()
+    try:
+        return write_month(db, days=30, answers_per_day=answers_per_day, variant_lift={"fresh": 0.25}, users=names)
+    finally:
+        db.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.browser.conftest import EXPERIMENT
+from tests.browser.console_server import EXPERIMENT
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -87,7 +87,7 @@ export function bars(canvas, labels, series, { yFormat, stacked = false } = {}) 
 }
 
 // series: [{label, mid: [...], low: [...], high: [...]}]: each a line with its interval as a shaded band.
-export function bands(canvas, labels, series, { yFormat, zeroLine = false } = {}) {
+export function bands(canvas, labels, series, { yFormat, zeroLine = false, yMin, yMax } = {}) {
   const datasets = [];
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];
@@ -107,7 +107,7 @@ export function bands(canvas, labels, series, { yFormat, zeroLine = false } = {}
   if (zeroLine) {
     datasets.push({ label: "no difference", data: labels.map(() => 0), borderColor: "#5f6368", borderDash: [4, 4], borderWidth: 1, pointRadius: 0 });
   }
-  const opts = options(yFormat);
+  const opts = options(yFormat, { yMin, yMax });
   opts.plugins.legend.labels.filter = (item, data) => !data.datasets[item.datasetIndex].band;
   opts.plugins.tooltip.filter = (item) => !item.dataset.band;
   return make(canvas, { type: "line", data: { labels, datasets }, options: opts });

@@ -113,12 +113,13 @@ async function detail(name, { isCurrent, rerender }) {
     );
     main.append(h("h2", {}, "Over time"), h("div", { class: "charts" }, ctrFig, liftFig));
     bands(ctrCanvas, labels, names.map((n) => ({ label: n, mid: timeline.points.map((p) => at(p, n).ctr ?? null), low: timeline.points.map((p) => (at(p, n).ctr_interval || {}).low ?? null), high: timeline.points.map((p) => (at(p, n).ctr_interval || {}).high ?? null) })), { yFormat: (v) => pct(v, 1) });
-    bands(
-      liftCanvas,
-      labels,
-      names.slice(1).map((n) => ({ label: n, mid: timeline.points.map((p) => at(p, n).lift ?? null), low: timeline.points.map((p) => (at(p, n).lift_interval || {}).low ?? null), high: timeline.points.map((p) => (at(p, n).lift_interval || {}).high ?? null) })),
-      { yFormat: signed, zeroLine: true },
-    );
+    const lifts = names.slice(1).map((n) => ({ label: n, mid: timeline.points.map((p) => at(p, n).lift ?? null), low: timeline.points.map((p) => (at(p, n).lift_interval || {}).low ?? null), high: timeline.points.map((p) => (at(p, n).lift_interval || {}).high ?? null) }));
+    // the first days' intervals are very wide: the axis spans the later three quarters (and 0), the rest is cut
+    const later = Math.floor(timeline.points.length / 4);
+    const seen = lifts.flatMap((s) => [...s.low.slice(later), ...s.high.slice(later), ...s.mid.slice(later)]).filter((v) => v !== null);
+    const span = seen.length ? [Math.min(0, ...seen), Math.max(0, ...seen)] : [undefined, undefined];
+    const pad = seen.length ? (span[1] - span[0]) * 0.1 : 0;
+    bands(liftCanvas, labels, lifts, { yFormat: signed, zeroLine: true, yMin: seen.length ? span[0] - pad : undefined, yMax: seen.length ? span[1] + pad : undefined });
   }
 }
 

@@ -10,8 +10,8 @@ function isoDay(date) {
   return date.toISOString().slice(0, 10);
 }
 
-function card(id, label, value, sub) {
-  return h("div", { class: "card", id }, h("dt", {}, label), h("dd", {}, h("span", { class: "value" }, value), sub ? h("span", { class: "sub" }, sub) : null));
+function card(id, label, value, sub, subClass = "") {
+  return h("div", { class: "card", id }, h("dt", {}, label), h("dd", {}, h("span", { class: "value" }, value), sub ? h("span", { class: `sub ${subClass}` }, sub) : null));
 }
 
 // Today's events against the mean of the 7 days before (the trend the card shows).
@@ -59,6 +59,7 @@ export async function render(_arg, { isCurrent }) {
         "CTR vs baseline",
         o.ctr_vs_baseline === null ? "–" : fixed(o.ctr_vs_baseline, 2),
         o.ctr_vs_baseline === null ? "no impressions yesterday or the week before" : o.ctr_vs_baseline < 0.8 ? "below 0.8: the alarm fires" : "within bounds (alarm below 0.8)",
+        o.ctr_vs_baseline !== null && o.ctr_vs_baseline < 0.8 ? "bad" : "",
       ),
     ),
   );

@@ -25,7 +25,7 @@ function stageList(run) {
 
 function runsTable(runs) {
   return table(
-    `Last ${runs.length} runs, newest first`,
+    runs.length === 1 ? "The only run" : `Last ${runs.length} runs, newest first`,
     [
       { key: "created", label: "Requested", cell: (r) => when(r.created_at) },
       { key: "state", label: "State", cell: (r) => r.state },
