@@ -108,6 +108,7 @@ bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index,
 	$(BIN)/python tests/benchmarks/bench_rerank.py
 	$(BIN)/python tests/benchmarks/simulate_exploration.py
 	$(BIN)/python tests/benchmarks/experiment_e2e.py
+	$(BIN)/python tests/benchmarks/bench_console.py
 
 training-image: ## docker build of the training/embedding image (needs a Docker engine)
 	docker build -f functions/training/Dockerfile -t dummi-training .

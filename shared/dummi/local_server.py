@@ -202,7 +202,9 @@ def serve(
     else:
         print("dummi: auth: off, anyone on this machine can call the API (DUMMI_AUTH=on turns keys on)", flush=True)
     print(
-        f"dummi: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops the server and the database", flush=True
+        f"dummi: serving on http://{host}:{port} (console at /console, docs at /docs); Ctrl-C stops the server and"
+        " the database",
+        flush=True,
     )
     from dummi.db.urls import resolve_database_url
 

@@ -14,7 +14,6 @@ from dummi.api.auth import READ
 from dummi.api.deps import ReadDatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import MAX_ID_LENGTH
-from dummi.errors import InvalidRequestError
 from dummi.services import online_metrics_service
 from dummi.services.online_metrics_service import DIMENSIONS
 
@@ -128,10 +127,11 @@ def item_metrics(
     to: Annotated[Day | None, Query(description="last day (UTC), included; default: today")] = None,
 ) -> ItemMetrics:
     """How often one item was shown, clicked and liked per day, as the hourly metrics job stored it (answers
-    within the impression retention period); at most 366 days at once."""
+    within the impression retention period). At most 366 days at once: an earlier `from` is moved up to the
+    366th day before `to` (the answer's `from` says which day it starts on)."""
     end = to or datetime.now(UTC).date()
     start = from_ or max(date.min, end - timedelta(days=min(ITEM_DAYS - 1, (end - date.min).days)))
     if (end - start).days + 1 > MAX_ITEM_DAYS:
-        raise InvalidRequestError(f"at most {MAX_ITEM_DAYS} days at once", field="from")
+        start = end - timedelta(days=MAX_ITEM_DAYS - 1)
     days = online_metrics_service.item_days(db, content_id, start, end)  # from after to: no days
     return ItemMetrics(content_id=content_id, from_=start.isoformat(), to=end.isoformat(), days=days)
