@@ -20,7 +20,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[ConsoleServer]:
     server = ConsoleServer(tmp_path_factory.mktemp("console")).start()
     try:
@@ -30,8 +30,10 @@ def console(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Ite
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str):
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open, and
+    the function handlers tested after this module (Mangum) need to run one of their own."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -57,8 +57,9 @@ class OverviewResponse(BaseModel):
 @router.get("/overview", responses=error_responses(503))
 def overview(db: ReadDatabaseDep) -> OverviewResponse:
     """Totals, events per day over the last two weeks, the serving model and its age, the last training run,
-    the running experiments and CTR against its baseline. Bounded: a few index reads, whatever the data's
-    size (totals of tables past 1M rows are estimates, flagged)."""
+    the running experiments and CTR against its baseline. Bounded reads whatever the data's size: totals of
+    tables past 1M rows are Postgres' estimates (flagged), days go through an index; only the count of
+    taken-down items scans the content table."""
     found = overview_service.overview(db)
     model = None
     if found.model_version is not None and found.model_published_at is not None:
