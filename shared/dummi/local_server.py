@@ -22,6 +22,9 @@ LOCAL_POOL_SIZE = "8"
 # Threads that run request handlers in one server process (Starlette's default is 40). Requests here
 # hold the GIL most of their time; more threads than connections only queue and contend for it.
 SERVER_THREADS = int(os.environ.get("DUMMI_SERVER_THREADS", "8"))
+# On SIGTERM (docker stop, a Kubernetes rollout) requests in flight get this long to finish before their
+# connections are closed: inside the 10 s that Docker and Kubernetes wait before they kill.
+GRACEFUL_SECONDS = 8
 
 
 def _serving_app():
@@ -228,9 +231,17 @@ def serve(
                 workers=workers,
                 log_level="info",
                 access_log=access_log,
+                timeout_graceful_shutdown=GRACEFUL_SECONDS,
             )
         else:
-            uvicorn.run(_serving_app(), host=host, port=port, log_level="info", access_log=access_log)
+            uvicorn.run(
+                _serving_app(),
+                host=host,
+                port=port,
+                log_level="info",
+                access_log=access_log,
+                timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            )
     finally:
         if metrics is not None:
             metrics.terminate()
