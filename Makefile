@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 .PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load invoke-train \
 	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload cache-setup console-vendor browser-setup \
-	console-screenshots clean
+	console-screenshots image container-setup clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ $(SAM): | $(BIN)/python
 run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DATA_DIR, DATABASE_URL override)
 	$(BIN)/dummi run
 
-test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
+test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup container-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -150,6 +150,19 @@ browser-setup: ## Debian's Chromium for the console's browser tests (apt, as roo
 
 console-screenshots: $(VENV)/.installed-dev browser-setup ## screenshots of every console view into docs/console-*.png (a real `dummi run`, Chromium)
 	$(BIN)/python tests/browser/screenshots.py docs
+
+# -- the container image ----------------------------------------------------------------------------------------
+CONTAINER_ENGINE ?= $(or $(shell command -v docker 2>/dev/null),$(shell command -v podman 2>/dev/null))
+
+image: ## build the API image dummi-ai (Dockerfile) with docker, or podman where there is no docker
+	@test -n "$(CONTAINER_ENGINE)" || { echo "needs docker or podman"; exit 1; }
+	$(CONTAINER_ENGINE) build $(if $(findstring podman,$(CONTAINER_ENGINE)),--format docker) -t dummi-ai .
+
+container-setup: ## podman, runc and debootstrap for the container tests (apt, as root, where missing)
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q podman runc debootstrap || { apt-get update -q && apt-get install -y -q podman runc debootstrap; }; \
+		else echo "note: the container tests need podman, runc and debootstrap as root (Debian: apt-get install podman runc debootstrap); they skip without them"; fi; }
 
 cache-setup: ## a redis-server for the result cache (its tests, `dummi run --result-cache`): apt, as root, where missing
 	@command -v valkey-server >/dev/null || command -v redis-server >/dev/null || { \
