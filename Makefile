@@ -152,9 +152,10 @@ console-screenshots: $(VENV)/.installed-dev browser-setup ## screenshots of ever
 	$(BIN)/python tests/browser/screenshots.py docs
 
 # -- the container image ----------------------------------------------------------------------------------------
-CONTAINER_ENGINE ?= $(or $(shell command -v docker 2>/dev/null),$(shell command -v podman 2>/dev/null))
+# docker where its engine answers (a client alone is not enough), else podman
+CONTAINER_ENGINE ?= $(or $(shell docker info >/dev/null 2>&1 && command -v docker),$(shell command -v podman 2>/dev/null),docker)
 
-image: ## build the API image dummi-ai (Dockerfile) with docker, or podman where there is no docker
+image: ## build the API image dummi-ai (Dockerfile) with docker, or podman where no Docker engine runs
 	@test -n "$(CONTAINER_ENGINE)" || { echo "needs docker or podman"; exit 1; }
 	$(CONTAINER_ENGINE) build $(if $(findstring podman,$(CONTAINER_ENGINE)),--format docker) -t dummi-ai .
 
