@@ -51,6 +51,11 @@ def main() -> int:
                 for view, name in VIEWS:
                     page.evaluate("h => { window.location.hash = h }", f"#/{view}")
                     page.wait_for_selector(f'main[data-ready="{view.split("/")[0]}"][aria-busy="false"]')
+                    if name == "user":  # the same list beside it at more diversity and less CF
+                        page.fill("#cmp-diversity", "0.8")
+                        page.fill("#cmp-cf-weight", "0.2")
+                        page.click("#compare-form button")
+                        page.wait_for_selector("#recs-compare")
                     page.mouse.move(0, 0)
                     target = out / f"console-{name}.png"
                     page.screenshot(path=str(target), full_page=True)

@@ -95,6 +95,12 @@ def test_every_view_renders_the_apis_numbers_without_a_console_error(page, conso
     common = min(len(ranked), len(on_page))  # exploration is random: it may take a slot in one list only
     assert common >= 8 and on_page[:common] == ranked[:common]
     assert _cells(page, "recs", "score")[0] == f"{answer['recommendations'][0]['score']:.3f}"
+    # a variant that sets cf_weight says so beside the comparison (its value replaces the one asked for)
+    overridden = page.query_selector("#overridden")
+    if answer["variant"] == "fresh":
+        assert overridden and "sets cf_weight = 0.3" in overridden.text_content()
+    else:
+        assert overridden is None, answer["variant"]
 
     _go(page, "#/items/ml-101")
     days = console.call("GET", "/metrics/items/ml-101", key="read").json()["days"]
@@ -120,6 +126,15 @@ def test_a_user_is_found_by_the_lookup_and_compared_at_other_settings(page, cons
     page.click("#compare-form button")
     page.wait_for_selector("#recs-compare")
     assert len(_cells(page, "recs-compare", "title")) == 10
+    # a user in the variant that sets cf_weight: the page says the comparison's cf_weight is replaced
+    fresh = next(
+        f"reader-{k:03d}"
+        for k in range(80)
+        if console.call("POST", "/recommendations/", key="read", json={"user_id": f"reader-{k:03d}", "preview": True})
+        .json()["variant"] == "fresh"
+    )  # fmt: skip
+    _go(page, f"#/users/{fresh}")
+    assert "sets cf_weight = 0.3" in page.text_content("#overridden")
     assert page.problems == []
     # an unknown user is said so, with the field at fault, in the page
     page.fill("#user-id", "nobody-at-all")

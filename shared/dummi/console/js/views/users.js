@@ -66,7 +66,14 @@ export async function render(userId, { isCurrent }) {
     return;
   }
   const [suggested, answer] = await Promise.all([api(`/users/${id}/suggested-interests`, { query: { n: 5 } }), recommend(userId, {})]);
+  // a variant's overrides replace the request's own fields: say which, so a comparison is not misread
+  let overrides = {};
+  if (answer.experiment && answer.variant) {
+    const experiment = await api(`/experiments/${encodeURIComponent(answer.experiment)}`);
+    overrides = (experiment.variants.find((v) => v.name === answer.variant) || {}).overrides || {};
+  }
   if (!isCurrent()) return;
+  const fixedHere = ["diversity", "cf_weight"].filter((k) => k in overrides);
   const main = clear(document.getElementById("main"));
   const diversity = h("input", { id: "cmp-diversity", type: "number", min: "0", max: "1", step: "0.05", value: "0.5" });
   const cfWeight = h("input", { id: "cmp-cf-weight", type: "number", min: "0", max: "1", step: "0.05", value: "0.5" });
@@ -118,7 +125,16 @@ export async function render(userId, { isCurrent }) {
       "div",
       { class: "columns" },
       h("section", { "aria-label": "Default settings" }, settingsLine(answer, "the trained settings"), recommendationTable("At the trained settings", answer, "recs")),
-      h("section", { "aria-label": "Other settings" }, compare, compareMessage, compareOut),
+      h(
+        "section",
+        { "aria-label": "Other settings" },
+        compare,
+        fixedHere.length
+          ? h("p", { class: "notice", id: "overridden" }, `This user is in variant ${answer.variant} of ${answer.experiment}, which sets ${fixedHere.map((k) => `${k} = ${overrides[k]}`).join(" and ")}: a value asked here for ${fixedHere.join(" or ")} is replaced by it.`)
+          : "",
+        compareMessage,
+        compareOut,
+      ),
     ),
   );
 }
