@@ -155,6 +155,19 @@ def _clear_caches() -> None:
     get_result_cache.cache_clear()
 
 
+def wait_for_run(client, timeout: float = 60) -> dict:
+    """The newest training run once none is queued or running (a test's client, GET /training/status)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get("/training/status").json()
+        if status["active"] is None and status["runs"]:
+            return status["runs"][0]
+        time.sleep(0.2)
+    pytest.fail("training did not finish")
+
+
 @pytest.fixture
 def client(db: Database):
     from fastapi.testclient import TestClient

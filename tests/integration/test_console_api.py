@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from dummi.db.experiments_repository import ExperimentsRepository
 from dummi.services import api_keys
 from dummi.services.sample_data import load_sample_data
 from tests.browser.traffic import write_month
+from tests.conftest import wait_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE = ROOT / "shared" / "dummi" / "console"
@@ -100,16 +100,6 @@ def test_the_page_is_open_and_the_data_needs_a_read_key(client, db, monkeypatch)
     assert client.post("/training/train", headers={"X-API-Key": read}).status_code == 403
 
 
-def _wait_for_run(client, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get("/training/status").json()
-        if status["active"] is None and status["runs"]:
-            return status["runs"][0]
-        time.sleep(0.2)
-    pytest.fail("training did not finish")
-
-
 def test_overview_counts_days_model_run_and_experiments(client, db):
     empty = client.get("/overview").json()
     assert empty["totals"] == {"users": 0, "items": 0, "recommendable_items": 0, "events": 0, "approximate": False}
@@ -122,7 +112,7 @@ def test_overview_counts_days_model_run_and_experiments(client, db):
         body = {"user_id": "maya", "content_id": content_id, "interaction_type": "click"}
         assert client.post("/recommendations/interact", json=body).status_code == 201
     assert client.post("/training/train", json={}).status_code == 202
-    run = _wait_for_run(client)
+    run = wait_for_run(client)
     body = {"name": "exp", "variants": [{"name": "a"}, {"name": "b", "overrides": {"cf_weight": 0.2}}]}
     assert client.post("/experiments", json=body).status_code == 201
 
@@ -208,7 +198,7 @@ def test_the_timeline_ends_at_the_results_and_narrows(client, db):
 def test_previews_are_answered_and_logged_nowhere(client, db):
     load_sample_data(db, SAMPLE)
     assert client.post("/training/train", json={}).status_code == 202  # embeds the items: similar has answers
-    _wait_for_run(client)
+    wait_for_run(client)
     answer = client.post("/recommendations/", json={"user_id": "maya", "preview": True}).json()
     similar = client.get("/content/ml-101/similar", params={"preview": "true"}).json()
     popular = client.get("/recommendations/popular", params={"preview": "true"}).json()

@@ -4,15 +4,12 @@ function's scheduled-event and SQS entry points with tests/events/ fixtures."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-
-import pytest
 
 from dummi.artifacts.publish import read_pointer
 from dummi.artifacts.store import get_artifact_store
 from dummi.services.sample_data import load_sample_data
-from tests.conftest import load_event, load_function_module
+from tests.conftest import load_event, load_function_module, wait_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample_data.json"
@@ -22,16 +19,6 @@ def _training_module():
     return load_function_module("functions/training")
 
 
-def _wait_for_run(client, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get("/training/status").json()
-        if status["active"] is None and status["runs"]:
-            return status["runs"][0]
-        time.sleep(0.2)
-    pytest.fail("training did not finish")
-
-
 def test_train_then_status_shows_a_succeeded_run(client, db):
     load_sample_data(db, SAMPLE)
     response = client.post("/training/train", json={"retrain_cf": True, "regenerate_embeddings": True})
@@ -39,7 +26,7 @@ def test_train_then_status_shows_a_succeeded_run(client, db):
     run_id = response.json()["run_id"]
     assert response.json()["state"] == "queued"
 
-    run = _wait_for_run(client)
+    run = wait_for_run(client)
     assert run["run_id"] == run_id and run["state"] == "succeeded", run["error"]
     assert run["model_version"] and run["counts"]["items"] == 38 and run["timings"]["total"] > 0
     assert run["started_at"] and run["finished_at"]
@@ -58,7 +45,7 @@ def test_a_second_trigger_while_one_is_queued_is_409(client, db, monkeypatch):
 def test_status_says_where_a_run_ran_why_and_its_stages_in_order(client, db):
     load_sample_data(db, SAMPLE)
     assert client.post("/training/train", json={"engine": "local"}).status_code == 202
-    run = _wait_for_run(client)
+    run = wait_for_run(client)
     assert run["state"] == "succeeded" and run["engine"] == "local"
     assert run["plan"]["reason"] == "the run asked for the local engine" and run["plan"]["counts"]["items"] == 38
     names = [s["name"] for s in run["stages"]]

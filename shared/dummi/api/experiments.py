@@ -257,8 +257,7 @@ def set_traffic(name: NamePath, body: TrafficUpdate, db: DatabaseDep) -> Experim
 def experiment_timeline(name: NamePath, db: ReadDatabaseDep) -> ExperimentTimeline:
     """The results as they stood at the end of each day (and now): the CTR of each variant and the lift's
     always-valid interval over time, as the console draws them."""
-    points = experiments_service.timeline(db, name)
-    experiment = points[-1][1].experiment if points else experiments_service.get(db, name)
+    experiment, points = experiments_service.timeline(db, name)
     out = []
     for at, r in points:
         whole = _results(r)

@@ -137,7 +137,7 @@ def results(db: Database, name: str) -> Results:
 TIMELINE_POINTS = 30
 
 
-def timeline(db: Database, name: str, now: datetime | None = None) -> list[tuple[datetime, Results]]:
+def timeline(db: Database, name: str, now: datetime | None = None) -> tuple[Experiment, list[tuple[datetime, Results]]]:
     """The results as they stood at the end of each UTC day of the experiment (and now, for the day under
     way), at most TIMELINE_POINTS of them, evenly spread: how the CTRs and the always-valid interval of the
     lift narrowed as users came in. One read of the experiment's answers for all of them."""
@@ -145,7 +145,7 @@ def timeline(db: Database, name: str, now: datetime | None = None) -> list[tuple
     now = now or datetime.now(UTC)
     end = min(t for t in (now, experiment.stopped_at, experiment.ends_at) if t is not None)
     if end <= experiment.starts_at:
-        return []
+        return experiment, []
     day_ends = []
     cut = datetime.combine(experiment.starts_at.astimezone(UTC).date() + timedelta(days=1), dt_time.min, UTC)
     while cut < end:
@@ -156,7 +156,7 @@ def timeline(db: Database, name: str, now: datetime | None = None) -> list[tuple
         step = (len(day_ends) - 1) / (TIMELINE_POINTS - 1)
         day_ends = [day_ends[round(k * step)] for k in range(TIMELINE_POINTS)]
     sums = db.read(lambda conn: ExperimentsRepository(conn).user_sums_at(name, day_ends))
-    return [(at, _results(experiment, at_cut)) for at, at_cut in zip(day_ends, sums, strict=True)]
+    return experiment, [(at, _results(experiment, at_cut)) for at, at_cut in zip(day_ends, sums, strict=True)]
 
 
 def _results(experiment: Experiment, sums: dict[str, UserSums]) -> Results:

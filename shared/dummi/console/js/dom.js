@@ -86,6 +86,23 @@ export function field(label, input) {
   return h("div", { class: "field" }, h("label", { for: input.id }, label), input);
 }
 
+// A search form that opens #/<view>/<id>: its field labelled, Enter submits (ids: <noun>-id, <noun>-lookup).
+export function lookupForm({ noun, view, label, name, current }) {
+  const input = h("input", { id: `${noun}-id`, name, value: current || "", required: true, maxlength: 256, autocomplete: "off" });
+  const form = h(
+    "form",
+    { class: "inline", id: `${noun}-lookup`, role: "search", "aria-label": `Find ${noun === "item" ? "an" : "a"} ${noun}` },
+    field(label, input),
+    h("button", { type: "submit" }, `Show ${noun}`),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const id = input.value.trim();
+    if (id) window.location.hash = `#/${view}/${encodeURIComponent(id)}`;
+  });
+  return form;
+}
+
 export function toast(message) {
   const el = document.getElementById("toast");
   el.textContent = message;

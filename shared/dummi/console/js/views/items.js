@@ -1,17 +1,10 @@
 // An item: its fields, similar items (a preview, not logged) and its impressions and clicks per day.
 import { api, ApiError, explain } from "../api.js";
-import { h, clear, fixed, num, pct, when, table, field } from "../dom.js";
+import { h, clear, fixed, num, pct, when, table, lookupForm } from "../dom.js";
 import { figure, bars } from "../charts.js";
 
 function lookup(current) {
-  const input = h("input", { id: "item-id", name: "content_id", value: current || "", required: true, maxlength: 256, autocomplete: "off" });
-  const form = h("form", { class: "inline", id: "item-lookup", role: "search", "aria-label": "Find an item" }, field("Content id", input), h("button", { type: "submit" }, "Show item"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const id = input.value.trim();
-    if (id) window.location.hash = `#/items/${encodeURIComponent(id)}`;
-  });
-  return form;
+  return lookupForm({ noun: "item", view: "items", label: "Content id", name: "content_id", current });
 }
 
 function availability(item) {

@@ -2,20 +2,13 @@
 // method, reason, explore marks and score, beside the same list at another diversity or cf_weight. The lists
 // are previews (not logged): looking at them counts in no metric and no experiment.
 import { api, ApiError, explain } from "../api.js";
-import { h, clear, fixed, when, table, field } from "../dom.js";
+import { h, clear, fixed, when, table, field, lookupForm } from "../dom.js";
 
 const N = 10;
 const HISTORY = 20;
 
 function lookup(current) {
-  const input = h("input", { id: "user-id", name: "user_id", value: current || "", required: true, maxlength: 256, autocomplete: "off" });
-  const form = h("form", { class: "inline", id: "user-lookup", role: "search", "aria-label": "Find a user" }, field("User id", input), h("button", { type: "submit" }, "Show user"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const id = input.value.trim();
-    if (id) window.location.hash = `#/users/${encodeURIComponent(id)}`;
-  });
-  return form;
+  return lookupForm({ noun: "user", view: "users", label: "User id", name: "user_id", current });
 }
 
 function recommendationTable(caption, answer, id) {
