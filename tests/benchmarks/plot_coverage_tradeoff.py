@@ -56,7 +56,7 @@ def main() -> None:
     metrics, chosen = trials(folder)
     step = next(d for d in metrics["decisions"] if d["step"].startswith("popularity_penalty="))
     floor = step["reference_ndcg"] - step["noise"]
-    from dummi.ml.tuning import SEARCH
+    from dummi.ml.choice.steps import SEARCH
 
     newcomers_only = {key for key, _, group in SEARCH if group == "cold"}  # warm lists do not read them
     ignored = {"popularity_penalty", "diversity", "newcomer_diversity", "calibration", *newcomers_only}

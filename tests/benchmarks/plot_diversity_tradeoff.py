@@ -3,7 +3,7 @@ the real recommender for every user) once, then every user's top 10 at diversity
 scored against test.jsonl: NDCG@10, intra-list diversity, category spread, coverage and novelty. Beside it,
 the curve the training run drew on its own holdout for warm users (training data only), from which it
 picked their default: the largest diversity within the holdout's noise of the best and at most 1% below no
-re-rank, 0 with fewer than 300 holdout users (``dummi.ml.tuning``). Draws docs/diversity_tradeoff.png.
+re-rank, 0 with fewer than 300 holdout users (``dummi.ml.choice``). Draws docs/diversity_tradeoff.png.
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python tests/benchmarks/plot_diversity_tradeoff.py [split]
 """

@@ -1,12 +1,13 @@
 """Does the choice generalise? The ml-100k split's *training* events resampled (never its test file): the
 protocol by time on all users (``holdout``), the same with other users drawn at random to be the newcomers
 (``newcomers-redrawn``), the same with each user's test part drawn at random instead of last in time
-(``random``), and five random halves of the users (``half-0`` .. ``half-4``). On each,
+(``random``), five random halves of the users (``half-0`` .. ``half-4``) and three random quarters
+(``quarter-0`` .. ``quarter-2``: ~200 held-out users, the regime of a 10K-item catalog with few users). On each,
 ``bench_reference.py`` puts Dummi (`dummi evaluate`, the real pipeline) beside the reference models; this
 prints, per resample, Dummi's NDCG@10 against the best reference of each column and what its training
 chose, then the spread of each column across the resamples.
 
-    .venv/bin/python tests/benchmarks/resampling.py OUT   # ~25 min on 2 cores; resamples already in OUT are kept
+    .venv/bin/python tests/benchmarks/resampling.py OUT   # ~35 min on 2 cores; resamples already in OUT are kept
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ RESAMPLES = {
     "newcomers-redrawn": ["holdout", "--seed", "1"],
     "random": ["random"],
     **{f"half-{seed}": ["half-users", "--seed", str(seed)] for seed in range(5)},
+    # a quarter of the users: ~200 held out, the regime of a 10K-item catalog with a few hundred users
+    **{f"quarter-{seed}": ["quarter-users", "--seed", str(seed)] for seed in range(3)},
 }
 GROUPS = ("all", "warm", "cold")
 
@@ -56,7 +59,12 @@ def _choice(training: dict) -> str:
     s = training.get("settings", {})
     keys = ("recency_half_life", "sequence_weight", "cf_share", "popularity_penalty", "skip_penalty")
     short = ("recency", "next-item", "cf share", "penalty", "skip")
-    return label + ", " + ", ".join(f"{k} {s[key]:g}" for k, key in zip(short, keys, strict=True) if key in s)
+    label += ", " + ", ".join(f"{k} {s[key]:g}" for k, key in zip(short, keys, strict=True) if key in s)
+    taken = [d["step"] for d in training.get("decisions", []) if d.get("accepted")]
+    guard = training.get("guard", {}).get("published", "recipe")
+    newcomers = training.get("newcomers", {})
+    label += f"; simplified: {', '.join(taken) or 'nothing'}; guard: {guard}"
+    return label + f"; newcomers: {newcomers.get('published', '?')} {newcomers.get('cf', '')}".rstrip()
 
 
 def table(out: Path) -> None:

@@ -4,12 +4,14 @@ training-cost benchmarks. None reads ``test.jsonl``:
 * ``synthetic``: a catalog of N items with long descriptions and Zipf popularity, users with tastes over
   topics, events over time (a stand-in for a larger, longer-tail catalog than ml-100k's 1,682 items);
 * resamples of the ml-100k split's *training* events (``holdout``: all of them, ``half-users``: a random half
-  of the users, another half per ``--seed``, ``long-tail``, ``more-cold``, ``random``: each user's test part
-  drawn at random instead of last in time): the protocol applied again to ``train.jsonl`` alone, so each has
-  its own test part cut from training data (where design choices are made).
+  of the users, another half per ``--seed``, ``quarter-users``: the same with a quarter, ``long-tail``,
+  ``more-cold``, ``random``: each user's test part drawn at random instead of last in time): the protocol
+  applied again to ``train.jsonl`` alone, so each has its own test part cut from training data (where
+  design choices are made).
 
     .venv/bin/python tests/benchmarks/splits.py synthetic OUT [--items 10000 --users 610 --events 70000]
-    .venv/bin/python tests/benchmarks/splits.py holdout|half-users|long-tail|more-cold|random OUT [--seed 0]
+    .venv/bin/python tests/benchmarks/splits.py holdout|half-users|quarter-users|long-tail|more-cold|random OUT \
+        [--seed 0]
 """
 
 from __future__ import annotations
@@ -154,9 +156,9 @@ def resample(out: Path, variant: str, seed: int = 0) -> None:
     cold_before = set((ML100K / "cold_users.txt").read_text().split())
     events = [e for e in events if e["user_id"] not in cold_before]  # their 3 events make no new split
     cold_share, by_time = COLD_SHARE, True
-    if variant == "half-users":
+    if variant in ("half-users", "quarter-users"):
         users = sorted({e["user_id"] for e in events})
-        keep = set(rng.choice(users, len(users) // 2, replace=False))
+        keep = set(rng.choice(users, len(users) // (2 if variant == "half-users" else 4), replace=False))
         events = [e for e in events if e["user_id"] in keep]
     elif variant == "long-tail":
         counts = Counter(e["content_id"] for e in events)
@@ -174,7 +176,8 @@ def resample(out: Path, variant: str, seed: int = 0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["synthetic", "holdout", "half-users", "long-tail", "more-cold", "random"])
+    kinds = ["synthetic", "holdout", "half-users", "quarter-users", "long-tail", "more-cold", "random"]
+    parser.add_argument("kind", choices=kinds)
     parser.add_argument("out", type=Path)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=610)

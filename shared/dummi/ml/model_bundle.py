@@ -21,6 +21,7 @@ CF_PREFIX = "cf_"
 COOC_PREFIX = "cooc_"
 SEQ_PREFIX = "seq_"
 ALT_PREFIX = "alt{}_"  # alternatives: alt1_, alt2_, ...
+NEWCOMER_PREFIX = "new_"
 
 
 @dataclass
@@ -41,6 +42,8 @@ class ModelBundle:
     # per item, as training read it: {"properties": [...], "hidden": [...], "available_from": [ISO or None],
     # "available_until": [...]} (None: models published before items had them; nothing taken down)
     state: dict[str, list] | None = None
+    # the CF model newcomers' learned relevance reads, where training chose one of their own (None: ``cf``)
+    newcomer_cf: CFModel | None = None
     position: dict[str, int] = field(init=False, repr=False)
     _labels: dict[str, np.ndarray] | None = field(init=False, repr=False, default=None)
     _catalog: Any = field(init=False, repr=False, default=None)  # dummi.ml.recommender.bundle_catalog's
@@ -51,7 +54,7 @@ class ModelBundle:
             raise ValueError("bundle parts disagree on the number of items")
         if self.cf is not None and len(self.cf.scores(np.empty(0, np.int64), np.empty(0, np.float32))) != n:
             raise ValueError("CF model does not match the items")
-        for alternative in self.alternatives.values():
+        for alternative in (*self.alternatives.values(), *([self.newcomer_cf] if self.newcomer_cf else [])):
             if len(alternative.scores(np.empty(0, np.int64), np.empty(0, np.float32))) != n:
                 raise ValueError("CF model does not match the items")
         if self.sequence is not None and self.sequence.n_items != n:
@@ -140,6 +143,16 @@ def bundle_files(bundle: ModelBundle) -> tuple[dict[str, bytes], dict[str, Any]]
         )
     if alternatives:
         facts["alternatives"] = alternatives
+    if bundle.newcomer_cf is not None:
+        arrays = bundle.newcomer_cf.arrays()
+        for name, array in arrays.items():
+            files[f"{NEWCOMER_PREFIX}{name}.npy"] = to_npy(array)
+        facts["newcomer_cf"] = {
+            "algorithm": bundle.newcomer_cf.algorithm,
+            "kind": bundle.newcomer_cf.kind,
+            "arrays": sorted(arrays),
+            "params": bundle.newcomer_cf.params,
+        }
     if bundle.cooccurrence is not None:
         arrays = bundle.cooccurrence.arrays()
         for name, array in arrays.items():
@@ -174,6 +187,11 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         alternatives[meta["algorithm"]] = model_from_arrays(
             meta["algorithm"], meta["kind"], arrays, meta.get("params", {})
         )
+    newcomer_cf = None
+    meta = model.get("newcomer_cf")
+    if meta is not None:
+        arrays = {name: from_npy(files[f"{NEWCOMER_PREFIX}{name}.npy"]) for name in meta["arrays"]}
+        newcomer_cf = model_from_arrays(meta["algorithm"], meta["kind"], arrays, meta.get("params", {}))
     cooccurrence = None
     co_meta = model.get("cooccurrence")
     if co_meta is not None:
@@ -201,4 +219,5 @@ def parse_bundle(manifest: dict[str, Any], files: dict[str, bytes]) -> ModelBund
         tags=items.get("tags"),
         alternatives=alternatives,
         state=items.get("state"),
+        newcomer_cf=newcomer_cf,
     )

@@ -1,6 +1,6 @@
 """Publish only what is not worse: a run scores its new model and the serving model's recipe on the same
 holdout users, and publishes the new one unless its all-users NDCG@10 is lower by more than ``NOISE_UNITS``
-standard errors of the difference (paired, bootstrapped over those users: ``dummi.ml.tuning.Noise``), unless
+standard errors of the difference (paired, bootstrapped over those users: ``dummi.ml.choice.noise.Noise``), unless
 the run forces it or the catalog moved on too far for the serving model.
 
 Why the serving model's *recipe* (its CF configuration and ranking settings, refitted on the holdout's

@@ -10,7 +10,7 @@ items' close neighbours are pushed down; seen items never come back. Items publi
 was trained ("fresh") are candidates at once through their stored embeddings.
 
 Ranking settings (recency half-life, content scale, cold-start boosts) come with the model: training
-chooses them on a time-based holdout (``dummi.ml.tuning``) and records them in the manifest.
+chooses them on cuts of its events (``dummi.ml.choice``) and records them in the manifest.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from dummi.ml.catalog import Catalog, Condition, ItemFacts, allowed_mask, epoch
-from dummi.ml.collaborative import CFModel, standardize
+from dummi.ml.collaborative import CFModel
 from dummi.ml.explore import FIRST_SLOT, posterior, thompson
 from dummi.ml.interactions import INTERACTION_WEIGHTS, event_weight
 from dummi.ml.interests import item_labels, label, label_index
 from dummi.ml.model_bundle import ModelBundle
+from dummi.ml.relevance import newcomer_relevance, skip_closeness, skip_push, standardised, warm_blend
 from dummi.ml.rerank import diversify, pool_size
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -53,7 +54,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 # ``score`` is the item's estimated relevance on one scale, 0..1: sigmoid(a z + b), z the ranker's relevance
 # standardised over the user's candidates, (a, b) per mode fitted by training on its holdout to the chance
-# that a listed item is among the held-out likes (``dummi.ml.tuning.fit_calibration``). Until a training run
+# that a listed item is among the held-out likes (``dummi.ml.choice.steps.calibrate``). Until a training run
 # has fitted them (no model, or too little data to hold out), these: a z-score of 3 reads as 0.5.
 DEFAULT_CALIBRATION: dict[str, tuple[float, float]] = {"warm": (1.0, -3.0), "cold": (1.0, -3.0)}
 # A newcomer's list: when at least n items match a stated interest, at least this share of the top n match.
@@ -68,6 +69,8 @@ INTEREST_MATCH_COSINE = 0.45
 FRESH_POPULARITY_QUANTILE = 0.9
 EPSILON = 1e-9
 LIKE_WEIGHT = INTERACTION_WEIGHTS["like"]  # a profile item's events count fully from a like's weight up
+# The skip push-down looks at the user's latest this many skipped items (its cost is candidates x skipped).
+MAX_SKIPPED = 50
 # Exploration draws from at most this many young items that match the user, best match first.
 EXPLORE_CANDIDATES = 50
 # A filter matching at most this many items is scored exactly over them rather than through the approximate
@@ -526,12 +529,12 @@ class HybridRecommender:
         if use_cf:
             in_model = profile.positions < self.n_model
             model_items = profile.positions[in_model]
-            cf_all = np.zeros(self.size, np.float32)
+            cf_all = np.zeros(self.size, np.float64)
             cf_all[: self.n_model] = self.bundle.cf.scores(model_items, profile.weights[in_model])
             # joined by what others engaged with next after the user's latest items, both standardized
             following = self._following(model_items, profile.sessions[in_model], float(s["sequence_weight"]))
             if following is not None:
-                cf_all[: self.n_model] = standardize(cf_all[: self.n_model]) + following
+                cf_all[: self.n_model] = standardised(cf_all[: self.n_model]) + following
             k = min(m, self.size - 1)
             pick = cf_all if allowed is None else np.where(allowed, cf_all, -np.inf)
             candidates.append(np.argpartition(-pick, k)[:k] if k > 0 else np.arange(self.size))
@@ -563,26 +566,35 @@ class HybridRecommender:
         if cf_all is not None:
             # items newer than the model have no CF signal yet: they count as average, not as "disliked"
             known = pool < self.n_model
-            z_cf[known] = standardize(cf_all[pool[known]])
+            z_cf[known] = standardised(cf_all[pool[known]])
         if content_all is not None:
-            z_content = standardize(content_all[pool])
+            z_content = standardised(content_all[pool])
         elif vector is not None:
-            z_content = standardize(self.vectors[pool] @ vector)
+            z_content = standardised(self.vectors[pool] @ vector)
         else:
             z_content = np.zeros(len(pool))
+        w = 1.0  # one side alone: that side, whole
         if cf_all is not None and vector is not None:
             w = effective_cf_weight(float(request.cf_weight), float(s["cf_share"]))
-            cf_part, content_part = w * z_cf, (1 - w) * z_content
-        else:
-            cf_part, content_part = z_cf, z_content
+        elif cf_all is None:
+            w = 0.0
+        # popularity too: an item newer than the model is unknown, not unpopular (a penalty would lift it)
+        z_popularity = np.zeros(len(pool))
+        known = pool < self.n_model
+        z_popularity[known] = standardised(np.log(self.popularity[pool[known]].astype(np.float64) + 1e-3))
+        relevance = warm_blend(z_cf, z_content, z_popularity, w, float(s["popularity_penalty"]))
+        skip = float(s["skip_penalty"])
+        if len(profile.skipped) and skip > 0 and len(pool):
+            closeness = skip_closeness(
+                self.vectors[pool], self.vectors[profile.skipped[:MAX_SKIPPED]], float(s["skip_similarity"])
+            )
+            relevance = skip_push(relevance, closeness, np.ones(len(pool), bool), skip)
         scores = np.full(self.size, -np.inf)
-        scores[pool] = cf_part + content_part
-        penalty = float(s["popularity_penalty"])
-        if penalty > 0:  # the long tail gets a chance: popular items are found without help
-            scores[pool] -= penalty * standardize(np.log(self.popularity[pool].astype(np.float64) + 1e-3))
+        scores[pool] = relevance
+        cf_part, content_part = w * z_cf, (1 - w) * z_content
         return scores, {
             "pool": pool,
-            "cf": cf_part if cf_all is not None else None,
+            "cf": cf_part if cf_all is not None else None,  # the blend's two sides, for the explanations
             "content": content_part if vector is not None else None,
             "vector": vector,
             "following": following,
@@ -623,7 +635,7 @@ class HybridRecommender:
             return None
         half_life = float(self.settings["sequence_half_life"])
         recency = (0.5 ** (sessions / half_life) if half_life > 0 else np.ones(len(items))).astype(np.float32)
-        return weight * standardize(sequence.scores(items, recency))
+        return weight * standardised(sequence.scores(items, recency))
 
     def _fresh_candidates(self, content_all: np.ndarray | None, vector: np.ndarray | None, m: int) -> np.ndarray:
         """Items newer than the model compete in every warm pool; past a fifth of the pool, those closest to
@@ -640,46 +652,56 @@ class HybridRecommender:
     def _cold_scores(
         self, user: UserState, profile: _Profile, request: RankRequest
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        """A newcomer's relevance over every item: training's learned weights over the newcomer features
+        (``dummi.ml.relevance``), or, for a model without them, popularity lifted by co-likes, interests,
+        profile similarity and what came next (the hand-set boosts)."""
         s = self.settings
-        shares = self.popularity.astype(np.float64) + 1e-4
-        if self.size > self.n_model:
-            if self._fresh_prior is None:
-                engaged = self.popularity[: self.n_model][self.popularity[: self.n_model] > 0]
-                self._fresh_prior = float(np.quantile(engaged, FRESH_POPULARITY_QUANTILE)) if len(engaged) else 0.0
-            shares[self.n_model :] += self._fresh_prior
-        shares /= shares.sum()
-        cooc = self.bundle.cooccurrence
+        shares = self._shares()
         model_items = profile.engaged[profile.engaged < self.n_model]
-        base = np.log(shares)
         colike = np.zeros(self.size)
-        if request.use_cf and cooc is not None and len(model_items):
-            colike[: self.n_model] = cooc.lift(model_items, shares[: self.n_model], float(s["prior_strength"]))
-            base = len(model_items) * base + colike
-        interest = np.zeros(self.size)
+        has_colike = request.use_cf and self.bundle.cooccurrence is not None and len(model_items) > 0
+        if has_colike:
+            colike[: self.n_model] = self.bundle.cooccurrence.lift(
+                model_items, shares[: self.n_model], float(s["prior_strength"])
+            )
         closeness = None
         if request.use_embeddings and user.interests_vector is not None:
             closeness = self.vectors @ user.interests_vector.astype(np.float32)
-            interest = standardize(closeness)
-        own = np.zeros(self.size)
+        own = None
         if request.use_embeddings and len(profile.positions):
             vector = (profile.weights[:, None] * self.vectors[profile.positions]).sum(axis=0)
-            own = standardize(self.vectors @ (vector / (np.linalg.norm(vector) + EPSILON)))
-        interest_part = float(s["interest_boost"]) * interest
-        own_part = float(s["profile_boost"]) * own
-        scores = base + interest_part + own_part
+            own = self.vectors @ (vector / (np.linalg.norm(vector) + EPSILON))
+        in_model = profile.positions < self.n_model
         following = None
-        if request.use_cf:
-            in_model = profile.positions < self.n_model
-            following = self._following(
-                profile.positions[in_model], profile.sessions[in_model], float(s["sequence_boost"])
-            )
-            if following is not None:
-                scores[: self.n_model] += following
+        learned = s.get("newcomer_weights")
+        if learned:
+            colike_score = len(model_items) * np.log(shares) + colike if has_colike else None
+            features = self._newcomer_features(profile, request, shares, colike_score)
+            features.update(profile=own, interest=closeness)
+            scores = newcomer_relevance(features, learned, self.size)
+            profile_weight = float(learned.get("profile", 0.0))
+            if features.get("next") is not None and learned.get("next", 0.0) > 0:  # for "often chosen after"
+                following = float(learned["next"]) * standardised(features["next"][: self.n_model])
+        else:
+            profile_weight = float(s["profile_boost"])
+            base = np.log(shares)
+            if has_colike:
+                base = len(model_items) * base + colike
+            interest = standardised(closeness) if closeness is not None else 0.0
+            own_part = profile_weight * standardised(own) if own is not None else 0.0
+            scores = base + float(s["interest_boost"]) * interest + own_part
+            if request.use_cf:
+                following = self._following(
+                    profile.positions[in_model], profile.sessions[in_model], float(s["sequence_boost"])
+                )
+                if following is not None:
+                    scores[: self.n_model] += following
         matched = self._matches(user.interests, closeness)
         parts = {
             "lift": float(s["match_boost"]) * matched if matched is not None else None,
-            "own": own_part,
             "colike": colike,
+            # what each item owes to its closeness to the few items engaged with (its explanation)
+            "own": profile_weight * standardised(own) if own is not None else np.zeros(self.size),
             "following": following,
             "mode": "cold",
             "matched": matched,
@@ -687,6 +709,46 @@ class HybridRecommender:
             "nothing_matched": matched is not None and not matched.any(),  # once, not per explained item
         }
         return scores, parts
+
+    def _shares(self) -> np.ndarray:
+        """Each item's popularity share (strictly positive, summing to 1); items newer than the model count
+        as popular as FRESH_POPULARITY_QUANTILE of the engaged ones."""
+        shares = self.popularity.astype(np.float64) + 1e-4
+        if self.size > self.n_model:
+            if self._fresh_prior is None:
+                engaged = self.popularity[: self.n_model][self.popularity[: self.n_model] > 0]
+                self._fresh_prior = float(np.quantile(engaged, FRESH_POPULARITY_QUANTILE)) if len(engaged) else 0.0
+            shares[self.n_model :] += self._fresh_prior
+        return shares / shares.sum()
+
+    def _newcomer_features(self, profile: _Profile, request: RankRequest, shares, colike) -> dict[str, Any]:
+        """The newcomer features that come from the user's few items (``dummi.ml.relevance``); profile and
+        interest closeness are the caller's."""
+        features: dict[str, Any] = {"popularity": np.log(shares), "colike": colike}
+        in_model = profile.positions < self.n_model
+        items, weights = profile.positions[in_model], profile.weights[in_model]
+        cf = self.bundle.newcomer_cf or self.bundle.cf  # the newcomers' own CF model, where training ships one
+        if request.use_cf and cf is not None and len(items):
+            features["cf"] = self._padded(cf.scores(items, weights))
+            if cf.kind == "blend":
+                features["cf_first"] = self._padded(cf.first.scores(items, weights))
+                features["cf_second"] = self._padded(cf.second.scores(items, weights))
+        sequence = self.bundle.sequence
+        if request.use_cf and sequence is not None and len(items):
+            half_life = float(self.settings["sequence_half_life"])
+            recency = (
+                0.5 ** (profile.sessions[in_model] / half_life) if half_life > 0 else np.ones(len(items))
+            ).astype(np.float32)
+            features["next"] = self._padded(sequence.scores(items, recency))
+        return features
+
+    def _padded(self, model_scores: np.ndarray) -> np.ndarray:
+        """Scores over the model's items extended with 0 for the items newer than it."""
+        if self.size == self.n_model:
+            return np.asarray(model_scores, np.float64)
+        out = np.zeros(self.size)
+        out[: self.n_model] = model_scores
+        return out
 
     def _matches(self, interests: list[str], closeness: np.ndarray | None) -> np.ndarray | None:
         """Mask of the items that match a stated interest (category or a tag equal to it, or an embedding
@@ -726,9 +788,6 @@ class HybridRecommender:
         allowed = parts.get("allowed")  # taken down, filtered out or in another category
         if allowed is not None:
             scores[~allowed] = -np.inf
-        # close neighbours of skipped items are pushed down, in units of the relevance's own spread
-        if len(profile.skipped) and float(self.settings["skip_penalty"]) > 0:
-            self._push_down_skipped_neighbours(scores, profile.skipped, n, parts["relevance_stats"][1])
         finite = np.flatnonzero(np.isfinite(scores))
         n = min(n, len(finite))
         if n == 0:
@@ -738,28 +797,6 @@ class HybridRecommender:
         if matched is not None:
             top = _with_matches(top, finite, scores, matched, n)
         return top[np.argsort(-scores[top], kind="stable")], scores
-
-    def _push_down_skipped_neighbours(self, scores: np.ndarray, skipped: np.ndarray, n: int, spread: float) -> None:
-        """Lower, in place, the scores of items close to a skipped one. A push only lowers a score, so the
-        candidates are pushed best first, a block at a time, until the next unpushed score cannot reach the
-        top n any more: the same top n as pushing every candidate, for a fraction of the products."""
-        finite = np.flatnonzero(np.isfinite(scores))
-        if not len(finite):
-            return
-        threshold = float(self.settings["skip_similarity"])
-        weight = float(self.settings["skip_penalty"]) * max(1.0, spread)
-        vectors = self.vectors[skipped].T
-        order = finite[np.argsort(-scores[finite], kind="stable")]
-        block = max(4 * n, 50)
-        for start in range(0, len(order), block):
-            part = order[start : start + block]
-            closeness = np.clip(((self.vectors[part] @ vectors).max(axis=1) - threshold) / (1 - threshold), 0, 1)
-            scores[part] -= weight * closeness
-            end = start + block
-            if end < len(order) and end >= n:
-                nth_best = np.partition(scores[order[:end]], end - n)[end - n]
-                if nth_best > scores[order[end]]:
-                    return
 
     # -- explanations ---------------------------------------------------------------------------------
     def _explain(self, pos: int, score: float, parts: dict, user: UserState, profile: _Profile) -> Recommendation:

@@ -148,7 +148,8 @@ def score_lists(recs: dict[str, list[str]], data_dir: Path, recommender, n_items
 
 def _choice(store: FileStore) -> dict[str, Any]:
     """The published model's choice (from its manifest): CF configuration, settings, the holdout's figures and
-    noise, the guard against plain candidates, the simplifications tried, the diversity curves."""
+        noise, the confirmation cut's figure, the guard against plain candidates, the newcomers' learned weights,
+    the simplifications tried, each step's seconds, the diversity curves."""
     from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
 
     pointer = read_pointer(store)
@@ -159,7 +160,21 @@ def _choice(store: FileStore) -> dict[str, Any]:
     return {
         "cf": manifest.get("model", {}).get("cf"),
         "settings": manifest.get("model", {}).get("settings", {}),
-        **{k: metrics[k] for k in ("holdout", "noise", "cf_candidates", "guard", "decisions") if k in metrics},
+        **{
+            k: metrics[k]
+            for k in (
+                "holdout",
+                "noise",
+                "confirmation",
+                "cf_candidates",
+                "guard",
+                "newcomers",
+                "decisions",
+                "step_seconds",
+                "tuning_seconds",
+            )
+            if k in metrics
+        },
         "diversity_curve": metrics.get("diversity_curve", {}),
     }
 

@@ -4,5 +4,5 @@
 * ``pipeline``: the stages in order per engine; ``stage``: their one interface and the runner;
 * ``stages``: the in-process stages; ``spark``: the Spark engine's stages and its job entry point;
 * ``planner``: which engine a run uses, from a cost model of the in-process path;
-* ``choice``: the holdout choice glue (``dummi.ml.tuning`` with the real recommender).
+* ``choice``: the holdout choice glue (``dummi.ml.choice`` on cuts of the run's events).
 """

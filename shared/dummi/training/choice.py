@@ -1,5 +1,5 @@
-"""The holdout choice on a catalog: the CF candidates a catalog of its size allows, the simulated newcomers'
-interests, and ``dummi.ml.tuning.choose`` run with the real recommender. Reads nothing itself, so a run, a
+"""The choice on a catalog: the CF candidates a catalog of its size allows, the cuts with their fitted models,
+the simulated newcomers' interests, and ``dummi.ml.choice.choose`` run on them. Reads nothing itself, so a run, a
 test or a benchmark can call it on a catalog of its own."""
 
 from __future__ import annotations
@@ -28,65 +28,56 @@ def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dic
 
 
 def choose_recipe(events, catalog, interests, embedder, *, factors: int, baseline=None, engine: str = "local"):
-    """The holdout choice (``dummi.ml.tuning.choose``) on a catalog ``(ids, titles, categories, tags, index,
-    vectors)`` and the users' stored ``interests`` ({user: (names, vector)}); None with too few users to hold
-    out."""
-    from dummi.ml.collaborative import Fitter, fit_cooccurrence
-    from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
-    from dummi.ml.interests import item_labels
-    from dummi.ml.model_bundle import ModelBundle
-    from dummi.ml.recommender import HybridRecommender, bundle_catalog
-    from dummi.ml.sequence import fit_transitions
-    from dummi.ml.tuning import MIN_USERS_TO_TUNE, MemoIndex, MemoScores, choose, split_holdout, user_states
+    """The choice (``dummi.ml.choice.choose``) on a catalog ``(ids, titles, categories, tags, index, vectors)``
+    and the users' stored ``interests`` ({user: (names, vector)}); None with too few users to hold out."""
+    from dummi.ml.choice import MIN_USERS_TO_TUNE, choose
+    from dummi.ml.choice.holdout import confirmation_holdout, newcomer_folds, split_holdout
+    from dummi.ml.choice.steps import Cuts
+    from dummi.ml.interests import item_labels, label_index
 
     ids, titles, categories, tags, index, vectors = catalog
-    holdout = split_holdout(events)
-    if len(holdout.relevant) < MIN_USERS_TO_TUNE:
+    search = split_holdout(events)
+    if len(search.relevant) < MIN_USERS_TO_TUNE:
         return None
-    interests = dict(interests)
     labels = [item_labels(c, t) for c, t in zip(categories, tags, strict=True)]
-    interests.update(interests_at_signup(holdout, labels, ids, embedder))
-    states = user_states(holdout.fit_events, interests, users=set(holdout.relevant))
-    matrix = build_matrix(holdout.fit_events, ids).matrix
-    fit_popularity = popularity(holdout.fit_events, ids)
-    cooccurrence = fit_cooccurrence(*engagement_matrices(holdout.fit_events, ids))
-    sequence = fit_transitions(holdout.fit_events, ids)
-    fitter = Fitter(matrix)  # every candidate fitted once, sharing the Gram matrix and blend members
-    item_ids = np.array(ids, dtype=object)
-    memos: dict[int, MemoScores] = {}  # per fitted model (the fitter hands out one object per configuration)
-    sequence = MemoScores(sequence) if sequence is not None else None
-    index = MemoIndex(index)
-    first: list[ModelBundle] = []  # what every trial's bundle derives alike from the catalog is derived once
+    by_label = {k: np.array(v, np.int64) for k, v in label_index(categories, tags).items()}
+    empty = np.empty(0, np.int64)
+    items = (ids, categories, vectors, lambda key: by_label.get(key, empty))
+    folds = newcomer_folds(events)
+    signup = {}
+    for fold in folds:
+        signup.update(interests_at_signup(fold, labels, ids, embedder))
+    cuts = Cuts(
+        search=trials_on(search, items, interests),
+        confirm=trials_on(confirmation_holdout(events), items, interests),
+        newcomers=[trials_on(fold, items, {**interests, **signup}) for fold in folds],
+        candidates=cf_candidates(len(ids), factors, engine),
+    )
+    return choose(cuts, baseline=baseline)
 
-    def memo(config):
-        if not config:
-            return None
-        model = fitter.fit(config)
-        return memos.setdefault(id(model), MemoScores(model))
 
-    def build(config, settings):
-        bundle = ModelBundle(
-            item_ids,
-            titles,
-            categories,
-            index,
-            fit_popularity,
-            memo(config),
-            settings,
-            vectors,
-            cooccurrence,
-            sequence,
-            tags=tags,
-        )
-        if not first:
-            bundle.label_positions("")  # builds the label map
-            bundle_catalog(bundle)
-            first.append(bundle)
-        bundle.share_derived(first[0])
-        return HybridRecommender(bundle)
+def trials_on(holdout, items, interests):
+    """The ``Trials`` of one cut: the models fitted on what it keeps, its scored users as serving reads them."""
+    from dummi.ml.choice.holdout import user_states
+    from dummi.ml.choice.trials import TrialItems, Trials
+    from dummi.ml.collaborative import Fitter, fit_cooccurrence
+    from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
+    from dummi.ml.sequence import fit_transitions
 
-    candidates = cf_candidates(len(ids), factors, engine)
-    return choose(holdout, states, candidates, build, baseline=baseline, n_items=len(ids))
+    ids, categories, vectors, labels = items
+    fit = holdout.fit_events
+    fitter = Fitter(build_matrix(fit, ids).matrix)  # each configuration fitted once, sharing EASE's Gram matrix
+    trial_items = TrialItems(
+        vectors=np.asarray(vectors, np.float32),
+        categories=list(categories),
+        popularity=popularity(fit, ids),
+        labels=labels,
+        sequence=fit_transitions(fit, ids),
+        cooccurrence=fit_cooccurrence(*engagement_matrices(fit, ids)),
+        cf=fitter.fit,
+    )
+    states = user_states(fit, interests, users=set(holdout.relevant))
+    return Trials(trial_items, states, holdout.relevant, {cid: i for i, cid in enumerate(ids)})
 
 
 def interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedder) -> dict[str, tuple]:

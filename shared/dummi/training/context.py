@@ -77,6 +77,7 @@ class RunContext:
     cf: CFModel | None = None
     wanted_algorithms: frozenset[str] = frozenset()  # CF algorithms live experiments need beside the chosen one
     alternatives: dict[str, CFModel] = field(default_factory=dict)
+    newcomer_cf: CFModel | None = None  # the newcomers' own CF model, where the choice picked one
     popularity: np.ndarray | None = None
     cooccurrence: CooccurrenceModel | None = None
     sequence: ItemItemModel | None = None

@@ -44,7 +44,12 @@ class FitCF:
             ctx.cf = self._fit(ctx.cf_config, matrix)
             ctx.progress.finish(f"{matrix.shape[0]} users x {matrix.shape[1]} items, {matrix.nnz} values")
         elif not ctx.params.retrain_cf:
-            ctx.cf, ctx.settings = previous_cf(ctx.store, ctx.catalog.ids)
+            ctx.cf, ctx.settings, ctx.newcomer_cf = previous_cf(ctx.store, ctx.catalog.ids)
+        newcomer = ctx.settings.get("newcomer_cf")
+        if ctx.params.retrain_cf and newcomer and matrix.nnz > 0 and ctx.cf is not None:
+            ctx.progress.start(f"fitting {newcomer['algorithm']} for newcomers")
+            ctx.newcomer_cf = self._fit(newcomer, matrix)
+            ctx.progress.finish(str(newcomer))
         if ctx.cf is not None:
             for name in sorted(ctx.wanted_algorithms - {ctx.cf.algorithm}):
                 config = alternative_config(name, ctx.catalog.size, ctx.params.cf_factors, ctx.metrics)
@@ -54,24 +59,31 @@ class FitCF:
 
 
 def previous_cf(store, ids: list[str]):
-    """retrain_cf=false: keep the published CF model and its ranking settings, re-aligned to today's items."""
+    """retrain_cf=false: keep the published CF model, its ranking settings and the newcomers' CF model,
+    re-aligned to today's items."""
     from dummi.artifacts.loader import load_version
     from dummi.artifacts.publish import read_pointer
     from dummi.ml.model_bundle import parse_bundle
 
     pointer = read_pointer(store)
     if pointer is None:
-        return None, {}
+        return None, {}, None
     manifest, files = load_version(store, pointer["version"], pointer.get("manifest_sha256"))
     previous = parse_bundle(manifest, files)
     if previous.cf is None:
-        return None, previous.settings
-    return realign(previous.cf, previous.position, ids, pointer["version"]), previous.settings
+        return None, previous.settings, None
+    version = pointer["version"]
+    newcomer = realign(previous.newcomer_cf, previous.position, ids, version) if previous.newcomer_cf else None
+    return realign(previous.cf, previous.position, ids, version), previous.settings, newcomer
 
 
 def realign(cf, old_position: dict[str, int], ids: list[str], version: str):
     """A published CF model on today's item positions; items it never saw get no CF signal."""
-    from dummi.ml.collaborative import FactorModel, ItemItemModel
+    from dummi.ml.collaborative import BlendModel, FactorModel, ItemItemModel
+
+    if isinstance(cf, BlendModel):  # each member on its own
+        first, second = realign(cf.first, old_position, ids, version), realign(cf.second, old_position, ids, version)
+        return BlendModel(cf.algorithm, first, second, cf.weight, {**cf.params, "reused_from": version})
 
     new_of_old = np.full(len(old_position), -1, np.int64)
     for j, cid in enumerate(ids):

@@ -48,6 +48,7 @@ class Publish:
             tags=c.tags,
             alternatives=ctx.alternatives,
             state=c.state,
+            newcomer_cf=ctx.newcomer_cf,
         )
         ctx.progress.start("publishing")
         files, facts = bundle_files(bundle)
