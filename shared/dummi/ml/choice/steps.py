@@ -181,22 +181,32 @@ def simplify(record: Record, cf: dict[str, Any], settings: dict[str, Any]) -> tu
         record.decisions.append({"step": name, "group": "warm", "accepted": accepted, **compared})
         if accepted:
             cf, settings = found
-    widest = None
+    # the popularity penalty that covers the most of the catalog among those that cost nothing (each tried is
+    # recorded; ``accepted`` marks the one taken)
+    tried = []
     for value in PENALTY_GRID:
         if value == settings["popularity_penalty"]:
             continue
         candidate = (cf, {**settings, "popularity_penalty": value})
-        accepted, compared = _on_both_cuts(record, reference, candidate)
+        free, compared = _on_both_cuts(record, reference, candidate)
         coverage = record.trial("search", *candidate).coverage
-        if accepted and coverage > record.trial("search", cf, settings).coverage:
-            if widest is None or coverage > widest[1]:
-                widest = (value, coverage, compared)
-    if widest is not None:
-        value, _, compared = widest
-        record.decisions.append(
-            {"step": f"popularity_penalty={value:g}", "group": "warm", "accepted": True, **compared, "rule": "coverage"}
+        tried.append(
+            {
+                "step": f"popularity_penalty={value:g}",
+                "group": "warm",
+                "accepted": False,
+                "rule": "coverage",
+                "costs_nothing": free,
+                "coverage": round(coverage, 4),
+                **compared,
+            }
         )
-        settings = {**settings, "popularity_penalty": value}
+    takers = [d for d in tried if d["costs_nothing"] and d["coverage"] > record.trial("search", cf, settings).coverage]
+    if takers:
+        taken = max(takers, key=lambda d: d["coverage"])
+        taken["accepted"] = True
+        settings = {**settings, "popularity_penalty": float(taken["step"].split("=")[1])}
+    record.decisions.extend(tried)
     return cf, settings
 
 
