@@ -198,6 +198,7 @@ def simplify(record: Record, cf: dict[str, Any], settings: dict[str, Any]) -> tu
                 "rule": "coverage",
                 "costs_nothing": free,
                 "coverage": round(coverage, 4),
+                "reference_coverage": round(record.trial("search", *reference).coverage, 4),
                 **compared,
             }
         )

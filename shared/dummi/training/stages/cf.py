@@ -39,22 +39,28 @@ class FitCF:
 
     def run(self, ctx: RunContext) -> None:
         matrix = ctx.matrix
+        fit_one = self._fit
+        if fit_one is fit:  # in process: one Fitter for the run, so that the chosen model, the newcomers' blend
+            from dummi.ml.collaborative import Fitter  # and the experiments' share EASE's Gram and members
+
+            shared = Fitter(matrix.matrix)
+            fit_one = lambda config, _: shared.fit(config)  # noqa: E731
         if ctx.params.retrain_cf and matrix.nnz > 0 and ctx.cf_config is not None:
             ctx.progress.start(f"fitting {ctx.cf_config['algorithm']}")
-            ctx.cf = self._fit(ctx.cf_config, matrix)
+            ctx.cf = fit_one(ctx.cf_config, matrix)
             ctx.progress.finish(f"{matrix.shape[0]} users x {matrix.shape[1]} items, {matrix.nnz} values")
         elif not ctx.params.retrain_cf:
             ctx.cf, ctx.settings, ctx.newcomer_cf = previous_cf(ctx.store, ctx.catalog.ids)
         newcomer = ctx.settings.get("newcomer_cf")
         if ctx.params.retrain_cf and newcomer and matrix.nnz > 0 and ctx.cf is not None:
             ctx.progress.start(f"fitting {newcomer['algorithm']} for newcomers")
-            ctx.newcomer_cf = self._fit(newcomer, matrix)
+            ctx.newcomer_cf = fit_one(newcomer, matrix)
             ctx.progress.finish(str(newcomer))
         if ctx.cf is not None:
             for name in sorted(ctx.wanted_algorithms - {ctx.cf.algorithm}):
                 config = alternative_config(name, ctx.catalog.size, ctx.params.cf_factors, ctx.metrics)
                 ctx.progress.start(f"fitting {name} for a running experiment")
-                ctx.alternatives[name] = self._fit(config, matrix)
+                ctx.alternatives[name] = fit_one(config, matrix)
                 ctx.progress.finish(str(config))
 
 
