@@ -30,7 +30,15 @@ from dummi.ml.explore import FIRST_SLOT, posterior, thompson
 from dummi.ml.interactions import INTERACTION_WEIGHTS, event_weight
 from dummi.ml.interests import item_labels, label, label_index
 from dummi.ml.model_bundle import ModelBundle
-from dummi.ml.relevance import newcomer_relevance, skip_closeness, skip_push, standardised, warm_blend
+from dummi.ml.relevance import (
+    best_first,
+    newcomer_relevance,
+    skip_closeness,
+    skip_push,
+    standardised,
+    top_n,
+    warm_blend,
+)
 from dummi.ml.rerank import diversify, pool_size
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -462,7 +470,7 @@ class HybridRecommender:
         """(the mode, the user's best k positions by relevance, their relevance standardised as ``score``
         standardises it): what training fits the calibration on."""
         top, relevance, parts, _ = self._rank(user, RankRequest(n=k, diversity=0.0, explore_slots=0))
-        top = top[np.argsort(-relevance[top], kind="stable")]
+        top = best_first(top, relevance[top])
         mean, spread = parts["relevance_stats"]
         return parts["mode"], top, (relevance[top] - mean) / spread
 
@@ -792,11 +800,11 @@ class HybridRecommender:
         n = min(n, len(finite))
         if n == 0:
             return np.empty(0, np.int64), scores
-        top = finite[np.argpartition(-scores[finite], n - 1)[:n]] if n < len(finite) else finite
+        top = top_n(finite, scores[finite], n)
         matched = parts.get("matched")
         if matched is not None:
-            top = _with_matches(top, finite, scores, matched, n)
-        return top[np.argsort(-scores[top], kind="stable")], scores
+            top = best_first(*_both(_with_matches(top, finite, scores, matched, n), scores))
+        return top, scores
 
     # -- explanations ---------------------------------------------------------------------------------
     def _explain(self, pos: int, score: float, parts: dict, user: UserState, profile: _Profile) -> Recommendation:
@@ -965,6 +973,10 @@ def _sigmoid(x: float) -> float:
     return float(0.5 * (1.0 + np.tanh(0.5 * x)))  # 1 / (1 + e^-x), without overflow
 
 
+def _both(positions: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return positions, scores[positions]
+
+
 def _with_matches(top: np.ndarray, finite: np.ndarray, scores: np.ndarray, matched: np.ndarray, n: int) -> np.ndarray:
     """``top`` (n positions) with at least min(ceil(0.7 n), matching candidates) matching items: the
     lowest-scored others give way to the best-scored matches not yet in it."""
@@ -973,9 +985,9 @@ def _with_matches(top: np.ndarray, finite: np.ndarray, scores: np.ndarray, match
     if short <= 0:
         return top
     others = top[~matched[top]]
-    keep = others[np.argsort(-scores[others], kind="stable")[: len(others) - short]]
+    keep = best_first(others, scores[others])[: len(others) - short]
     outside = np.setdiff1d(finite[matched[finite]], top[matched[top]], assume_unique=True)
-    add = outside[np.argsort(-scores[outside], kind="stable")[:short]]
+    add = top_n(outside, scores[outside], short)
     return np.concatenate([top[matched[top]], keep, add])
 
 
@@ -987,7 +999,7 @@ def _quota_in_place(top: np.ndarray, pool: np.ndarray, scores: np.ndarray, match
     if short <= 0:
         return top
     spare = np.setdiff1d(pool[matched[pool]], top, assume_unique=True)
-    spare = spare[np.argsort(-scores[spare], kind="stable")][:short]
+    spare = top_n(spare, scores[spare], short)
     out = top.copy()
     places = np.flatnonzero(~matched[out])[::-1][: len(spare)]
     out[np.sort(places)] = spare

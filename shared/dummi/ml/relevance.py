@@ -81,3 +81,44 @@ def newcomer_relevance(features: Mapping[str, np.ndarray | None], weights: Mappi
         if value is not None and weight != 0.0:
             out += float(weight) * standardised(value)
     return out
+
+
+def best_first(positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``positions`` ordered by their ``values``, higher first; equal values by position, lower first (so
+    that a list never depends on the order an array happened to hold its candidates in)."""
+    return positions[np.lexsort((positions, -values))]
+
+
+def top_n(positions: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """The n best of ``positions`` (ascending) by ``values`` (finite), best first; ties go to the lower
+    position, also at the n-th place."""
+    if n >= len(positions):
+        return best_first(positions, values)
+    if n <= 0:
+        return positions[:0]
+    kth = -np.partition(-values, n - 1)[n - 1]
+    above = values > kth
+    tied = np.flatnonzero(values == kth)[: n - int(above.sum())]  # positions ascending: the lowest first
+    chosen = np.concatenate([np.flatnonzero(above), tied])
+    return best_first(positions[chosen], values[chosen])
+
+
+def top_n_rows(values: np.ndarray, n: int) -> np.ndarray:
+    """``top_n`` of every row of a 2-d array (columns in position order; -inf: not a candidate): each row's
+    column indices, best first, -1 where a row has fewer than n candidates."""
+    rows, width = values.shape
+    out = np.full((rows, n), -1, np.int64)
+    k = min(n, width)
+    if k == 0 or rows == 0:
+        return out
+    kth = -np.partition(-values, k - 1, axis=1)[:, k - 1 : k]
+    above = values > kth
+    tied = values == kth
+    need = k - above.sum(axis=1, keepdims=True)
+    chosen = (above | (tied & (np.cumsum(tied, axis=1) <= need))) & np.isfinite(values)
+    columns = np.argsort(~chosen, axis=1, kind="stable")[:, :k]  # the chosen ones, in position order
+    picked = np.take_along_axis(chosen, columns, axis=1)
+    order = np.lexsort((columns, -np.where(picked, np.take_along_axis(values, columns, axis=1), -np.inf)), axis=1)
+    columns = np.take_along_axis(columns, order, axis=1)
+    out[:, :k] = np.where(np.take_along_axis(picked, order, axis=1), columns, -1)
+    return out

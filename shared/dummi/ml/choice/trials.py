@@ -29,15 +29,17 @@ from dummi.ml.recommender import (
     INTEREST_MATCH_COSINE,
     LIKE_WEIGHT,
     MAX_SKIPPED,
-    MIN_MATCH_SHARE,
     UserState,
+    _with_matches,
 )
 from dummi.ml.relevance import (
+    best_first,
     newcomer_relevance,
     skip_closeness,
     skip_push,
     standardised,
     standardised_masked,
+    top_n_rows,
     warm_blend,
 )
 
@@ -487,43 +489,23 @@ def _pad(a: np.ndarray, width: int, fill) -> np.ndarray:
 
 
 def _top(relevance: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
-    """Each row's n best positions (from ``idx``) by ``relevance`` (-inf: not a candidate), best first."""
-    width = relevance.shape[1]
-    k = min(n, width)
-    if k == 0:
-        return np.full((len(relevance), n), -1, np.int64)
-    part = (
-        np.argpartition(-relevance, k - 1, axis=1)[:, :k]
-        if k < width
-        else np.tile(np.arange(width), (len(relevance), 1))
-    )
-    order = np.argsort(-np.take_along_axis(relevance, part, axis=1), axis=1, kind="stable")
-    best = np.take_along_axis(part, order, axis=1)
-    out = np.where(np.isfinite(np.take_along_axis(relevance, best, axis=1)), np.take_along_axis(idx, best, axis=1), -1)
-    return _pad(out, n, -1)
+    """Each row's n best positions (from ``idx``, ascending in each row) by ``relevance`` (-inf: not a
+    candidate), best first, ties to the lower position (``dummi.ml.relevance.top_n``)."""
+    columns = top_n_rows(relevance, n)
+    return np.where(columns >= 0, np.take_along_axis(idx, np.maximum(columns, 0), axis=1), -1)
 
 
 def _top_with_matches(order_by: np.ndarray, matched: np.ndarray, has_interests: np.ndarray, n: int) -> np.ndarray:
     """Each row's top n by ``order_by`` (-inf: seen) holding the newcomers' quota of interest matches
     (``dummi.ml.recommender._with_matches``), best first."""
-    positions = np.tile(np.arange(order_by.shape[1]), (len(order_by), 1))
-    top = _top(order_by, positions, n)
+    top = top_n_rows(order_by, n)
     for k in np.flatnonzero(has_interests):
         row, m = order_by[k], matched[k]
-        finite = np.isfinite(row)
-        need = min(int(np.ceil(MIN_MATCH_SHARE * n)), int((m & finite).sum()))
+        finite = np.flatnonzero(np.isfinite(row))
         current = top[k][top[k] >= 0]
-        short = need - int(m[current].sum())
-        if short <= 0:
-            continue
-        others = current[~m[current]]
-        keep = others[np.argsort(-row[others], kind="stable")[: len(others) - short]]
-        outside = np.flatnonzero(m & finite)
-        outside = np.setdiff1d(outside, current[m[current]], assume_unique=True)
-        add = outside[np.argsort(-row[outside], kind="stable")[:short]]
-        chosen = np.concatenate([current[m[current]], keep, add])
-        chosen = chosen[np.argsort(-row[chosen], kind="stable")]
-        top[k] = _pad(chosen[None, :], n, -1)[0]
+        chosen = _with_matches(current, finite, row, m, min(n, len(finite)))
+        if chosen is not current:
+            top[k] = _pad(best_first(chosen, row[chosen])[None, :], n, -1)[0]
     return top
 
 
