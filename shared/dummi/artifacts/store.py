@@ -30,6 +30,11 @@ class ArtifactStore(Protocol):
 
     def delete(self, keys: list[str]) -> None: ...
 
+    def remove_partial_writes(self, prefix: str) -> list[str]:
+        """Remove what a writer killed in the middle of a ``put`` left under ``prefix`` (never visible to
+        readers); only while nobody writes there."""
+        ...
+
 
 class FileStore:
     """A folder. Writes go to a temporary file that is renamed into place, so readers never see half a file."""
@@ -89,10 +94,25 @@ class FileStore:
         for key in keys:
             path = self._path(key)
             path.unlink(missing_ok=True)
-            parent = path.parent
-            while parent != self.root.resolve() and parent.exists() and not any(parent.iterdir()):
-                parent.rmdir()
-                parent = parent.parent
+            self._remove_empty_parents(path)
+
+    def _remove_empty_parents(self, path: Path) -> None:
+        parent = path.parent
+        while parent != self.root.resolve() and parent.exists() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+    def remove_partial_writes(self, prefix: str) -> list[str]:
+        """The temporary files of puts killed before their rename (``.<name>.<random>``; ``list`` never shows
+        them), and the folders they leave empty."""
+        base = self._path(prefix) if prefix else self.root
+        removed = []
+        for path in sorted(base.rglob(".*")) if base.exists() else []:
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(str(path.relative_to(self.root.resolve())))
+                self._remove_empty_parents(path)
+        return removed
 
 
 class S3Store:
@@ -163,6 +183,11 @@ class S3Store:
                 return False
             raise
         return True
+
+    def remove_partial_writes(self, prefix: str) -> list[str]:
+        """Nothing to do: a PUT is atomic (an object is whole or absent), and this store makes no multipart
+        uploads (the template's lifecycle rule aborts any that others leave)."""
+        return []
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
