@@ -133,7 +133,7 @@ def prepare(sample_data: Path | None, *, embed: bool = True) -> None:
                 flush=True,
             )
         else:
-            print("dummi: sample data: already loaded", flush=True)
+            print("dummi: sample data: already loaded (or the database holds data of its own)", flush=True)
     if embed:
         embed_pending()
 
