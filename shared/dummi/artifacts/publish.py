@@ -124,7 +124,8 @@ def discard_unfinished(
 
 def prune_trained_before(store: ArtifactStore, cutoff: datetime, *, keep: set[str]) -> list[str]:
     """Delete every version whose training read its events before ``cutoff`` (or says nothing of when),
-    except those in ``keep``: after a user's deletion, no kept version holds anything learnt from the user."""
+    except those in ``keep``: after a user's deletion, no kept version holds anything learnt from the user,
+    also not as an earlier version a versioned bucket keeps (``purge``)."""
     doomed = []
     for version in published_versions(store):
         if version in keep:
@@ -136,6 +137,6 @@ def prune_trained_before(store: ArtifactStore, cutoff: datetime, *, keep: set[st
         except ArtifactNotFoundError:  # a version half-deleted or half-written: nothing to keep
             old = True
         if old:
-            store.delete(store.list(f"{MODELS}/{version}/"))
+            store.purge(f"{MODELS}/{version}/")
             doomed.append(version)
     return doomed
