@@ -59,6 +59,7 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.headers: dict[str, str] = {}  # of the last answer, names in lower case
 
     async def request(self, method: str, path: str, body: dict) -> tuple[int, bytes]:
         if self.writer is None:
@@ -74,16 +75,15 @@ class Connection:
         if not status_line:
             raise ConnectionError("server closed the connection")
         status = int(status_line.split()[1])
-        length, close = 0, False
+        self.headers = {}
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "connection" and value.strip().lower() == "close":
-                close = True
+            self.headers[name.strip().lower()] = value.strip()
+        length = int(self.headers.get("content-length", 0))
+        close = self.headers.get("connection", "").lower() == "close"
         data = await self.reader.readexactly(length)
         if close:
             self.close()
