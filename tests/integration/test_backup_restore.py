@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dummi.artifacts.publish import read_pointer
+from dummi.artifacts.publish import publish, read_pointer
 from dummi.artifacts.store import FileStore, S3Store
 from dummi.db.connection import Database
 from dummi.db.migrations import migrate
@@ -261,4 +261,12 @@ def test_the_cli_says_which_argument_is_at_fault(db, tmp_path, monkeypatch, caps
     assert "dummi restore: from: no file" in capsys.readouterr().err
     assert main(["restore", "--from", str(out)]) == 2  # the session's database: in use, and holding its tables
     assert "dummi restore: database: " in capsys.readouterr().err
+    # --all-versions: every complete version in the store, not only the serving one
+    store = FileStore(tmp_path / "artifacts")
+    for version in ("v1", "v2"):
+        publish(store, version, {"a.bin": version.encode()}, {})
+    assert main(["backup", "--out", str(tmp_path / "all.tar"), "--all-versions"]) == 0
+    assert "model v1, v2 (serving v2)" in capsys.readouterr().out
+    manifest = backup_service.read_archive(tmp_path / "all.tar")
+    assert manifest["artifacts"]["versions"] == ["v1", "v2"] and manifest["artifacts"]["pointer"]["version"] == "v2"
     _clear_caches()
