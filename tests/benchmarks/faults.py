@@ -47,7 +47,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -358,6 +358,7 @@ def summarize(phase: dict, stored: dict[str, set[str]]) -> list[dict]:
                 "writes_acked": len(acked),
                 "writes_stored": len(kept),
                 "listed_taken_down": len(late),
+                "not_answered_by_kind": dict(sorted(Counter(a.kind for a in bad).items())),
                 "errors": errors[:5],
                 "notes": fault.notes,
             }
@@ -502,14 +503,13 @@ def main() -> int:
 
         def disk_full(fault: Fault) -> str:
             filler = data / "filler"
-            stat = os.statvfs(data)
-            fd = os.open(filler, os.O_CREAT | os.O_WRONLY)
-            try:
-                os.posix_fallocate(fd, 0, stat.f_bavail * stat.f_frsize)
-            except OSError:
-                pass  # as full as it gets
-            finally:
-                os.close(fd)
+            with filler.open("wb", buffering=0) as out:
+                for chunk in (b"\0" * 2**22, b"\0" * 2**12):  # 4 MB at a time, then 4 KB: every block taken
+                    try:
+                        while True:
+                            out.write(chunk)
+                    except OSError:  # ENOSPC
+                        pass
             threading.Timer(10, filler.unlink).start()
             return f"filled {os.path.getsize(filler) / 2**20:.0f} MB; {os.statvfs(data).f_bavail} blocks left, for 10 s"
 
@@ -621,8 +621,11 @@ def report(results: dict, args, no_disk_fault: str | None) -> bool:
             bad |= r["failed"] > 0 or r["writes_acked"] != r["writes_stored"] or r["listed_taken_down"] > 0
     for phase in results["phases"].values():
         for r in phase["rows"]:
-            if r["notes"] or r["errors"]:
-                print(f"  {r['fault']}: {'; '.join(r['notes'])}" + (f"; errors: {r['errors']}" if r["errors"] else ""))
+            said = list(r["notes"])
+            said += [f"errors: {r['errors']}"] if r["errors"] else []
+            said += [f"not answered, by kind: {r['not_answered_by_kind']}"] if r["not_answered_by_kind"] else []
+            if said:
+                print(f"  {r['fault']}: {'; '.join(said)}")
     print(f"  the embedded Postgres' log: {results['postgres_log']}")
     skipped = sum(r["writes_on_deleted_items"] for p in results["phases"].values() for r in p["rows"])
     print(f"  not counted as writes: {skipped} interactions with items the take-downs deleted (their events go too)")
