@@ -406,7 +406,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         )
         return 2
     except DumpToolError as exc:
-        print(f"dummi restore: {exc}", file=sys.stderr)
+        print(f"dummi restore: {'; '.join([str(exc), *getattr(exc, '__notes__', [])])}", file=sys.stderr)
         return 1
     if done.safety_backup is not None:
         print(f"what the target held before is in {done.safety_backup}", file=sys.stderr)

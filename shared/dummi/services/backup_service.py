@@ -310,6 +310,25 @@ def _restore(
             backup(db, store, safety, all_versions=True, progress=progress)
         pg.drop_tables(db)
         store.delete(models)
+    try:
+        return _bring_back(db, store, source, manifest, progress, started, safety, held, len(models))
+    except Exception as exc:
+        if held or models:
+            exc.add_note(f"the target had been emptied for --force; what it held is in {safety or 'no safety backup'}")
+        raise
+
+
+def _bring_back(
+    db: Database,
+    store: ArtifactStore,
+    source: Path,
+    manifest: dict[str, Any],
+    progress: Progress,
+    started: float,
+    safety: Path | None,
+    held: dict[str, int],
+    files_held: int,
+) -> RestoreResult:
     written: list[str] = []
     try:
         with tarfile.open(source, "r") as tar, tempfile.TemporaryDirectory(dir=source.parent) as tmp:
@@ -347,5 +366,5 @@ def _restore(
         migrations_applied=applied,
         seconds=time.monotonic() - started,
         safety_backup=safety,
-        replaced={"rows": held, "files": len(models)} if held or models else {},
+        replaced={"rows": held, "files": files_held} if held or files_held else {},
     )
