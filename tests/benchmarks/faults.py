@@ -53,7 +53,7 @@ from pathlib import Path
 
 from _common import ROOT
 from bench_recommend import EVENTS_PER_USER, load
-from load import Connection, Workload, free_port
+from load import Connection, Workload, free_port, open_loop
 
 sys.path.insert(0, str(ROOT))
 from tests.postgres_server import PostgresServer  # noqa: E402
@@ -119,7 +119,6 @@ async def send_load(
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(args.connections):
         idle.put_nowait(Connection("127.0.0.1", port))
-    tasks: set[asyncio.Task] = set()
 
     async def one(scheduled: float) -> None:
         kind, path, body, event_id = workload.next()
@@ -176,18 +175,7 @@ async def send_load(
         conn.close()
 
     downs = asyncio.create_task(take_downs() if take_downs_on else asyncio.sleep(0))
-    interval, n = 1.0 / args.rate, 0
-    started = clock.now()
-    while not stop.is_set():
-        scheduled = started + n * interval
-        delay = scheduled - clock.now()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(scheduled))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        n += 1
-    await asyncio.gather(*tasks)
+    await open_loop(args.rate, one, started=clock.now(), until=lambda _: stop.is_set(), now=clock.now)
     await downs
     while not idle.empty():
         idle.get_nowait().close()
@@ -421,10 +409,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100, help="requests per second")
     parser.add_argument("--workers", type=int, default=3, help="dummi run --workers")
     parser.add_argument("--connections", type=int, default=64, help="client keep-alive connections")
-    parser.add_argument("--gap", type=float, default=20, help="seconds between faults (a fault's window)")
+    parser.add_argument("--gap", type=float, default=20, help="seconds between faults (a fault's window; >= 12)")
     parser.add_argument("--timeout", type=float, default=30, help="a request with no answer by then has failed")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    if args.gap < 12:
+        parser.error("--gap: at least 12 s (the store and the disk stay broken for 10 s; a window holds one fault)")
 
     from _common import model_dir
 
