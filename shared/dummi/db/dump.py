@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from dummi.db.connection import Database
 
@@ -75,8 +75,6 @@ def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     env = dict(os.environ)
     if parts.password is not None:
-        from urllib.parse import unquote
-
         env["PGPASSWORD"] = unquote(parts.password)
         user = parts.username or ""
         host = parts.netloc.rpartition("@")[2]

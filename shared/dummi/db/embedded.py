@@ -95,7 +95,7 @@ def restart_embedded_postgres(data_dir: Path, *, timeout: float = 120.0) -> str:
     if server is None:
         raise RuntimeError(f"no embedded Postgres was started in {pgdata} by this process")
     info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or _alive(info.pid) is None or info.status != "ready":
+    if info is None or _alive(info.pid) is None:  # (else another process started it: wait until it is ready)
         if info is not None:
             _wait_until_reaped(info.pid)
         socket_dir = find_suitable_socket_dir(pgdata, server.runtime_path)  # pgserver's own choice: the same one
@@ -119,9 +119,11 @@ def restart_embedded_postgres(data_dir: Path, *, timeout: float = 120.0) -> str:
             )
         except Exception as exc:  # noqa: BLE001 - CalledProcessError, TimeoutExpired: said with the log's end
             raise RuntimeError(f"the embedded Postgres did not start: {exc}; {log_tail(data_dir)}") from exc
-        info = PostmasterInfo.read_from_pgdata(pgdata)
-        if info is None or _alive(info.pid) is None:
-            raise RuntimeError(f"the embedded Postgres did not stay up; {log_tail(data_dir)}")
+    deadline = time.monotonic() + timeout
+    while (info := PostmasterInfo.read_from_pgdata(pgdata)) is None or info.status != "ready":
+        if (info is not None and _alive(info.pid) is None) or time.monotonic() > deadline:
+            raise RuntimeError(f"the embedded Postgres did not come up; {log_tail(data_dir)}")
+        time.sleep(0.1)
     server._postmaster_info = info  # pgserver stops this postmaster on the last handle's exit, not the dead one
     return server.get_uri(DATABASE_NAME)
 
