@@ -38,9 +38,27 @@ COPY shared/dummi/ml/__init__.py shared/dummi/ml/onnx_export.py /opt/src/dummi/m
 RUN PYTHONPATH=/opt/src /opt/export/bin/python -c \
     "from pathlib import Path; from dummi.ml.onnx_export import export_model; export_model(Path('/opt/model'))"
 
+# pg_dump and pg_restore of PostgreSQL 16 for `dummi backup` / `dummi restore`, taken out of the pgserver wheel
+# (its client programs and libpq, ~1 MB; no server, no Python package): Debian bookworm's own client is 15,
+# older than compose's PostgreSQL 16, and pg_dump refuses a newer server. Built without TLS: a server that
+# requires it (RDS) needs the PostgreSQL client of its version (docs/reliability.md).
+FROM ${BASE} AS pgclient
+ARG PIP_CERT=
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python3 -m venv /tmp/venv \
+    && /tmp/venv/bin/pip download ${PIP_CERT:+--cert "$PIP_CERT"} --no-deps --only-binary=:all: --dest /tmp/wheel \
+        'pgserver==0.1.4' \
+    && /tmp/venv/bin/python -c "import glob, zipfile; w = zipfile.ZipFile(glob.glob('/tmp/wheel/*.whl')[0]); \
+[w.extract(n, '/opt/pgclient') for n in w.namelist() if n.startswith('pgserver.libs/libpq') \
+or n in ('pgserver/pginstall/bin/pg_dump', 'pgserver/pginstall/bin/pg_restore')]" \
+    && chmod 755 /opt/pgclient/pgserver/pginstall/bin/* \
+    && /opt/pgclient/pgserver/pginstall/bin/pg_dump --version && rm -rf /tmp/venv /tmp/wheel
+
 FROM ${BASE}
+COPY --from=pgclient /opt/pgclient /opt/pgclient
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/dummi dummi \
-    && mkdir /data && chown dummi:dummi /data
+    && mkdir /data && chown dummi:dummi /data \
+    && ln -s /opt/pgclient/pgserver/pginstall/bin/pg_dump /opt/pgclient/pgserver/pginstall/bin/pg_restore /usr/local/bin/
 COPY --from=build /opt/venv /opt/venv
 COPY --from=model /opt/model /opt/model
 ENV PATH=/opt/venv/bin:$PATH \

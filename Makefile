@@ -14,7 +14,7 @@ AWS_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load invoke-train \
+.PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load faults invoke-train \
 	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload cache-setup console-vendor browser-setup \
 	console-screenshots image container-setup clean
 
@@ -94,6 +94,9 @@ fuzz: $(VENV)/.installed-dev ## schemathesis, up to 1000 cases per operation (>1
 
 load: $(VENV)/.installed-dev ## 60 s of mixed load at 300 requests/s against `dummi run` (10K items, 10K users)
 	cd tests/benchmarks && ../../$(BIN)/python load.py $(LOAD_ARGS)
+
+faults: $(VENV)/.installed-dev ## load.py's mix while Postgres, a server process, the store, the disk and the cache fail (~10 min)
+	cd tests/benchmarks && ../../$(BIN)/python faults.py $(FAULTS_ARGS)
 
 bench: $(VENV)/.installed-dev ## print the benchmark figures (embeddings, index, training, calibration), draw docs/*.png; long (10K-item training alone ~5 min)
 	$(BIN)/python tests/benchmarks/bench_embeddings.py

@@ -30,6 +30,7 @@ os.environ.setdefault("DUMMI_EMBEDDING_MODE", "off")  # tests that want embeddin
 from dummi.config import get_settings  # noqa: E402
 from dummi.db.connection import Database, get_database  # noqa: E402
 from dummi.db.migrations import migrate  # noqa: E402
+from tests.postgres_server import PostgresServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -261,57 +262,6 @@ def write_tastes(folder: Path, users: int = 60, per_topic: int = 12) -> Path:
     for name, lines in rows.items():
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return folder
-
-
-class PostgresServer:
-    """A real Postgres of the embedded server's binaries, listening on a loopback TCP port (the embedded one
-    listens on a socket only), run as the pgserver user when the tests run as root (Postgres refuses root).
-    For what needs TCP (Spark's JDBC reads) and for a primary with a streaming replica."""
-
-    def __init__(self, folder: Path) -> None:
-        import socket
-
-        from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.data, self.user = folder, folder / "data", None
-        if os.geteuid() == 0:
-            import pwd
-
-            self.user = "pgserver"
-            ensure_user_exists(self.user)
-            ensure_prefix_permissions(folder)  # the folders above it open to that user, as pgserver does
-            entry = pwd.getpwnam(self.user)
-            os.chown(folder, entry.pw_uid, entry.pw_gid)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def run(self, *args: str) -> None:
-        import subprocess
-
-        from pgserver._commands import POSTGRES_BIN_PATH
-
-        subprocess.run([str(POSTGRES_BIN_PATH / args[0]), *args[1:]], check=True, capture_output=True, user=self.user)
-
-    def init(self) -> PostgresServer:
-        self.run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "--encoding=utf8")
-        return self
-
-    def replica_of(self, primary: PostgresServer) -> PostgresServer:
-        """A streaming replica (hot standby) of ``primary``: a base backup that follows its WAL."""
-        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "-D", str(self.data),
-                 "-R", "-X", "stream")  # fmt: skip
-        return self
-
-    def start(self) -> PostgresServer:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder}"
-        self.run("pg_ctl", "-D", str(self.data), "-w", "-o", options, "-l", str(self.folder / "log"), "start")
-        return self
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")
 
 
 @pytest.fixture(scope="session")

@@ -356,6 +356,68 @@ def _cmd_evaluate_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from dummi.artifacts.store import get_artifact_store
+    from dummi.db.connection import get_database
+    from dummi.db.dump import DumpToolError
+    from dummi.errors import DummiError
+    from dummi.progress import BarProgress
+    from dummi.services.backup_service import backup
+
+    store = get_artifact_store()
+    print(f"backing up the database and {store.uri} into {args.out}", file=sys.stderr)
+    try:
+        done = backup(get_database(), store, args.out, all_versions=args.all_versions, progress=BarProgress())
+    except DummiError as exc:
+        print(
+            f"dummi backup: {exc.field + ': ' if exc.field else ''}{exc.message} (nothing was written)", file=sys.stderr
+        )
+        return 2
+    except DumpToolError as exc:
+        print(f"dummi backup: {exc} (nothing was written)", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {done.path} ({done.bytes / 2**20:.1f} MB) in {done.seconds:.1f}s: {sum(done.rows.values())} rows in"
+        f" {len(done.rows)} tables; model {', '.join(done.versions) or 'none'}"
+        + (f" (serving {done.serving})" if len(done.versions) > 1 else "")
+    )
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from dummi.artifacts.store import get_artifact_store
+    from dummi.db.connection import get_database
+    from dummi.db.dump import DumpToolError
+    from dummi.errors import DummiError
+    from dummi.progress import BarProgress
+    from dummi.services.backup_service import restore
+
+    store = get_artifact_store()
+    print(f"restoring {args.source} into the database and {store.uri}", file=sys.stderr)
+    safety_dir = None if args.no_safety_backup else args.source.resolve().parent
+    try:
+        done = restore(
+            get_database(), store, args.source, force=args.force, safety_dir=safety_dir, progress=BarProgress()
+        )
+    except DummiError as exc:
+        print(
+            f"dummi restore: {exc.field + ': ' if exc.field else ''}{exc.message} (nothing was changed)",
+            file=sys.stderr,
+        )
+        return 2
+    except DumpToolError as exc:
+        print(f"dummi restore: {'; '.join([str(exc), *getattr(exc, '__notes__', [])])}", file=sys.stderr)
+        return 1
+    if done.safety_backup is not None:
+        print(f"what the target held before is in {done.safety_backup}", file=sys.stderr)
+    print(
+        f"restored {sum(done.rows.values())} rows in {len(done.rows)} tables and model"
+        f" {', '.join(done.versions) or 'none'} in {done.seconds:.1f}s; migrations applied:"
+        f" {', '.join(done.migrations_applied) or 'none (the archive is current)'}"
+    )
+    return 0
+
+
 def _cmd_db_url(args: argparse.Namespace) -> int:
     from dummi.config import get_settings
     from dummi.db.urls import resolve_database_url
@@ -500,6 +562,25 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--prior-strength", type=float, default=10.0, help="thompson/greedy: pseudo-impressions")
     policy.add_argument("--days", type=float, default=30.0, help="decisions of the last DAYS days")
     policy.set_defaults(func=_cmd_evaluate_policy)
+
+    back = sub.add_parser(
+        "backup", help="write the database and the serving model into one archive (a consistent snapshot)"
+    )
+    back.add_argument("--out", type=Path, required=True, help="the archive to write (a new file; .tar)")
+    back.add_argument(
+        "--all-versions", action="store_true", help="every model version in the store, not only the serving one"
+    )
+    back.set_defaults(func=_cmd_backup)
+
+    rest = sub.add_parser(
+        "restore", help="bring an archive of `dummi backup` back into an empty database and artifact store"
+    )
+    rest.add_argument("--from", dest="source", type=Path, required=True, help="the archive `dummi backup` wrote")
+    rest.add_argument(
+        "--force", action="store_true", help="replace a target that holds data (a safety backup of it comes first)"
+    )
+    rest.add_argument("--no-safety-backup", action="store_true", help="with --force: do not back the target up first")
+    rest.set_defaults(func=_cmd_restore)
 
     url = sub.add_parser("db-url", help="print the database URL in use (starts the embedded server if needed)")
     url.set_defaults(func=_cmd_db_url)

@@ -133,7 +133,7 @@ def prepare(sample_data: Path | None, *, embed: bool = True) -> None:
                 flush=True,
             )
         else:
-            print("dummi: sample data: already loaded", flush=True)
+            print("dummi: sample data: already loaded (or the database holds data of its own)", flush=True)
     if embed:
         embed_pending()
 
@@ -191,6 +191,11 @@ def serve(
     # so the embedded Postgres is stopped cleanly rather than left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     prepare(sample_data)
+    supervisor = None
+    if not get_settings().database_url:  # the embedded server is this process's: it is started again if it dies
+        from dummi.db.supervisor import EmbeddedSupervisor
+
+        supervisor = EmbeddedSupervisor(get_settings().data_dir).start()
     cache = None
     if result_cache and not get_settings().dummi_result_cache_url:
         from dummi.local_cache import LocalCacheServer
@@ -246,6 +251,8 @@ def serve(
         if metrics is not None:
             metrics.terminate()
             metrics.join(10)
+        if supervisor is not None:
+            supervisor.stop()  # before the server is stopped on purpose
         shutdown()  # settings were read before DATABASE_URL was set for the workers: an embedded server stops
         if cache is not None:
             cache.stop()

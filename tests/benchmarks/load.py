@@ -38,6 +38,7 @@ import time
 import urllib.request
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from _common import ROOT
@@ -59,6 +60,7 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.headers: dict[str, str] = {}  # of the last answer, names in lower case
 
     async def request(self, method: str, path: str, body: dict) -> tuple[int, bytes]:
         if self.writer is None:
@@ -74,16 +76,15 @@ class Connection:
         if not status_line:
             raise ConnectionError("server closed the connection")
         status = int(status_line.split()[1])
-        length, close = 0, False
+        self.headers = {}
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "connection" and value.strip().lower() == "close":
-                close = True
+            self.headers[name.strip().lower()] = value.strip()
+        length = int(self.headers.get("content-length", 0))
+        close = self.headers.get("connection", "").lower() == "close"
         data = await self.reader.readexactly(length)
         if close:
             self.close()
@@ -196,24 +197,12 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
             await asyncio.sleep(pause)
         conn.close()
 
-    interval = 1.0 / args.rate
     started = time.perf_counter()
-    n = 0
     if watch:
         task = asyncio.create_task(take_downs())
         tasks.add(task)
         task.add_done_callback(tasks.discard)
-    while True:
-        scheduled = started + n * interval
-        if scheduled - started >= args.seconds:
-            break
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(scheduled))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        n += 1
+    n = await open_loop(args.rate, one, started=started, until=lambda elapsed: elapsed >= args.seconds)
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - started
     while not idle.empty():
@@ -229,6 +218,34 @@ async def run_load(port: int, args: argparse.Namespace) -> dict:
         "by_second": by_second,
         "take_downs": _last_appearances(listed, taken),
     }
+
+
+async def open_loop(
+    rate: float,
+    one: Callable[[float], Awaitable[None]],
+    *,
+    started: float,
+    until: Callable[[float], bool],
+    now: Callable[[], float] = time.perf_counter,
+) -> int:
+    """Start ``one(scheduled)`` every 1/rate seconds from ``started``, on schedule whatever earlier requests take
+    (an open loop: a stalled server cannot slow the load down), until ``until(seconds since started)``; wait
+    for every one; return how many were started."""
+    tasks: set[asyncio.Task] = set()
+    n = 0
+    while True:
+        scheduled = started + n / rate
+        if until(scheduled - started):
+            break
+        delay = scheduled - now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        n += 1
+    await asyncio.gather(*tasks)
+    return n
 
 
 def _last_appearances(listed: list[tuple[float, list[str]]], taken: dict[str, float]) -> dict[str, float]:

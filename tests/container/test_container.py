@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dummi.db.connection import Database
 from tests.browser.console_server import free_port
 from tests.conftest import PostgresServer
 
@@ -193,7 +194,7 @@ def test_the_image_is_non_root_without_torch_with_a_health_check(image):
     assert podman("run", "--rm", "--network", "none", *LIMITS, image, "ls", "/opt/model").stdout.split()
 
 
-def test_the_seeds_curl_examples_a_one_off_training_and_a_restart(container, env_file, postgres):
+def test_the_seeds_curl_examples_a_one_off_training_a_restart_and_a_backup(container, env_file, postgres):
     seconds = container.run()
     print(f"\nstart-up, empty database (migrations included) to /health: {seconds:.1f} s")
     assert podman("healthcheck", "run", container.name, check=False).returncode == 0
@@ -230,6 +231,34 @@ def test_the_seeds_curl_examples_a_one_off_training_and_a_restart(container, env
     assert curl(base, "GET", "/content/tut2")["title"] == "Web Dev with FastAPI"
     after = curl(base, "POST", "/recommendations/", {"user_id": "alice", "n_recommendations": 5})
     assert after["model_version"] == runs[0]["model_version"]  # the model in the volume, loaded again at start
+
+    # a backup made inside the running container (the image carries pg_dump 16), restored by a one-off container
+    # into an empty database and an empty artifact folder; a server on those answers as this one does
+    made = podman("exec", container.name, "dummi", "backup", "--out", "/data/backup.tar", timeout=300)
+    assert "wrote /data/backup.tar" in made.stdout, made.stderr
+    name = f"restored_{os.getpid()}"
+    Database(postgres.url).read(lambda conn: conn.run(f'CREATE DATABASE "{name}"'))
+    target = [
+        "-e",
+        f"DATABASE_URL={postgres.url.rsplit('/', 1)[0]}/{name}",
+        "-e",
+        "ARTIFACTS_URI=file:///data/restored",
+    ]
+    restored = podman("run", "--rm", "--network", "host", *LIMITS, *target, "-v", f"{container.volume}:/data",
+                      container.image, "dummi", "restore", "--from", "/data/backup.tar", timeout=300)  # fmt: skip
+    assert "restored" in restored.stdout and runs[0]["model_version"] in restored.stdout, restored.stderr
+    twin = Container(container.image, env_file, f"{container.name}-twin")
+    twin.volume = container.volume
+    try:
+        podman("run", "-d", "--name", twin.name, "--network", "host", *LIMITS, "--env-file", str(env_file), *target,
+               "-e", f"PORT={twin.port}", "-v", f"{twin.volume}:/data", twin.image)  # fmt: skip
+        twin.wait_healthy(time.monotonic())
+        assert curl(twin.base, "GET", "/users/alice") == curl(base, "GET", "/users/alice")
+        question = {"user_id": "alice", "n_recommendations": 5, "preview": True}
+        mine, theirs = (curl(b, "POST", "/recommendations/", question) for b in (base, twin.base))
+        assert theirs["recommendations"] == mine["recommendations"] and theirs["model_version"] == mine["model_version"]
+    finally:
+        podman("rm", "-f", "-t", "0", twin.name, check=False)
 
 
 def test_sigterm_finishes_the_request_in_flight_and_stops_within_the_bound(container):

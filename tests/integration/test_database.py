@@ -100,3 +100,14 @@ def test_a_claim_goes_to_one_caller_per_period(db):
         lambda conn: conn.run("UPDATE app_state SET updated_at = now() - interval '2 hours' WHERE key = 'job'")
     )
     assert [claim(), claim()] == [True, False]
+
+
+@pytest.mark.parametrize("errcode", ["disk_full", "out_of_memory", "io_error"])
+def test_a_server_out_of_disk_or_memory_is_unavailable_not_an_error(db, errcode):
+    """Postgres raising disk_full (53100), out_of_memory (53200) or io_error (58030): a 503 with Retry-After
+    (DatabaseUnavailableError), which a retry may get past, and nothing of the unit is written."""
+    with pytest.raises(DatabaseUnavailableError):
+        with db.transaction() as conn:
+            UsersRepository(conn).insert("full", [], "beginner")
+            conn.run(f"DO $$ BEGIN RAISE EXCEPTION 'no room' USING ERRCODE = '{errcode}'; END $$")
+    assert db.read(lambda conn: UsersRepository(conn).get("full")) is None

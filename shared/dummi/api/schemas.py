@@ -408,6 +408,11 @@ class Health(BaseModel):
     database: str
     version: str
     auth: bool = Field(default=False, description="true: every other route needs an X-API-Key (DUMMI_AUTH=on)")
+    reason: str | None = Field(
+        default=None,
+        description="why the status is degraded (e.g. the embedded Postgres of `dummi run` is being restarted); "
+        "null when ok",
+    )
 
 
 class ErrorResponse(BaseModel):

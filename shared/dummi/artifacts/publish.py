@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,9 +92,40 @@ def collect_garbage(store: ArtifactStore, *, retention: int, keep: set[str] = fr
     return doomed
 
 
+def discard_unfinished(
+    store: ArtifactStore, *, keep: set[str], failed_runs: Callable[[list[str]], set[str]]
+) -> list[str]:
+    """Delete what runs killed while publishing left: a version without its manifest (killed while its files
+    were written), a version whose manifest names a run that failed (killed after the manifest, before the
+    pointer), and files half-written by a killed put. Never the pointer's version or one in ``keep``. Only
+    while no run publishes (the caller holds training's execute lock). ``failed_runs(run_ids)``: those that
+    failed. Returns the versions deleted."""
+    removed = store.remove_partial_writes(f"{MODELS}/")
+    if removed:
+        logger.warning("removed %d half-written files of a killed publish: %s", len(removed), removed[:5])
+    pointer = read_pointer(store)
+    protected = set(keep) | ({pointer["version"]} if pointer else set())
+    written_by: dict[str, str | None] = {}
+    for version in published_versions(store):
+        if version in protected:
+            continue
+        try:
+            written_by[version] = json.loads(store.get(f"{MODELS}/{version}/{MANIFEST}")).get("run_id") or ""
+        except ArtifactNotFoundError:
+            written_by[version] = None  # no manifest: never complete
+    failed = failed_runs(sorted({run for run in written_by.values() if run})) if written_by else set()
+    doomed = [version for version, run in sorted(written_by.items()) if run is None or (run and run in failed)]
+    for version in doomed:
+        store.delete(store.list(f"{MODELS}/{version}/"))
+    if doomed:
+        logger.warning("deleted model versions a killed run left unpublished: %s", doomed)
+    return doomed
+
+
 def prune_trained_before(store: ArtifactStore, cutoff: datetime, *, keep: set[str]) -> list[str]:
     """Delete every version whose training read its events before ``cutoff`` (or says nothing of when),
-    except those in ``keep``: after a user's deletion, no kept version holds anything learnt from the user."""
+    except those in ``keep``: after a user's deletion, no kept version holds anything learnt from the user,
+    also not as an earlier version a versioned bucket keeps (``purge``)."""
     doomed = []
     for version in published_versions(store):
         if version in keep:
@@ -105,6 +137,6 @@ def prune_trained_before(store: ArtifactStore, cutoff: datetime, *, keep: set[st
         except ArtifactNotFoundError:  # a version half-deleted or half-written: nothing to keep
             old = True
         if old:
-            store.delete(store.list(f"{MODELS}/{version}/"))
+            store.purge(f"{MODELS}/{version}/")
             doomed.append(version)
     return doomed

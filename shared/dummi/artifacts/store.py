@@ -30,6 +30,16 @@ class ArtifactStore(Protocol):
 
     def delete(self, keys: list[str]) -> None: ...
 
+    def remove_partial_writes(self, prefix: str) -> list[str]:
+        """Remove what a writer killed in the middle of a ``put`` left under ``prefix`` (never visible to
+        readers); only while nobody writes there."""
+        ...
+
+    def purge(self, prefix: str) -> None:
+        """Delete everything under ``prefix`` beyond recovery: also the earlier versions a versioned bucket
+        keeps of it (an erasure; ``delete`` leaves them recoverable)."""
+        ...
+
 
 class FileStore:
     """A folder. Writes go to a temporary file that is renamed into place, so readers never see half a file."""
@@ -89,10 +99,29 @@ class FileStore:
         for key in keys:
             path = self._path(key)
             path.unlink(missing_ok=True)
-            parent = path.parent
-            while parent != self.root.resolve() and parent.exists() and not any(parent.iterdir()):
-                parent.rmdir()
-                parent = parent.parent
+            self._remove_empty_parents(path)
+
+    def _remove_empty_parents(self, path: Path) -> None:
+        parent = path.parent
+        while parent != self.root.resolve() and parent.exists() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+    def purge(self, prefix: str) -> None:
+        self.delete(self.list(prefix))
+        self.remove_partial_writes(prefix)
+
+    def remove_partial_writes(self, prefix: str) -> list[str]:
+        """The temporary files of puts killed before their rename (``.<name>.<random>``; ``list`` never shows
+        them), and the folders they leave empty."""
+        base = self._path(prefix) if prefix else self.root
+        removed = []
+        for path in sorted(base.rglob(".*")) if base.exists() else []:
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(str(path.relative_to(self.root.resolve())))
+                self._remove_empty_parents(path)
+        return removed
 
 
 class S3Store:
@@ -164,12 +193,27 @@ class S3Store:
             raise
         return True
 
+    def remove_partial_writes(self, prefix: str) -> list[str]:
+        """Nothing to do: a PUT is atomic (an object is whole or absent), and this store makes no multipart
+        uploads (the template's lifecycle rule aborts any that others leave)."""
+        return []
+
     def delete(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": self._key(k)} for k in chunk], "Quiet": True}
-            )
+        self._delete_objects([{"Key": self._key(k)} for k in keys])
+
+    def purge(self, prefix: str) -> None:
+        """Every version and delete marker under the prefix (on an unversioned bucket: the objects)."""
+        paginator = self.client.get_paginator("list_object_versions")
+        doomed = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                doomed.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
+        self._delete_objects(doomed)
+
+    def _delete_objects(self, objects: list[dict[str, str]]) -> None:
+        for start in range(0, len(objects), 1000):
+            chunk = objects[start : start + 1000]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
 
 
 def store_from_uri(uri: str) -> ArtifactStore:

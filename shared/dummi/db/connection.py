@@ -38,8 +38,9 @@ T = TypeVar("T")
 
 # Errors that mean "this connection (or the server) is gone", as opposed to an SQL error.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (InterfaceError, OSError, socket.timeout, EOFError)
-# SQLSTATEs that mean the server is shutting down or refusing connections.
-UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
+# SQLSTATEs that mean the server is shutting down, refusing connections, or out of a resource (its disk full,
+# out of memory, an I/O error): the request may succeed later, so a 503 with Retry-After, never a 500.
+UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53100", "53200", "53300", "58030", "08000", "08003", "08006"}
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -154,6 +154,13 @@ class ContentRepository:
         """The oldest transaction still running (as text): every change by an older one is visible now."""
         return self.conn.run("SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text)")[0][0]
 
+    def is_ahead(self, xmin: str) -> bool:
+        """Whether ``xmin`` is beyond this server's snapshot xmin: an id from another server (a model trained on
+        the database a backup came from), which no change here can be compared with."""
+        return bool(
+            self.conn.run("SELECT CAST(:xmin AS xid8) > pg_snapshot_xmin(pg_current_snapshot())", xmin=xmin)[0][0]
+        )
+
     def changes_since(self, xmin: str | None) -> tuple[str, list[CatalogChange]]:
         """(this read's snapshot xmin, every item changed or deleted by a transaction at or after ``xmin``):
         serving's catalog-changes read. Pass the previous read's xmin: a transaction the previous read could

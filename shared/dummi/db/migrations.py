@@ -41,8 +41,9 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-def migrate(db: Database) -> list[str]:
-    """Apply every migration not yet applied; return the names applied now."""
+def migrate(db: Database, *, up_to: int | None = None) -> list[str]:
+    """Apply every migration not yet applied (``up_to``: numbered up to that one only, as a database an older
+    release made); return the names applied now."""
     applied_now: list[str] = []
     with db.transaction() as conn:
         conn.run("SELECT pg_advisory_xact_lock(:id)", id=MIGRATION_LOCK_ID)
@@ -53,7 +54,7 @@ def migrate(db: Database) -> list[str]:
         )
         done = {row[0] for row in conn.run("SELECT version FROM schema_migrations")}
         for migration in available_migrations():
-            if migration.version in done:
+            if migration.version in done or (up_to is not None and migration.version > up_to):
                 continue
             logger.info("applying migration %s", migration.name)
             conn.run(migration.sql)

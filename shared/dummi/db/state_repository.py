@@ -26,6 +26,10 @@ class StateRepository:
         )
         return bool(rows)
 
+    def holds_data(self) -> bool:
+        """Whether any user or item is stored (a project in use, or one restored from a backup)."""
+        return bool(self.conn.run("SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM content)")[0][0])
+
     def claim(self, key: str, every_seconds: float) -> bool:
         """True for the one caller that finds ``key`` last claimed ``every_seconds`` ago or longer (or never),
         which claims it now: several processes on one schedule run a job once per period."""

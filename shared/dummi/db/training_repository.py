@@ -87,6 +87,30 @@ class TrainingRepository:
         )
         return self.conn.row_count
 
+    def abandon_orphaned(self) -> int:
+        """Fail running runs whose executor is gone: an executor holds the execute lock from before it marks a
+        run running until after it records the outcome, and Postgres drops a session's locks when its process
+        dies (a kill -9, an out-of-memory kill, a lost host), so a running run with no holder will never end."""
+        self.conn.run(
+            "UPDATE training_runs SET state = 'failed', finished_at = now(), updated_at = now(),"
+            " error = 'abandoned: the process executing it stopped (it holds the execute lock no more)'"
+            " WHERE state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+            " AND granted AND objsubid = 1 AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid)"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+            high=EXECUTE_LOCK >> 32,
+            low=EXECUTE_LOCK & 0xFFFFFFFF,
+        )
+        return self.conn.row_count
+
+    def failed(self, run_ids: list[str]) -> set[str]:
+        """Those of ``run_ids`` that failed."""
+        rows = self.conn.run(
+            "SELECT CAST(run_id AS text) FROM training_runs WHERE state = 'failed'"
+            " AND CAST(run_id AS text) = ANY(CAST(:ids AS text[]))",
+            ids=run_ids,
+        )
+        return {row[0] for row in rows}
+
     def active(self) -> TrainingRun | None:
         rows = self.conn.run(
             f"SELECT {_COLUMNS} FROM training_runs WHERE state IN ('queued', 'running')"
@@ -181,15 +205,20 @@ class TrainingRepository:
     def record_model_version(
         self, version: str, run_id: str | None, artifacts_uri: str, manifest: dict[str, Any], metrics: dict[str, Any]
     ) -> None:
+        """Record a published version (once: a version recorded already is left as it is)."""
         self.conn.run(
             "INSERT INTO model_versions (version, run_id, artifacts_uri, manifest, metrics)"
-            " VALUES (:version, CAST(:run_id AS uuid), :uri, CAST(:manifest AS jsonb), CAST(:metrics AS jsonb))",
+            " VALUES (:version, CAST(:run_id AS uuid), :uri, CAST(:manifest AS jsonb), CAST(:metrics AS jsonb))"
+            " ON CONFLICT (version) DO NOTHING",
             version=version,
             run_id=run_id,
             uri=artifacts_uri,
             manifest=json.dumps(manifest),
             metrics=json.dumps(metrics),
         )
+
+    def recorded_versions(self) -> set[str]:
+        return {row[0] for row in self.conn.run("SELECT version FROM model_versions")}
 
     def input_counts(self) -> dict[str, int]:
         """What a run will read and do, as the planner sizes it: events, items, users, texts to embed and

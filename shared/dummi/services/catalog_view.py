@@ -7,7 +7,8 @@ commits, and nothing is read again once seen); vectors are read only for items w
 than what is held. The first read after a model loads starts at the xmin training recorded before it read
 the catalog (``items_xmin`` in the manifest), so a model trained before a take-down (a run that was already
 going) never brings the item back, and a model published after it carries the take-down in its own item
-state. A model without that record (published before it existed) starts from the whole catalog."""
+state. A model without that record (published before it existed), or with one from another server (a model
+restored from a backup: its ids mean nothing here), starts from the whole catalog."""
 
 from __future__ import annotations
 
@@ -58,12 +59,16 @@ class CatalogView:
         self.facts: dict[str, ItemFacts] = {}
         self.vectors: dict[str, _Held] = dict(previous.vectors) if previous is not None else {}
         self.watermark: str | None = items_xmin  # the snapshot xmin the next read starts at (None: everything)
+        self._first = True
         self.fresh_stamp = 0  # moves whenever the set of fresh items or their vectors may have changed
         self.pending: set[str] = set()  # ids changed since the caller last took them (``take_changed``)
 
     def read(self, conn: Connection) -> bool:
         """Read what changed since the last read; True when anything did."""
         repo = ContentRepository(conn)
+        if self._first and self.watermark is not None and repo.is_ahead(self.watermark):
+            self.watermark = None  # the model's xmin is another server's (a restored backup): read everything
+        self._first = False
         xmin, rows = repo.changes_since(self.watermark)
         changed = False
         for row in rows:

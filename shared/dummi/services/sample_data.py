@@ -29,8 +29,9 @@ class LoadResult:
 
 def load_sample_data(db: Database, path: Path) -> LoadResult:
     """Insert the file's users, content, interactions and feedback in one transaction, unless a previous
-    call did. Every record goes through the API's own schemas, so the sample obeys the API's bounds; ids
-    that already exist are left as they are."""
+    call did or the database holds users or items already (the sample is for an empty project, not one
+    restored from a backup). Every record goes through the API's own schemas, so the sample obeys the API's
+    bounds."""
     data = json.loads(path.read_text(encoding="utf-8"))
     users = [UserCreate.model_validate(u) for u in data.get("users", [])]
     content = [ContentCreate.model_validate(c) for c in data.get("content", [])]
@@ -61,7 +62,10 @@ def load_sample_data(db: Database, path: Path) -> LoadResult:
         )
 
     with db.transaction() as conn:
-        if not StateRepository(conn).set_once(STATE_KEY, {"file": path.name}):
+        state = StateRepository(conn)
+        if state.get(STATE_KEY) is None and state.holds_data():
+            return LoadResult(loaded=False)  # not an empty project (e.g. one restored from a backup): leave it be
+        if not state.set_once(STATE_KEY, {"file": path.name}):
             return LoadResult(loaded=False)
         result = LoadResult(loaded=True)
         n_users = n_content = 0

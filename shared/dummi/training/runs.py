@@ -13,6 +13,7 @@ planner's choice (``dummi.training.planner``), recorded on the run with its reas
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Callable, Iterator
@@ -52,6 +53,7 @@ def request_run(db: Database, trigger: str, params: TrainingParams) -> TrainingR
         if not runs.try_trigger_lock():
             raise TrainingAlreadyRunningError(None)
         runs.abandon_stale(STALE_AFTER_SECONDS)
+        runs.abandon_orphaned()  # a run whose process was killed would otherwise block every trigger for 20 min
         created = runs.create_queued(trigger, params.as_dict())
         if created is None:
             raise TrainingAlreadyRunningError(runs.active())
@@ -110,6 +112,7 @@ def execute_run(
         if run is None:
             logger.info("run %s is not queued any more; nothing to do", run_id)
             return None
+        recover_from_killed_runs(db, store, run_id)
         params = TrainingParams.from_dict(run.params)
         report = RunReport(plan=run.plan)
         try:
@@ -158,6 +161,40 @@ def execute_run(
             lock_conn.close()  # ends the session: the advisory lock goes with it
         except Exception:  # noqa: BLE001
             pass
+
+
+def recover_from_killed_runs(db: Database, store: ArtifactStore, run_id: str) -> None:
+    """Before a run builds anything, while it holds the execute lock (no other run writes to the store): record
+    the pointer's version if the run that published it was killed before recording it, and delete what killed
+    runs left half-published (``dummi.artifacts.publish.discard_unfinished``) or staged for Spark. Best effort:
+    a store that cannot be read now is cleaned by a later run, and this run goes on."""
+    from dummi.artifacts.publish import MANIFEST, MODELS, discard_unfinished, read_pointer
+    from dummi.training.spark.events import STAGING  # the Spark engine's staged files: staging/<run id>/...
+
+    try:
+        pointer = read_pointer(store)
+        with db.transaction() as conn:
+            runs = TrainingRepository(conn)
+            recorded = runs.recorded_versions()
+            if pointer and pointer["version"] not in recorded:
+                version = pointer["version"]
+                manifest = json.loads(store.get(f"{MODELS}/{version}/{MANIFEST}"))
+                writer = manifest.get("run_id")
+                writer = writer if writer and runs.get(writer) else None
+                runs.record_model_version(version, writer, store.uri, manifest, manifest.get("metrics") or {})
+                recorded.add(version)
+                logger.warning("recorded model version %s: the run that published it stopped before it could", version)
+
+        def failed(run_ids: list[str]) -> set[str]:
+            return db.read(lambda conn: TrainingRepository(conn).failed(run_ids))
+
+        discard_unfinished(store, keep=recorded, failed_runs=failed)
+        staged = [key for key in store.list(f"{STAGING}/") if not key.startswith(f"{STAGING}/{run_id}/")]
+        if staged:
+            store.delete(staged)
+            logger.warning("deleted %d files killed Spark runs left under %s/", len(staged), STAGING)
+    except Exception:  # noqa: BLE001 - what is left stays harmless (never served) until a later run
+        logger.warning("could not clean up after killed runs; a later run will", exc_info=True)
 
 
 def _fail(db: Database, run_id: str, report: RunReport, exc: Exception) -> TrainingRun:
