@@ -24,7 +24,7 @@ RARE_SHARE = 0.001
 
 
 def model(n_items: int, keep: Path | None):
-    from dummi.ml.collaborative import FactorModel
+    from dummi.ml.cf import FactorModel
     from dummi.ml.model_bundle import ModelBundle
     from dummi.ml.vector_index import VectorIndex, build_index, choose_kind, empty_ivfpq, ivfpq_params
     from dummi.training.spark.index import IVF_MIN_ITEMS

@@ -236,7 +236,7 @@ def bench_batch(db, n_users: int, folder: Path, workers: int = 1) -> None:
 
 def core_only(n_items: int) -> None:
     """The recommender on a synthetic model of n_items (NMF-shaped factors, HNSW index), no Postgres."""
-    from dummi.ml.collaborative import FactorModel
+    from dummi.ml.cf import FactorModel
     from dummi.ml.model_bundle import ModelBundle
     from dummi.ml.recommender import HybridRecommender, RankRequest, UserEvent, UserState
     from dummi.ml.vector_index import build_index

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from dummi.ml.rerank import diversify
+from dummi.ml.ranking.mmr import diversify
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:

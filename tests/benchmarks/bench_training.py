@@ -92,7 +92,7 @@ def main() -> None:
     if "--skip-scaling" in sys.argv:
         return
 
-    from dummi.ml.collaborative import make_algorithm
+    from dummi.ml.cf import make_algorithm
 
     print("NMF, 50 factors, up to 200 iterations (scikit-learn, coordinate descent):")
     previous = None

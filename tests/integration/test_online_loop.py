@@ -439,7 +439,7 @@ def test_an_explore_slot_is_logged_with_its_propensity_and_counted_for_the_next_
 
 
 def test_an_algorithm_too_big_for_the_catalog_is_not_fitted_and_its_experiment_gets_nobody(shop, db, monkeypatch):
-    import dummi.ml.collaborative as collaborative
+    import dummi.ml.cf as collaborative
     from dummi.artifacts.store import get_artifact_store
     from dummi.training.params import TrainingParams
     from dummi.training.runs import run_now

@@ -109,7 +109,7 @@ def test_the_spark_matrix_is_the_in_process_matrix(db, spark, tmp_path):
 
 
 def test_popularity_co_likes_and_next_items_match_the_in_process_fits(db, spark, tmp_path):
-    from dummi.ml.collaborative import fit_cooccurrence
+    from dummi.ml.cf import fit_cooccurrence
     from dummi.ml.interactions import engagement_matrices, popularity
     from dummi.ml.sequence import fit_transitions
     from dummi.training.spark import item_item

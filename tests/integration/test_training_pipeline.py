@@ -98,7 +98,7 @@ def test_a_failed_run_is_recorded_and_leaves_the_pointer(db, sample, store, monk
     def explode(self, matrix):
         raise RuntimeError("factorization blew up")
 
-    monkeypatch.setattr("dummi.ml.collaborative.NMFAlgorithm.fit", explode)
+    monkeypatch.setattr("dummi.ml.cf.nmf.NMFAlgorithm.fit", explode)
     failed = run_now(db, store, "test", TrainingParams())
     assert failed.state == "failed"
     assert "factorization blew up" in failed.error

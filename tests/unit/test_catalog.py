@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dummi.ml.catalog import Catalog, ItemFacts
-from dummi.ml.collaborative import ItemItemModel
+from dummi.ml.cf import ItemItemModel
 from dummi.ml.model_bundle import ModelBundle
 from dummi.ml.recommender import HybridRecommender, RankRequest, UserEvent, UserState
 from dummi.ml.vector_index import build_index

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from dummi.ml.catalog import Catalog
-from dummi.ml.collaborative import FactorModel
+from dummi.ml.cf import FactorModel
 from dummi.ml.model_bundle import ModelBundle
 from dummi.ml.recommender import HybridRecommender, RankRequest, UserEvent, UserState
 from dummi.ml.vector_index import build_index

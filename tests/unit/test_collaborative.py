@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from dummi.ml.collaborative import make_algorithm
+from dummi.ml.cf import make_algorithm
 
 
 def _two_taste_groups(seed=0):
@@ -34,7 +34,7 @@ def test_each_algorithm_ranks_the_users_own_group_first(algorithm):
 
 
 def test_ease_keeps_the_strongest_neighbours_and_round_trips():
-    from dummi.ml.collaborative import model_from_arrays
+    from dummi.ml.cf import model_from_arrays
 
     m = _two_taste_groups()
     model = make_algorithm("ease", l2=10.0, neighbours=5).fit(sparse.csr_matrix(m))
@@ -95,7 +95,7 @@ def test_unknown_algorithm_is_a_clear_error():
 
 @pytest.mark.parametrize("algorithm", ["itemknn", "ease+itemknn"])
 def test_item_models_rank_the_users_own_group_and_round_trip(algorithm):
-    from dummi.ml.collaborative import model_from_arrays
+    from dummi.ml.cf import model_from_arrays
 
     m = _two_taste_groups()
     model = make_algorithm(algorithm).fit(sparse.csr_matrix(m))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dummi.ml.metrics import category_spread, intra_list_diversity
-from dummi.ml.rerank import diversify, pool_size
+from dummi.ml.ranking.mmr import diversify, pool_size
 
 # three near-duplicates of topic A, ranked first, then B and C items
 A = np.array([1.0, 0.0, 0.0])

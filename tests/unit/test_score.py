@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dummi.db.records import Event
-from dummi.ml.collaborative import Fitter
+from dummi.ml.cf import Fitter
 from dummi.ml.interactions import build_matrix, popularity
 from dummi.ml.model_bundle import ModelBundle
 from dummi.ml.recommender import (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dummi.db.records import Event
-from dummi.ml.collaborative import ItemItemModel
+from dummi.ml.cf import ItemItemModel
 from dummi.ml.model_bundle import ModelBundle, bundle_files, parse_bundle
 from dummi.ml.recommender import HybridRecommender, RankRequest, UserEvent, UserState
 from dummi.ml.sequence import fit_transitions

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from dummi.db.records import Event
+from dummi.ml.cf import Fitter, fit_cooccurrence
 from dummi.ml.choice.holdout import newcomer_folds, split_holdout, user_states
-from dummi.ml.collaborative import Fitter, fit_cooccurrence
 from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
 from dummi.ml.model_bundle import ModelBundle
 from dummi.ml.recommender import HybridRecommender, RankRequest

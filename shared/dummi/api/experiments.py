@@ -14,7 +14,7 @@ from dummi.api.errors import error_responses
 from dummi.api.schemas import Instant, StrictFloat, StrictModel, bounded_whole
 from dummi.experiments.assignment import Experiment
 from dummi.experiments.overrides import SETTING_BOUNDS
-from dummi.ml.collaborative import ALGORITHMS
+from dummi.ml.cf import ALGORITHMS
 from dummi.ml.recommender import DEFAULT_SETTINGS
 from dummi.services import experiments_service
 from dummi.services.experiments_service import Results

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dummi.ml.collaborative import ALGORITHMS
+from dummi.ml.cf import ALGORITHMS
 from dummi.ml.recommender import DEFAULT_SETTINGS, RankRequest
 
 REQUEST_FIELDS = {

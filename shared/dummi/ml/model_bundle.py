@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dummi.ml.collaborative import CFModel, CooccurrenceModel, ItemItemModel, model_from_arrays
+from dummi.ml.cf import CFModel, CooccurrenceModel, ItemItemModel, model_from_arrays
 from dummi.ml.interests import label_index
 from dummi.ml.vector_index import VectorIndex, from_npy, to_npy
 

@@ -31,6 +31,8 @@ def standardised(x: np.ndarray) -> np.ndarray:
     """Zero mean, unit variance along the last axis (zeros where constant): one user's 1-d array or many
     users' 2-d array, the same arithmetic."""
     x = np.asarray(x, np.float64)
+    if x.shape[-1] == 0:  # no candidates (an empty pool)
+        return x
     centred = x - x.mean(axis=-1, keepdims=True)
     std = np.sqrt((centred * centred).sum(axis=-1, keepdims=True) / max(x.shape[-1], 1))
     return np.where(std > 1e-9, centred / np.where(std > 1e-9, std, 1.0), 0.0)

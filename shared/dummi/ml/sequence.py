@@ -1,6 +1,6 @@
 """What people engage with *next*: a sequence-aware item-to-item model.
 
-Collaborative filtering (``dummi.ml.collaborative``) sees each user's history as a set. The order carries
+Collaborative filtering (``dummi.ml.cf``) sees each user's history as a set. The order carries
 its own signal: what users engaged with in the few items after ``i`` predicts what a user who has just
 engaged with ``i`` will want next, and a recommender is asked exactly that. On MovieLens 100K, beside the
 EASE + item-kNN blend, it lifts warm users' NDCG@10 by 4.0% on the holdout cut from the training data
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dummi.db.records import Event
-from dummi.ml.collaborative import ItemItemModel, top_per_sparse_row
+from dummi.ml.cf import ItemItemModel, top_per_sparse_row
 from dummi.ml.interactions import event_weight
 
 WINDOW = 20

@@ -14,7 +14,7 @@ def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dic
     fits, the item-item models (and their blend) beside NMF, on either engine (the Spark engine fits them on
     its driver). Beyond, the factorizations: NMF and ALS in process, ALS alone on Spark (MLlib's; an NMF of
     the matrices Spark is for would not fit one process)."""
-    from dummi.ml.collaborative import EASE_MAX_ITEMS
+    from dummi.ml.cf import EASE_MAX_ITEMS
 
     nmf = {"algorithm": "nmf", "n_components": factors}
     if n_items <= EASE_MAX_ITEMS:
@@ -58,9 +58,9 @@ def choose_recipe(events, catalog, interests, embedder, *, factors: int, baselin
 
 def trials_on(holdout, items, interests):
     """The ``Trials`` of one cut: the models fitted on what it keeps, its scored users as serving reads them."""
+    from dummi.ml.cf import Fitter, fit_cooccurrence
     from dummi.ml.choice.holdout import user_states
     from dummi.ml.choice.trials import TrialItems, Trials
-    from dummi.ml.collaborative import Fitter, fit_cooccurrence
     from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
     from dummi.ml.sequence import fit_transitions
 

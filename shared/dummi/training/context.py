@@ -15,7 +15,7 @@ from dummi.training.report import RunReport
 if TYPE_CHECKING:
     from dummi.artifacts.store import ArtifactStore
     from dummi.db.connection import Database
-    from dummi.ml.collaborative import CFModel, CooccurrenceModel, ItemItemModel
+    from dummi.ml.cf import CFModel, CooccurrenceModel, ItemItemModel
     from dummi.ml.publish_gate import Serving
     from dummi.ml.vector_index import VectorIndex
     from dummi.progress import Progress

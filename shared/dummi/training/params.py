@@ -12,7 +12,7 @@ ENGINES = ("auto", "local", "spark")
 class TrainingParams:
     retrain_cf: bool = True
     regenerate_embeddings: bool = False  # True: hash-check every row, not only rows a write marked
-    cf_algorithm: str = "auto"  # auto: choose on the holdout; or a name from dummi.ml.collaborative.ALGORITHMS
+    cf_algorithm: str = "auto"  # auto: choose on the holdout; or a name from dummi.ml.cf.ALGORITHMS
     cf_factors: int = 50
     force: bool = False  # publish even if the holdout scores the new model worse than the serving one
     engine: str = "auto"  # auto: the planner chooses; local: in this process; spark: the Spark engine

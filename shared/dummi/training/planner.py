@@ -18,7 +18,7 @@ from typing import Any
 from dummi.db.connection import Database
 from dummi.training.params import TrainingParams
 
-# Item-item models (EASE, item-kNN) are candidates up to this many items (dummi.ml.collaborative).
+# Item-item models (EASE, item-kNN) are candidates up to this many items (dummi.ml.cf).
 ITEM_ITEM_MAX_ITEMS = 10_000
 
 

@@ -21,17 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from dummi.ml.collaborative import CFModel, CooccurrenceModel, ItemItemModel, standardize_rows
+from dummi.ml.cf import CFModel, CooccurrenceModel, ItemItemModel, standardize_rows
 from dummi.ml.interactions import event_weight
 from dummi.ml.interests import label
-from dummi.ml.recommender import (
-    DEFAULT_SETTINGS,
-    INTEREST_MATCH_COSINE,
-    LIKE_WEIGHT,
-    MAX_SKIPPED,
-    UserState,
-    _with_matches,
-)
+from dummi.ml.ranking.items import INTEREST_MATCH_COSINE
+from dummi.ml.ranking.mmr import diversify, pool_size
+from dummi.ml.ranking.profile import LIKE_WEIGHT
+from dummi.ml.ranking.rerankers import quota_in_place, with_matches
+from dummi.ml.ranking.scorers import MAX_SKIPPED
+from dummi.ml.ranking.settings import DEFAULT_SETTINGS
+from dummi.ml.ranking.types import UserState
 from dummi.ml.relevance import (
     best_first,
     newcomer_relevance,
@@ -396,9 +395,7 @@ class Trials:
 
     def run_diversified(self, config, settings: dict[str, Any], diversity: float, *, n: int = K) -> TrialResult:
         """``run`` with the diversity re-rank at ``diversity`` (``HybridRecommender._rank``: the best
-        max(4n, 50) re-ranked by ``dummi.ml.rerank.diversify``; newcomers keep their quota)."""
-        from dummi.ml.recommender import _quota_in_place
-        from dummi.ml.rerank import diversify, pool_size
+        max(4n, 50) re-ranked by ``dummi.ml.ranking.mmr.diversify``; newcomers keep their quota)."""
 
         s = {**DEFAULT_SETTINGS, **settings}
         size = pool_size(n)
@@ -427,7 +424,7 @@ class Trials:
                 )
                 top = pool[order]
                 if has_interests[k]:
-                    top = _quota_in_place(top, pool, order_by[k], matched[k], n)
+                    top = quota_in_place(top, pool, order_by[k], matched[k], n)
                 lists[r, : len(top)] = top
         return self.score(lists)
 
@@ -497,13 +494,13 @@ def _top(relevance: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
 
 def _top_with_matches(order_by: np.ndarray, matched: np.ndarray, has_interests: np.ndarray, n: int) -> np.ndarray:
     """Each row's top n by ``order_by`` (-inf: seen) holding the newcomers' quota of interest matches
-    (``dummi.ml.recommender._with_matches``), best first."""
+    (``dummi.ml.ranking.rerankers.with_matches``), best first."""
     top = top_n_rows(order_by, n)
     for k in np.flatnonzero(has_interests):
         row, m = order_by[k], matched[k]
         finite = np.flatnonzero(np.isfinite(row))
         current = top[k][top[k] >= 0]
-        chosen = _with_matches(current, finite, row, m, min(n, len(finite)))
+        chosen = with_matches(current, finite, row, m, min(n, len(finite)))
         if chosen is not current:
             top[k] = _pad(best_first(chosen, row[chosen])[None, :], n, -1)[0]
     return top

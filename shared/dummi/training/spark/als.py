@@ -1,7 +1,7 @@
 """Collaborative filtering on Spark: MLlib ALS (implicit feedback, non-negative, checkpointed), published as
 the factor arrays the recommender already serves (``FactorModel``: item factors and the ridge projection
 that folds a user in from its current events), with the in-process twin's settings and fold-in
-(``dummi.ml.collaborative.ALSAlgorithm``)."""
+(``dummi.ml.cf.ALSAlgorithm``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def fit_als(matrix, config: dict[str, Any]):
     from pyspark.ml.recommendation import ALS
     from pyspark.sql import functions as F
 
-    from dummi.ml.collaborative import ALSAlgorithm, FactorModel, _ridge_projection
+    from dummi.ml.cf import ALSAlgorithm, FactorModel, ridge_projection
 
     twin = ALSAlgorithm(**{k: v for k, v in config.items() if k != "algorithm"})
     n_users, n_items = matrix.shape
@@ -55,4 +55,4 @@ def fit_als(matrix, config: dict[str, Any]):
         "fold_in_reg": round(fold_in_reg, 6),
         "engine": "spark",
     }
-    return FactorModel("als", factors, _ridge_projection(factors, fold_in_reg), params)
+    return FactorModel("als", factors, ridge_projection(factors, fold_in_reg), params)

@@ -1,5 +1,5 @@
 """Popularity, co-likes and the next-item model on Spark, as Spark SQL aggregations and top-k windows, ending
-in the same sparse layout as the in-process fits (``dummi.ml.collaborative``, ``dummi.ml.sequence``).
+in the same sparse layout as the in-process fits (``dummi.ml.cf``, ``dummi.ml.sequence``).
 
 Where the two differ, on purpose: a row's top k are cut with ties broken by item position (in process, by
 numpy's partition order), and events stamped with the same time are ordered by a hash of their id (in
@@ -54,11 +54,11 @@ def _keep_top(frame, keep: int, value: str):
 
 
 def cooccurrence(spark, events, item_ids: list[str], *, keep: int = 200, prior_strength: float = 50.0):
-    """``dummi.ml.collaborative.fit_cooccurrence``: for items i != j, the users who engaged with i (any
+    """``dummi.ml.cf.fit_cooccurrence``: for items i != j, the users who engaged with i (any
     positive event) and liked j; each row's ``keep`` largest."""
     from pyspark.sql import functions as F
 
-    from dummi.ml.collaborative import CooccurrenceModel
+    from dummi.ml.cf import CooccurrenceModel
     from dummi.training.spark.matrix import event_weight_column
 
     known = _known(spark, events, item_ids)
@@ -81,7 +81,7 @@ def transitions(spark, events, item_ids: list[str]):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from dummi.ml.collaborative import ItemItemModel
+    from dummi.ml.cf import ItemItemModel
     from dummi.ml.sequence import KEEP, SMOOTHING, WINDOW
     from dummi.training.spark.matrix import event_weight_column
 

@@ -12,7 +12,7 @@ from dummi.training.context import RunContext
 
 def fit(config: dict[str, Any], matrix: Any):
     """``matrix``: an ``InteractionMatrix``."""
-    from dummi.ml.collaborative import Fitter
+    from dummi.ml.cf import Fitter
 
     return Fitter(matrix.matrix).fit(config)
 
@@ -41,7 +41,7 @@ class FitCF:
         matrix = ctx.matrix
         fit_one = self._fit
         if fit_one is fit:  # in process: one Fitter for the run, so that the chosen model, the newcomers' blend
-            from dummi.ml.collaborative import Fitter  # and the experiments' share EASE's Gram and members
+            from dummi.ml.cf import Fitter  # and the experiments' share EASE's Gram and members
 
             shared = Fitter(matrix.matrix)
             fit_one = lambda config, _: shared.fit(config)  # noqa: E731
@@ -85,7 +85,7 @@ def previous_cf(store, ids: list[str]):
 
 def realign(cf, old_position: dict[str, int], ids: list[str], version: str):
     """A published CF model on today's item positions; items it never saw get no CF signal."""
-    from dummi.ml.collaborative import BlendModel, FactorModel, ItemItemModel
+    from dummi.ml.cf import BlendModel, FactorModel, ItemItemModel
 
     if isinstance(cf, BlendModel):  # each member on its own
         first, second = realign(cf.first, old_position, ids, version), realign(cf.second, old_position, ids, version)

@@ -10,7 +10,7 @@ class FitItemItem:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.ml.collaborative import fit_cooccurrence
+        from dummi.ml.cf import fit_cooccurrence
         from dummi.ml.interactions import engagement_matrices, popularity
         from dummi.ml.sequence import fit_transitions
 
