@@ -183,3 +183,100 @@ def test_too_few_newcomers_keep_the_hand_set_formula():
     record = Record(Cuts(None, None, [], []))
     settings, out = newcomers(record, {"algorithm": "ease", "l2": 250.0}, {"match_boost": 1000.0})
     assert settings == {"match_boost": 1000.0} and "too few" in out["reason"]
+
+
+class _Landscape:
+    """A cut whose users' NDCG@10 is a known function of the recipe: each user's figure is the recipe's value
+    plus the user's own fixed offset (so paired differences have no noise)."""
+
+    def __init__(self, value, users: int = 400, seed: int = 0):
+        self.value, self.users = value, [f"u{k}" for k in range(users)]
+        self.offsets = np.random.default_rng(seed).normal(0, 0.05, users)
+
+    def run(self, cf, settings):
+        from dummi.ml.choice.trials import TrialResult
+
+        v = self.value(cf, settings, 0.0)
+        return TrialResult(np.zeros((len(self.users), 10), np.int64), v + self.offsets, 0.1, self.users)
+
+    def run_diversified(self, cf, settings, diversity):
+        from dummi.ml.choice.trials import TrialResult
+
+        v = self.value(cf, settings, diversity)
+        return TrialResult(np.zeros((len(self.users), 10), np.int64), v + self.offsets, 0.1 + diversity, self.users)
+
+
+def test_the_search_takes_the_best_candidate_then_each_settings_best_value():
+    from dummi.ml.choice.steps import search
+
+    ease, knn = {"algorithm": "ease", "l2": 250.0}, {"algorithm": "itemknn"}
+
+    def value(cf, s, diversity):  # item-kNN is better; recency 5 and a next-item weight of 0.25 are best
+        return (
+            0.2
+            + (0.01 if cf == knn else 0.0)
+            - abs(s["recency_half_life"] - 5) / 1000
+            - abs(s["sequence_weight"] - 0.25) / 100
+        )
+
+    record = Record(Cuts(_Landscape(value), None, [], [ease, knn]))
+    cf, settings, runners_up = search(record)
+    assert cf == knn and settings["recency_half_life"] == 5.0 and settings["sequence_weight"] == 0.25
+    assert {r["cf"] for r in runners_up} == {"ease l2=250", "itemknn"}
+    assert (
+        next(r for r in runners_up if r["cf"] == "ease l2=250")["ndcg"]
+        < next(r for r in runners_up if r["cf"] == "itemknn")["ndcg"]
+    )
+
+
+def test_the_diversity_default_is_the_largest_within_the_noise_that_costs_at_most_one_percent():
+    from dummi.ml.choice.steps import diversity
+
+    cost = {0.0: 0.0, 0.1: 0.005, 0.2: 0.005, 0.3: 0.02, 0.5: 0.05}  # 0.1 and 0.2 cost 0.5%, 0.3 costs 2%
+
+    def value(cf, s, d):
+        return 0.2 * (1 - cost[d])
+
+    cf = {"algorithm": "ease", "l2": 250.0}
+    # no noise in the paired differences: only the best (no re-rank) is within it
+    settings, curves = diversity(Record(Cuts(_Landscape(value), None, [], [])), cf, {"diversity": 0.0})
+    assert settings["diversity"] == 0.0 and [c["diversity"] for c in curves["warm"]] == [0.0, 0.1, 0.2, 0.3, 0.5]
+
+    # per-user noise of mean 0 around each diversity's figure: 0.5% is within it, 2% is over the 1% bound
+    landscape = _Landscape(value)
+    plain = landscape.run_diversified
+
+    def run_diversified(cf, settings, d):
+        result = plain(cf, settings, d)
+        jitter = np.random.default_rng(int(d * 10) + 1).normal(0, 0.05, len(result.ndcg))
+        result.ndcg = result.ndcg + jitter - jitter.mean()
+        return result
+
+    landscape.run_diversified = run_diversified
+    settings, _ = diversity(Record(Cuts(landscape, None, [], [])), cf, {"diversity": 0.0})
+    assert settings["diversity"] == 0.2
+    few = _Landscape(value, users=100)  # too few users to take any
+    few.run_diversified = run_diversified
+    assert diversity(Record(Cuts(few, None, [], [])), cf, {"diversity": 0.0})[0]["diversity"] == 0.0
+
+
+def test_calibration_fits_a_rising_sigmoid_and_keeps_the_default_on_too_few_positives():
+    from dummi.ml.choice.steps import calibrate
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 1, 20_000)
+    liked = rng.random(20_000) < 1 / (1 + np.exp(-(1.5 * z - 3.0)))
+
+    class Rows:
+        users = ["u"]
+
+        def __init__(self, positives=True):
+            self.rows = {"warm": (z, liked if positives else np.zeros_like(liked)), "cold": (z[:0], liked[:0])}
+
+        def calibration_rows(self, cf, settings, depth):
+            return self.rows
+
+    fitted = calibrate(Record(Cuts(Rows(), None, [], [])), None, {})
+    a, b = fitted["warm"]
+    assert 1.3 < a < 1.7 and -3.3 < b < -2.7 and "cold" not in fitted
+    assert calibrate(Record(Cuts(Rows(positives=False), None, [], [])), None, {}) == {}

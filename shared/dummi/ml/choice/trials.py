@@ -14,7 +14,6 @@ few array operations over the pools, and users go through the models as sparse m
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,31 +21,27 @@ from typing import Any
 import numpy as np
 
 from dummi.ml.cf import CFModel, CooccurrenceModel, ItemItemModel, standardize_rows
+from dummi.ml.choice.arrays import K, Memo, ndcg, pad, rows_where, top_rows, top_with_matches
 from dummi.ml.interactions import event_weight
 from dummi.ml.interests import label
 from dummi.ml.ranking.items import INTEREST_MATCH_COSINE
 from dummi.ml.ranking.mmr import diversify, pool_size
 from dummi.ml.ranking.profile import LIKE_WEIGHT
-from dummi.ml.ranking.rerankers import quota_in_place, with_matches
+from dummi.ml.ranking.rerankers import quota_in_place
 from dummi.ml.ranking.scorers import MAX_SKIPPED
 from dummi.ml.ranking.settings import DEFAULT_SETTINGS
 from dummi.ml.ranking.types import UserState
 from dummi.ml.relevance import (
-    best_first,
     newcomer_relevance,
     skip_closeness,
     skip_push,
     standardised,
     standardised_masked,
-    top_n_rows,
     warm_blend,
 )
 
-K = 10
-_DISCOUNTS = 1.0 / np.log2(np.arange(2, 2 + 1000))
 # Dense users x items arrays are made for this many cells at a time (users in chunks), ~160 MB of float64.
 CHUNK_CELLS = 20_000_000
-MEMO_BYTES = 1_500_000_000
 
 
 @dataclass
@@ -74,26 +69,6 @@ class TrialResult:
     users: list[str] = field(default_factory=list)
 
 
-class _Memo:
-    """Least recently used arrays, bounded in bytes."""
-
-    def __init__(self, budget: int = MEMO_BYTES) -> None:
-        self.budget, self.used, self.items = budget, 0, OrderedDict()
-
-    def get(self, key, make):
-        if key in self.items:
-            self.items.move_to_end(key)
-            return self.items[key]
-        value = make()
-        size = sum(getattr(v, "nbytes", 0) for v in (value if isinstance(value, tuple) else (value,)))
-        self.items[key] = value
-        self.used += size
-        while self.used > self.budget and len(self.items) > 1:
-            _, old = self.items.popitem(last=False)
-            self.used -= sum(getattr(v, "nbytes", 0) for v in (old if isinstance(old, tuple) else (old,)))
-        return value
-
-
 class Trials:
     """The scored users of one cut (those with held-out likes), ready to be ranked by any recipe."""
 
@@ -107,7 +82,7 @@ class Trials:
             np.array(sorted(position[c] for c in relevant[u] if c in position), np.int64) for u in self.users
         ]
         self._rows(states)
-        self.memo = _Memo()
+        self.memo = Memo()
 
     # -- the users, once ---------------------------------------------------------------------------
     def _rows(self, states: dict[str, UserState]) -> None:
@@ -233,7 +208,7 @@ class Trials:
             parts = [self._warm_pool_chunk(config, hl, power, seq_w, seq_hl, m, chunk) for chunk in self._chunks(rows)]
             width = max((p[0].shape[1] for p in parts), default=0)
             return tuple(
-                np.concatenate([_pad(p[k], width, fill) for p in parts]) if parts else np.empty((0, 0))
+                np.concatenate([pad(p[k], width, fill) for p in parts]) if parts else np.empty((0, 0))
                 for k, fill in ((0, -1), (1, False), (2, 0.0), (3, 0.0), (4, 0.0))
             )
 
@@ -316,19 +291,19 @@ class Trials:
         if cooc is not None:
             colike = cooc.lift_batch(self.engaged[rows], shares, float(s["prior_strength"]))
         # the co-occurrence model's score: popularity (once per item of the user's) lifted by co-likes
-        out["colike"] = _rows_where(has_items, self.n_engaged[rows][:, None] * out["popularity"] + colike)
+        out["colike"] = rows_where(has_items, self.n_engaged[rows][:, None] * out["popularity"] + colike)
         if config:
             model = self.items.cf(config)
             profiles = self._profiles(hl, power)[rows]
-            out["cf"] = _rows_where(has_positive, model.scores_batch(profiles))
+            out["cf"] = rows_where(has_positive, model.scores_batch(profiles))
             if model.kind == "blend":
-                out["cf_first"] = _rows_where(has_positive, model.first.scores_batch(profiles))
-                out["cf_second"] = _rows_where(has_positive, model.second.scores_batch(profiles))
+                out["cf_first"] = rows_where(has_positive, model.first.scores_batch(profiles))
+                out["cf_second"] = rows_where(has_positive, model.second.scores_batch(profiles))
         following = self._next(float(s["sequence_half_life"]), rows)
         if following is not None:
-            out["next"] = _rows_where(has_positive, following)
+            out["next"] = rows_where(has_positive, following)
         content = self._content(hl, power, rows).astype(np.float64)
-        out["profile"] = _rows_where(has_positive, content)
+        out["profile"] = rows_where(has_positive, content)
         interest = np.zeros((len(rows), n))
         for k, r in enumerate(rows):
             vector = self.interest_vectors[r]
@@ -373,7 +348,7 @@ class Trials:
         warm_rows = np.flatnonzero(~cold)
         if len(warm_rows):
             idx, valid, relevance = self.warm_relevance(config, s, warm_rows)
-            lists[warm_rows] = _top(relevance, idx, n)
+            lists[warm_rows] = top_rows(relevance, idx, n)
         cold_rows = np.flatnonzero(cold)
         if len(cold_rows):
             lists[cold_rows] = self.cold_lists(config, s, cold_rows, n)
@@ -381,7 +356,7 @@ class Trials:
 
     def cold_lists(self, config, s: dict[str, Any], rows: np.ndarray, n: int) -> np.ndarray:
         order_by, matched, has_interests = self._cold_order(config, s, rows)
-        return _top_with_matches(order_by, matched, has_interests, n)
+        return top_with_matches(order_by, matched, has_interests, n)
 
     def _cold_order(self, config, s: dict[str, Any], rows: np.ndarray, relevance: np.ndarray | None = None):
         """(what newcomers' lists are ordered by: relevance + the interest lift, seen items -inf; the
@@ -405,7 +380,7 @@ class Trials:
         warm_rows = np.flatnonzero(~cold)
         if len(warm_rows):
             idx, valid, relevance = self.warm_relevance(config, s, warm_rows)
-            pools = _top(relevance, idx, size)
+            pools = top_rows(relevance, idx, size)
             for k, r in enumerate(warm_rows):
                 pool = pools[k][pools[k] >= 0]
                 ranked = relevance[k][np.searchsorted(idx[k][valid[k]], pool)]
@@ -416,7 +391,7 @@ class Trials:
         cold_rows = np.flatnonzero(cold)
         if len(cold_rows):
             order_by, matched, has_interests = self._cold_order(config, s, cold_rows)
-            pools = _top_with_matches(order_by, matched, has_interests, size)
+            pools = top_with_matches(order_by, matched, has_interests, size)
             for k, r in enumerate(cold_rows):
                 pool = pools[k][pools[k] >= 0]
                 order = diversify(
@@ -440,7 +415,7 @@ class Trials:
         warm_rows = np.flatnonzero(~cold)
         if len(warm_rows):
             idx, valid, relevance = self.warm_relevance(config, s, warm_rows)
-            top = _top(relevance, idx, depth)
+            top = top_rows(relevance, idx, depth)
             for k, r in enumerate(warm_rows):
                 row = relevance[k][valid[k]]
                 listed = top[k][top[k] >= 0]
@@ -450,7 +425,7 @@ class Trials:
         if len(cold_rows):
             relevance = self.cold_relevance(config, s, cold_rows)
             order_by, matched, has_interests = self._cold_order(config, s, cold_rows, relevance)
-            top = _top_with_matches(order_by, matched, has_interests, depth)
+            top = top_with_matches(order_by, matched, has_interests, depth)
             for k, r in enumerate(cold_rows):
                 listed = top[k][top[k] >= 0]
                 self._calibration_row(out["cold"], r, listed, relevance[k][listed], relevance[k])
@@ -467,50 +442,7 @@ class Trials:
         out[1].append(np.isin(listed[order], self.relevant[r]))
 
     def score(self, lists: np.ndarray) -> TrialResult:
-        ndcg = np.array([_ndcg(lists[k], self.relevant[k]) for k in range(len(self.users))])
+        per_user = np.array([ndcg(lists[k], self.relevant[k]) for k in range(len(self.users))])
         listed = lists[:, :K].ravel()
         coverage = len(np.unique(listed[listed >= 0])) / max(self.items.size, 1)
-        return TrialResult(lists, ndcg, coverage, self.users)
-
-
-def _rows_where(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-    return np.where(mask[:, None], values, 0.0)
-
-
-def _pad(a: np.ndarray, width: int, fill) -> np.ndarray:
-    if a.shape[1] == width:
-        return a
-    out = np.full((a.shape[0], width), fill, dtype=a.dtype)
-    out[:, : a.shape[1]] = a
-    return out
-
-
-def _top(relevance: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
-    """Each row's n best positions (from ``idx``, ascending in each row) by ``relevance`` (-inf: not a
-    candidate), best first, ties to the lower position (``dummi.ml.relevance.top_n``)."""
-    columns = top_n_rows(relevance, n)
-    return np.where(columns >= 0, np.take_along_axis(idx, np.maximum(columns, 0), axis=1), -1)
-
-
-def _top_with_matches(order_by: np.ndarray, matched: np.ndarray, has_interests: np.ndarray, n: int) -> np.ndarray:
-    """Each row's top n by ``order_by`` (-inf: seen) holding the newcomers' quota of interest matches
-    (``dummi.ml.ranking.rerankers.with_matches``), best first."""
-    top = top_n_rows(order_by, n)
-    for k in np.flatnonzero(has_interests):
-        row, m = order_by[k], matched[k]
-        finite = np.flatnonzero(np.isfinite(row))
-        current = top[k][top[k] >= 0]
-        chosen = with_matches(current, finite, row, m, min(n, len(finite)))
-        if chosen is not current:
-            top[k] = _pad(best_first(chosen, row[chosen])[None, :], n, -1)[0]
-    return top
-
-
-def _ndcg(listed: np.ndarray, relevant: np.ndarray) -> float:
-    if not len(relevant):
-        return 0.0
-    top = listed[:K]
-    hits = np.isin(top[top >= 0], relevant)
-    dcg = float(_DISCOUNTS[: len(hits)][hits].sum())
-    ideal = float(_DISCOUNTS[: min(len(relevant), K)].sum())
-    return dcg / ideal
+        return TrialResult(lists, per_user, coverage, self.users)
