@@ -14,7 +14,7 @@ AWS_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-localstack lint format openapi validate build model train bench fuzz load faults invoke-train \
+.PHONY: help run test test-localstack lint format docs openapi validate build model train bench fuzz load faults invoke-train \
 	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload cache-setup console-vendor browser-setup \
 	console-screenshots image container-setup clean
 
@@ -32,7 +32,11 @@ $(VENV)/.installed-local: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	@touch $@ $(VENV)/.installed-local
+	@touch $@ $(VENV)/.installed-local $(VENV)/.installed-docs
+
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[docs]'
+	@touch $@
 
 $(SAM): | $(BIN)/python
 	$(PYTHON) -m venv $(VENV)/tools
@@ -41,9 +45,10 @@ $(SAM): | $(BIN)/python
 run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DATA_DIR, DATABASE_URL override)
 	$(BIN)/dummi run
 
-test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup container-setup ## lint, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
+test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup container-setup ## lint, the strict docs build, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
 	$(SAM) validate --lint --region $(AWS_REGION)
 	$(MAKE) --no-print-directory build
@@ -66,6 +71,9 @@ lint: $(VENV)/.installed-dev ## ruff check and format check
 format: $(VENV)/.installed-dev ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+docs: $(VENV)/.installed-docs ## build the docs site (README + docs/) into build/site; strict: a broken link or anchor fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 openapi: $(VENV)/.installed-local ## export the OpenAPI spec to shared/openapi.json
 	$(BIN)/dummi openapi --out shared/openapi.json
@@ -216,4 +224,4 @@ spark-upload: $(VENV)/.installed-local ## upload .aws-sam/spark to SPARK_PREFIX=
 	$(BIN)/dummi spark-upload --from $(SPARK_BUILD) --to $(SPARK_PREFIX)
 
 clean: ## remove the virtual environment, build output and local data
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .dummi
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .dummi build/site
