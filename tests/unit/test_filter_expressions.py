@@ -16,6 +16,9 @@ Sources (cited per entry below):
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -485,3 +488,19 @@ def test_the_program_says_what_a_request_must_bring():
     assert program.uses_interactions and program.uses_current_item and program.uses_current_user
     plain = parse('INCLUDE ItemID WHERE Items.GENRE IN ("x")')
     assert not (plain.uses_interactions or plain.uses_current_item or plain.uses_current_user)
+
+
+def test_parsing_needs_no_numpy():
+    """The control plane (CreateFilter) validates expressions in functions that ship without numpy."""
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'numpy': raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from dummi.ml.filter_expressions import parse\n"
+        "print(parse('INCLUDE ItemID WHERE Items.GENRE IN ($GENRE)').parameters)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "('GENRE',)"

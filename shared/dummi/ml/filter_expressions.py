@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -614,14 +615,18 @@ class _PropertyColumn:
         return found
 
 
+# per catalog (serving swaps whole catalogs, so a column lives as long as its catalog is referenced)
 _COLUMNS: weakref.WeakKeyDictionary[Catalog, dict[str, _PropertyColumn]] = weakref.WeakKeyDictionary()
+_COLUMNS_LOCK = threading.Lock()
 
 
 def _column(catalog: Catalog, key: str) -> _PropertyColumn:
-    columns = _COLUMNS.setdefault(catalog, {})
-    found = columns.get(key)
-    if found is None:
-        found = columns[key] = _PropertyColumn(catalog, key)
+    with _COLUMNS_LOCK:
+        found = _COLUMNS.get(catalog, {}).get(key)
+    if found is None:  # built outside the lock: two requests may build the same column, both correctly
+        found = _PropertyColumn(catalog, key)
+        with _COLUMNS_LOCK:
+            _COLUMNS.setdefault(catalog, {})[key] = found
     return found
 
 
