@@ -214,7 +214,8 @@ class FilterProgram:
         ``current``: the position of the request's item (``CurrentItem``); ``interacted``: event type -> the
         positions the user has events of that type on; ``user``: the user's attributes by camelCase key
         (``CurrentUser``). Raises ``FilterValuesError`` for a parameter an INCLUDE needs and lacks, a
-        malformed value, or a ``CurrentItem`` filter without ``current``."""
+        malformed value, or a ``CurrentItem`` filter without ``current``; ValueError for a program parsed with
+        ``items_only=False`` that filters users or actions."""
         return _Evaluation(self, catalog, values or {}, current, interacted or {}, user).run()
 
 
