@@ -11,6 +11,7 @@ from dummi.config import get_settings
 from dummi.db.connection import Connection, Database
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.records import InteractionRecord
+from dummi.services.event_types_service import require_defined
 from dummi.services.impressions_service import attribute
 
 KIND_INTERACTION = "interaction"
@@ -28,6 +29,7 @@ def record_interaction(
     recommendation_id: str | None = None,
 ) -> InteractionRecord:
     with db.transaction() as conn:
+        require_defined(conn, [interaction_type])  # 422 naming interaction_type; the type kept until commit
         return InteractionsRepository(conn).add(
             user_id,
             content_id,

@@ -30,6 +30,7 @@ from dummi.ml.recommender import (
 )
 from dummi.ml.vector_index import build_index
 from dummi.services.catalog_view import CatalogView
+from dummi.services.event_types_service import EventTypesCache
 from dummi.services.experiments_service import ExperimentCache
 from dummi.services.result_cache import ResultCache, answer_key, decode, encode
 
@@ -82,6 +83,8 @@ class RecommendationEngine:
         self._arms_rows: tuple[list, list] | None = None
         self._arms_checked: float | None = None
         self._catalog_refresh = catalog_refresh
+        # the weights a user's events are folded in with, re-read as often as the catalog's changes
+        self.event_types = EventTypesCache(catalog_refresh)
         self._fresh_refresh = fresh_refresh
         self._base_built = 0.0
         self._lock = threading.Lock()
@@ -155,6 +158,7 @@ class RecommendationEngine:
                 for cid, kind, etype, duration, at in raw["events"]
             ],
             seen=set(raw["seen"]),
+            event_types=self.event_types.get(self._reads or db),
         )
         experiment = variant = None
         found = self._experiments.assignment(user_id)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from dummi.ml.catalog import Condition, ItemFacts
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class UserState:
     interests_vector: np.ndarray | None
     events: list[UserEvent]  # most recent first (a bounded window)
     seen: set[str]  # every content id the user ever interacted with
+    event_types: EventTypes = DEFAULT_EVENT_TYPES  # the weights its events are folded in with
     # profiles already built from these events, per (catalog, settings): training's trials ask again and again
     profiles: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
 

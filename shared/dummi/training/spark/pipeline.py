@@ -77,8 +77,9 @@ class SparkBuildMatrix:
 
     def run(self, ctx: RunContext) -> None:
         from dummi.training.spark.matrix import build_matrix
+        from dummi.training.stages.matrix import event_types
 
-        ctx.matrix = build_matrix(ctx.spark, ctx.events, ctx.catalog.ids)
+        ctx.matrix = build_matrix(ctx.spark, ctx.events, ctx.catalog.ids, event_types(ctx))
         ctx.report.counts.update(cf_users=ctx.matrix.shape[0], cf_nonzeros=ctx.matrix.nnz)
 
 
@@ -90,6 +91,7 @@ def sample_choice(ctx: RunContext):
     from dummi.db.users_repository import UsersRepository
     from dummi.ml.embeddings import from_bytes
     from dummi.training.choice import choose_recipe
+    from dummi.training.stages.matrix import event_types
 
     total = int(ctx.report.counts.get("interactions", 0))
     share = min(1.0, CHOICE_MAX_EVENTS / max(total, 1))
@@ -119,6 +121,7 @@ def sample_choice(ctx: RunContext):
         factors=ctx.params.cf_factors,
         baseline=ctx.serving.recipe if ctx.serving is not None else None,
         engine="spark",
+        types=event_types(ctx),
     )
 
 
@@ -140,14 +143,15 @@ class SparkItemItem:
 
     def run(self, ctx: RunContext) -> None:
         from dummi.training.spark.item_item import cooccurrence, popularity, transitions
+        from dummi.training.stages.matrix import event_types
 
-        ids = ctx.catalog.ids
-        ctx.popularity = popularity(ctx.spark, ctx.events, ids)
+        ids, types = ctx.catalog.ids, event_types(ctx)
+        ctx.popularity = popularity(ctx.spark, ctx.events, ids, types)
         if int(ctx.report.counts.get("interactions", 0)) > 0:
             prior = float(ctx.settings.get("prior_strength", 50.0))
-            ctx.cooccurrence = cooccurrence(ctx.spark, ctx.events, ids, prior_strength=prior)
+            ctx.cooccurrence = cooccurrence(ctx.spark, ctx.events, ids, prior_strength=prior, types=types)
             if ctx.cf is not None:
-                ctx.sequence = transitions(ctx.spark, ctx.events, ids)
+                ctx.sequence = transitions(ctx.spark, ctx.events, ids, types)
         else:
             ctx.popularity = np.zeros(len(ids), np.float32)
 

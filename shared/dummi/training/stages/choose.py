@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dummi.training.context import RunContext
+from dummi.training.stages.matrix import event_types
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ def reusable_choice(ctx: RunContext, now: datetime | None = None) -> tuple[dict[
     made = (serving.manifest.get("metrics") or {}).get("choice")
     if not made or "made_at" not in made:
         return None, "the serving model carries no choice record"
+    if made.get("event_types", default_types_key()) != event_types(ctx).key:
+        return None, "the event types' weights changed since the serving model's choice"
     age_days = (now - datetime.fromisoformat(made["made_at"])).total_seconds() / 86400
     if age_days >= REUSE_MAX_AGE_DAYS:
         return None, f"the serving model's choice is {age_days:.1f} days old (chosen again from {REUSE_MAX_AGE_DAYS:g})"
@@ -63,6 +66,13 @@ def reusable_choice(ctx: RunContext, now: datetime | None = None) -> tuple[dict[
         f"choice of {made['made_at'][:19]}Z reused: the data moved {max(changes.values()):.1%} since (reused below "
         f"{REUSE_MAX_CHANGE:.0%} and {REUSE_MAX_AGE_DAYS:g} days)"
     )
+
+
+def default_types_key() -> str:
+    """A choice recorded before event types had weights of their own was made with the built-in ones."""
+    from dummi.ml.interactions import DEFAULT_EVENT_TYPES
+
+    return DEFAULT_EVENT_TYPES.key
 
 
 class Choose:
@@ -99,6 +109,7 @@ class Choose:
                         "made_at": datetime.now(UTC).isoformat(),
                         "why": why,
                         "counts": choice_counts(ctx),
+                        "event_types": event_types(ctx).key,
                     }
                     winner = (ctx.cf_config or {}).get("algorithm")
                     ctx.progress.finish(f"{winner}, holdout NDCG@10 {ctx.metrics['holdout']['all']['ndcg']:.4f}")
@@ -148,6 +159,7 @@ def full_choice(ctx: RunContext):
         ctx.embedder(),
         factors=ctx.params.cf_factors,
         baseline=baseline,
+        types=event_types(ctx),
     )
 
 

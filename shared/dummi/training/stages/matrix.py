@@ -5,6 +5,13 @@ from __future__ import annotations
 from dummi.training.context import RunContext
 
 
+def event_types(ctx: RunContext):
+    """The run's event types (the built-in ones when a caller set none)."""
+    from dummi.ml.interactions import DEFAULT_EVENT_TYPES
+
+    return ctx.event_types if ctx.event_types is not None else DEFAULT_EVENT_TYPES
+
+
 class BuildMatrix:
     name = "matrix"
     engine = "local"
@@ -12,5 +19,5 @@ class BuildMatrix:
     def run(self, ctx: RunContext) -> None:
         from dummi.ml.interactions import build_matrix
 
-        ctx.matrix = build_matrix(ctx.events, ctx.catalog.ids)
+        ctx.matrix = build_matrix(ctx.events, ctx.catalog.ids, event_types(ctx))
         ctx.report.counts.update(cf_users=ctx.matrix.shape[0], cf_nonzeros=int(ctx.matrix.matrix.nnz))
