@@ -38,13 +38,13 @@ class TrendingRepository:
             f" SELECT content_id, {_HOUR.format('created_at')}, count(*) FROM interactions"
             " WHERE created_at >= GREATEST(CAST(:rolled AS timestamptz), CAST(:until AS timestamptz)"
             "   - make_interval(hours => :keep))"
-            "   AND created_at < :until AND event_type = ANY(CAST(:types AS text[]))"
+            "   AND created_at < :until AND event_type = ANY(CAST(:kinds AS text[]))"
             " GROUP BY 1, 2"
             " ON CONFLICT (content_id, hour) DO UPDATE SET events = EXCLUDED.events",
             rolled=rolled,
             until=this_hour,
             keep=KEEP_HOURS,
-            types=positive_types,
+            kinds=positive_types,
         )
         written = self.conn.row_count
         self.conn.run(
@@ -77,7 +77,7 @@ class TrendingRepository:
             "     UNION ALL"
             "     SELECT content_id, count(*) FROM interactions"
             "     WHERE created_at >= GREATEST(CAST(:start AS timestamptz), CAST(:rolled AS timestamptz))"
-            "       AND event_type = ANY(CAST(:types AS text[]))"
+            "       AND event_type = ANY(CAST(:kinds AS text[]))"
             "     GROUP BY content_id) x"
             "   GROUP BY content_id HAVING sum(n) >= :min_recent)"
             " SELECT r.content_id, r.recent::bigint, COALESCE((SELECT sum(h.events) FROM item_hourly_engagement h"
@@ -86,7 +86,7 @@ class TrendingRepository:
             " FROM recent r",
             start=this_hour - timedelta(hours=window_hours - 1),
             rolled=rolled if rolled is not None else this_hour - timedelta(hours=window_hours - 1),
-            types=positive_types,
+            kinds=positive_types,
             min_recent=min_recent,
             baseline=baseline_hours,
         )
