@@ -28,7 +28,7 @@ def _events(db, content_id: str, count: int, *, minutes_ago: float, every_minute
         lambda conn: conn.run(
             "INSERT INTO interactions (user_id, content_id, kind, event_type, created_at)"
             " SELECT 'reader', :cid, 'interaction', :kind,"
-            "        now() - (CAST(:ago AS double precision) + g * CAST(:every AS double precision)) * interval '1 minute'"
+            "        now() - (CAST(:ago AS float8) + g * CAST(:every AS float8)) * interval '1 minute'"
             " FROM generate_series(0, :n - 1) g",
             cid=content_id,
             kind=kind,
