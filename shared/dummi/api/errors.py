@@ -125,6 +125,14 @@ def _declared_query(route: APIRoute) -> frozenset[str]:
     return names
 
 
+def as_validation_error(exc: InvalidRequestError, where: str, value: Any = None) -> RequestValidationError:
+    """A domain refusal of one field, in FastAPI's 422 format (``detail[].loc`` names the field), for a check
+    the schema cannot make (a name the database must know)."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (where, exc.field or ""), "msg": exc.message, "input": value}]
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal server error", "internal"), status_code=500)
