@@ -39,3 +39,24 @@ def test_the_list_leaves_out_what_may_not_be_shown():
     assert [r.content_id for r in trending(found, position, catalog, 10, now=1000.0, category="y")] == ["d"]
     assert [r.content_id for r in trending(found, position, catalog, 1, now=1000.0)] == ["a"]
     assert trending(found, {}, catalog, 10, now=1000.0) == []  # not in the catalog: never listed
+
+
+def test_the_cache_reads_a_window_again_once_its_counts_are_older_than_the_refresh(monkeypatch):
+    import time
+
+    from dummi.services import trending_service
+
+    reads = []
+
+    def read(db, window_hours):
+        reads.append(window_hours)
+        return trending_service.Ranked([], float(window_hours), time.monotonic())
+
+    monkeypatch.setattr(trending_service, "read_trends", read)
+    cache = trending_service.TrendingCache(refresh=0.2)
+    first = cache.get(None, 24)
+    assert cache.get(None, 24) is first and reads == [24]  # fresh: no read
+    cache.get(None, 6)
+    assert reads == [24, 6]  # each window has its own counts
+    time.sleep(0.25)
+    assert cache.get(None, 24) is not first and reads == [24, 6, 24]  # stale: read again
