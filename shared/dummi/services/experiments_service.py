@@ -24,6 +24,7 @@ from dummi.experiments.statistics import (
     ratio,
     sample_ratio_mismatch,
 )
+from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
 EXPERIMENTS_REFRESH_SECONDS = 5.0
 
@@ -183,8 +184,8 @@ def _results(experiment: Experiment, sums: dict[str, UserSums]) -> Results:
 class ExperimentCache:
     """The live experiments as serving sees them: read at most every few seconds, kept across requests."""
 
-    def __init__(self, db: Database, refresh: float = EXPERIMENTS_REFRESH_SECONDS) -> None:
-        self._db = db
+    def __init__(self, db: Source | UnitOfWork, refresh: float = EXPERIMENTS_REFRESH_SECONDS) -> None:
+        self._work = work_of(db)
         self._refresh = refresh
         self._lock = threading.Lock()
         self._experiments: list[Experiment] = []
@@ -209,7 +210,7 @@ class ExperimentCache:
         with self._lock:
             if self._checked is not None and now - self._checked < self._refresh:
                 return
-            live = self._db.read(lambda conn: ExperimentsRepository(conn).live())
+            live = self._work.read(lambda repos: repos.experiments.live())
             overrides = {}
             for e in live:
                 for v in e.variants:
