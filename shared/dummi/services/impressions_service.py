@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dummi.db.connection import Connection, Database
+from dummi.db.connection import Database
 from dummi.db.impressions_repository import Attribution, Impression, ImpressionsRepository
 from dummi.errors import ConflictError, NotFoundError
 from dummi.progress import NullProgress, Progress
@@ -82,7 +82,7 @@ def log_answer(
 
 
 def attribute(
-    conn: Connection,
+    impressions: ImpressionsRepository,
     user_id: str,
     content_id: str,
     recommendation_id: str | None,
@@ -95,7 +95,7 @@ def attribute(
     An explicit id must name an answer to this user (or to nobody: /popular, /similar) that listed the item:
     otherwise a ConflictError. An id the log does not hold is a NotFoundError, unless it is older than the
     retention period (its answer was deleted): then the interaction is kept, unattributed."""
-    repo = ImpressionsRepository(conn)
+    repo = impressions
     if recommendation_id is not None:
         impression = repo.get(recommendation_id)
         if impression is None:
