@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from dummi.db.connection import Connection, Database
-from dummi.db.event_types_repository import EventTypeRecord, EventTypesRepository
+from dummi.db.event_types_repository import EventTypeRecord
 from dummi.errors import InvalidRequestError, UnavailableError
+from dummi.services.unit_of_work import Repositories, Source, UnitOfWork, work_of
 
 if TYPE_CHECKING:
     from dummi.ml.interactions import EventTypes
@@ -28,23 +28,25 @@ RESERVED = frozenset({"positive", "negative", "neutral"})  # feedback's own type
 _NAME = re.compile(NAME_PATTERN)
 
 
-def list_types(db: Database) -> list[EventTypeRecord]:
-    return db.read(lambda conn: EventTypesRepository(conn).list())
+def list_types(db: Source | UnitOfWork) -> list[EventTypeRecord]:
+    return work_of(db).read(lambda repos: repos.event_types.list())
 
 
-def put_type(db: Database, name: str, weight: float, description: str | None = None) -> tuple[EventTypeRecord, bool]:
+def put_type(
+    db: Source | UnitOfWork, name: str, weight: float, description: str | None = None
+) -> tuple[EventTypeRecord, bool]:
     """Define ``name`` with ``weight`` or change its weight; (the type, whether it is new)."""
     check_name(name)
     if not math.isfinite(weight) or abs(weight) > MAX_WEIGHT:
         raise InvalidRequestError(f"weight must be between -{MAX_WEIGHT:g} and {MAX_WEIGHT:g}", field="weight")
-    with db.transaction() as conn:
-        return EventTypesRepository(conn).put(name, float(weight), description)
+    with work_of(db).transaction() as repos:
+        return repos.event_types.put(name, float(weight), description)
 
 
-def delete_type(db: Database, name: str) -> EventTypeRecord:
+def delete_type(db: Source | UnitOfWork, name: str) -> EventTypeRecord:
     check_name(name)
-    with db.transaction() as conn:
-        return EventTypesRepository(conn).delete(name)
+    with work_of(db).transaction() as repos:
+        return repos.event_types.delete(name)
 
 
 def check_name(name: str) -> None:
@@ -54,13 +56,13 @@ def check_name(name: str) -> None:
         raise InvalidRequestError(f"{name!r} is a feedback type (POST /recommendations/feedback)", field="name")
 
 
-def require_defined(conn: Connection, names: Iterable[str], *, field: str = "interaction_type") -> None:
+def require_defined(repos: Repositories, names: Iterable[str], *, field: str = "interaction_type") -> None:
     """Refuse (422 naming ``field``) any of ``names`` that is not a defined event type; the defined ones stay
     locked against deletion until the transaction ends."""
     wanted = sorted(set(names))
     if not wanted:
         return
-    unknown = [n for n in wanted if n not in EventTypesRepository(conn).lock_for_use(wanted)]
+    unknown = [n for n in wanted if n not in repos.event_types.lock_for_use(wanted)]
     if unknown:
         raise InvalidRequestError(
             f"unknown {field} {unknown[0]!r}: define it with PUT /event-types/{{name}} (GET /event-types lists them)",
@@ -68,15 +70,15 @@ def require_defined(conn: Connection, names: Iterable[str], *, field: str = "int
         )
 
 
-def defined_names(db: Database) -> frozenset[str]:
-    return frozenset(db.read(lambda conn: EventTypesRepository(conn).weights()))
+def defined_names(db: Source | UnitOfWork) -> frozenset[str]:
+    return frozenset(work_of(db).read(lambda repos: repos.event_types.weights()))
 
 
-def event_types(db: Database) -> EventTypes:
+def event_types(db: Source | UnitOfWork) -> EventTypes:
     # numpy comes with dummi.ml: imported here, the interactions function (which only checks names) loads none
     from dummi.ml.interactions import EventTypes
 
-    return EventTypes(db.read(lambda conn: EventTypesRepository(conn).weights()))
+    return EventTypes(work_of(db).read(lambda repos: repos.event_types.weights()))
 
 
 class EventTypesCache:
@@ -89,7 +91,7 @@ class EventTypesCache:
         self._checked: float | None = None
         self._lock = threading.Lock()
 
-    def get(self, db: Database) -> EventTypes:
+    def get(self, db: Source | UnitOfWork) -> EventTypes:
         now = time.monotonic()
         if self._types is not None and self._checked is not None and now - self._checked < self._refresh:
             return self._types

@@ -25,6 +25,7 @@ from dummi.db.import_repository import ImportRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.errors import InvalidRequestError
 from dummi.services.event_types_service import defined_names, require_defined
+from dummi.services.unit_of_work import Repositories
 
 INTERACTION_FILES = ("interactions.jsonl", "train.jsonl")
 FEEDBACK_TYPES = {"positive", "negative", "neutral"}
@@ -214,7 +215,7 @@ def import_directory(
         repo = ImportRepository(conn)
         n_users, users_updated = repo.import_users(users, update=update) if users else (0, 0)
         n_content, content_updated = repo.import_content(content, update=update) if content else (0, 0)
-        require_defined(conn, {e[3] for e in events if e[2] == "interaction"})  # none deleted since read
+        require_defined(Repositories(conn), {e[3] for e in events if e[2] == "interaction"})  # none deleted since read
         n_events, skipped = repo.import_events(events) if events else (0, 0)
         # deletions last: a file that adds and deletes the same id leaves it deleted
         content_deleted = sum(ContentRepository(conn).delete(d.content_id) for d in deletions if d.content_id)
