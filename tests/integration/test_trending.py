@@ -95,3 +95,15 @@ def test_a_burst_on_an_old_item_tops_trending_and_the_favourite_does_not(shelf, 
 def test_a_window_out_of_bounds_is_refused(db, lambda_context, window):
     status, body = _get(f"/recommendations/trending?window={window}", lambda_context)
     assert status == 422, body
+
+
+def test_the_metrics_job_keeps_the_hourly_rollup(shelf, db):
+    from dummi.services import online_metrics_service, trending_service
+
+    done = online_metrics_service.run(db)
+    assert done["trending_rollup"] > 0  # the closed hours of the last nine days, once
+    rows = db.read(lambda c: c.run("SELECT content_id, sum(events) FROM item_hourly_engagement GROUP BY 1"))
+    counted = {cid: int(n) for cid, n in rows}
+    assert counted["favourite"] >= 7 * 30
+    assert counted.get("gadget", 0) <= 8  # its clicks of a closed hour, never its skips
+    assert trending_service.roll_up(db) == 0  # up to this hour already: nothing to do
