@@ -48,9 +48,9 @@ def test_the_cache_reads_a_window_again_once_its_counts_are_older_than_the_refre
 
     reads = []
 
-    def read(db, window_hours):
+    def read(db, window_hours, rolled):
         reads.append(window_hours)
-        return trending_service.Ranked([], float(window_hours), time.monotonic())
+        return trending_service.Ranked([], float(window_hours), time.monotonic()), rolled
 
     monkeypatch.setattr(trending_service, "read_trends", read)
     cache = trending_service.TrendingCache(refresh=0.2)

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 from dummi.db.connection import Connection
 
 ROLLUP_LOCK_ID = 0x7472656E64  # "trend": one process rolls up at a time; the others skip
 KEEP_HOURS = 9 * 24  # a week of baseline before a window of up to 48 hours
 _HOUR = "date_trunc('hour', {} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-
-
-@dataclass(frozen=True)
-class WindowCounts:
-    rows: list[tuple[str, int, int]]  # (content_id, events in the window, events in the baseline)
-    window_hours: float  # the window's length: whole hours before this one, and this one so far
 
 
 class TrendingRepository:
@@ -60,35 +53,35 @@ class TrendingRepository:
         )
         return written
 
-    def window_counts(
-        self, window_hours: int, baseline_hours: int, positive_types: list[str], min_recent: int
-    ) -> WindowCounts:
-        """Per item with at least ``min_recent`` positive events in the window (this hour so far and the
-        ``window_hours - 1`` before it): those events and the item's events in the ``baseline_hours`` before
-        the window. Closed hours come from the rollup; what it does not hold yet from the events."""
+    def clock(self) -> tuple[datetime, datetime, datetime | None]:
+        """(now, the start of this hour, the rollup's watermark: every hour before it is rolled up)."""
         now, this_hour, rolled = self.conn.run(
             f"SELECT now(), {_HOUR.format('now()')}, (SELECT rolled_until FROM item_hourly_engagement_state)"
         )[0]
+        return now, this_hour, rolled
+
+    def rolled_counts(self, start: datetime, until: datetime, baseline_hours: int) -> list[tuple[str, int, int]]:
+        """Per item, from the rollup: (content_id, events in the hours from ``start`` to ``until``, events in the
+        ``baseline_hours`` before ``start``). One pass over the rollup's rows of those hours."""
         rows = self.conn.run(
-            "WITH recent AS ("
-            "   SELECT content_id, sum(n) AS recent FROM ("
-            "     SELECT content_id, events AS n FROM item_hourly_engagement"
-            "     WHERE hour >= :start AND hour < CAST(:rolled AS timestamptz)"
-            "     UNION ALL"
-            "     SELECT content_id, count(*) FROM interactions"
-            "     WHERE created_at >= GREATEST(CAST(:start AS timestamptz), CAST(:rolled AS timestamptz))"
-            "       AND event_type = ANY(CAST(:kinds AS text[]))"
-            "     GROUP BY content_id) x"
-            "   GROUP BY content_id HAVING sum(n) >= :min_recent)"
-            " SELECT r.content_id, r.recent::bigint, COALESCE((SELECT sum(h.events) FROM item_hourly_engagement h"
-            "   WHERE h.content_id = r.content_id AND h.hour >= CAST(:start AS timestamptz)"
-            "     - make_interval(hours => :baseline) AND h.hour < :start), 0)::bigint"
-            " FROM recent r",
-            start=this_hour - timedelta(hours=window_hours - 1),
-            rolled=rolled if rolled is not None else this_hour - timedelta(hours=window_hours - 1),
-            kinds=positive_types,
-            min_recent=min_recent,
+            "SELECT content_id, COALESCE(sum(events) FILTER (WHERE hour >= :start), 0)::bigint,"
+            "       COALESCE(sum(events) FILTER (WHERE hour < :start), 0)::bigint"
+            " FROM item_hourly_engagement"
+            " WHERE hour >= CAST(:start AS timestamptz) - make_interval(hours => :baseline) AND hour < :until"
+            " GROUP BY content_id",
+            start=start,
+            until=until,
             baseline=baseline_hours,
         )
-        length = window_hours - 1 + (now - this_hour).total_seconds() / 3600.0
-        return WindowCounts([(r[0], int(r[1]), int(r[2])) for r in rows], length)
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
+
+    def counts_since(self, since: datetime, positive_types: list[str]) -> dict[str, int]:
+        """Per item, its positive events from ``since`` on, read from the interactions (the hour the rollup does
+        not hold yet: a range of the created_at index)."""
+        rows = self.conn.run(
+            "SELECT content_id, count(*) FROM interactions"
+            " WHERE created_at >= :since AND event_type = ANY(CAST(:kinds AS text[])) GROUP BY content_id",
+            since=since,
+            kinds=positive_types,
+        )
+        return {r[0]: int(r[1]) for r in rows}

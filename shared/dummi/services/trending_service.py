@@ -1,13 +1,15 @@
-"""Trending (``dummi.ml.trending``) as serving answers it: the per-item counts of one window are read at most
-every ``REFRESH_SECONDS`` per process (the answer is fresh within a minute), then each request only picks the
-items it may show from that ranked list. Closed hours come from the hourly rollup (``item_hourly_engagement``),
-which the metrics job keeps and a refresh brings up to date first when the job is late."""
+"""Trending (``dummi.ml.trending``) as serving answers it: the ranked list of one window is made again at most
+every ``REFRESH_SECONDS`` per process (the answer is fresh within a minute), and each request only picks the
+items it may show from it. Closed hours come from the hourly rollup (``item_hourly_engagement``), which the
+metrics job keeps and a refresh brings up to date first when the job is late: their counts (the window's
+closed hours and the baseline) are read once per hour and window, and every refresh adds this hour's events."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from dummi.db.connection import Database
 from dummi.db.trending_repository import TrendingRepository
@@ -32,13 +34,24 @@ class Ranked:
     at: float  # time.monotonic() when read
 
 
+@dataclass(frozen=True)
+class Rolled:
+    """A window's counts from the rollup: its closed hours [start, until) and the baseline before start."""
+
+    start: datetime
+    until: datetime
+    recent: dict[str, int]  # items with events in the closed hours
+    baseline: dict[str, int]
+
+
 class TrendingCache:
-    """The ranked trends of each window, per process. A stale window is read again by one request while the
-    others answer from the previous reading (never older than two refresh periods)."""
+    """The ranked trends of each window, per process. A stale window is made again by one request while the
+    others answer from the previous list (never older than two refresh periods)."""
 
     def __init__(self, refresh: float = REFRESH_SECONDS) -> None:
         self._refresh = refresh
         self._ranked: dict[int, Ranked] = {}
+        self._rolled: dict[int, Rolled] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -57,7 +70,7 @@ class TrendingCache:
             again = self._ranked.get(window_hours)
             if again is not None and again is not found and time.monotonic() - again.at < self._refresh:
                 return again
-            ranked = read_trends(db, window_hours)
+            ranked, self._rolled[window_hours] = read_trends(db, window_hours, self._rolled.get(window_hours))
             self._ranked[window_hours] = ranked
             return ranked
         finally:
@@ -65,18 +78,29 @@ class TrendingCache:
 
     def clear(self) -> None:
         self._ranked.clear()
+        self._rolled.clear()
 
 
-def read_trends(db: Database, window_hours: int) -> Ranked:
-    """The ranked trends of a window now. ``db`` may route reads to a replica: the rollup's writes go to the
+def read_trends(db: Database, window_hours: int, rolled: Rolled | None = None) -> tuple[Ranked, Rolled]:
+    """The ranked trends of a window now, and the rollup's counts they used (``rolled`` again while the hour
+    and the watermark have not moved). ``db`` may route reads to a replica: the rollup's writes go to the
     primary (``dummi.db.replica``)."""
     positive = sorted(event_types(db).positives())
     with db.transaction() as conn:  # a no-op when the rollup holds the last closed hour already
         TrendingRepository(conn).roll_up(positive)
-    counts = db.read(
-        lambda conn: TrendingRepository(conn).window_counts(window_hours, BASELINE_HOURS, positive, MIN_RECENT)
+    now, this_hour, watermark = db.read(lambda conn: TrendingRepository(conn).clock())
+    start = this_hour - timedelta(hours=window_hours - 1)
+    until = min(max(watermark or start, start), this_hour)  # closed hours the rollup holds, in the window
+    if rolled is None or (rolled.start, rolled.until) != (start, until):
+        rows = db.read(lambda conn: TrendingRepository(conn).rolled_counts(start, until, BASELINE_HOURS))
+        rolled = Rolled(start, until, {c: r for c, r, _ in rows if r}, {c: b for c, _, b in rows if b})
+    fresh = db.read(lambda conn: TrendingRepository(conn).counts_since(until, positive))
+    counts = (
+        (cid, rolled.recent.get(cid, 0) + fresh.get(cid, 0), rolled.baseline.get(cid, 0))
+        for cid in rolled.recent.keys() | fresh.keys()
     )
-    return Ranked(trends(counts.rows, counts.window_hours), counts.window_hours, time.monotonic())
+    length = window_hours - 1 + (now - this_hour).total_seconds() / 3600.0
+    return Ranked(trends(counts, length, min_recent=MIN_RECENT), length, time.monotonic()), rolled
 
 
 _cache = TrendingCache()
