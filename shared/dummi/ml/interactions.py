@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -51,13 +52,17 @@ class EventTypes:
     weights: Mapping[str, float] = field(default_factory=lambda: dict(INTERACTION_WEIGHTS))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "weights", dict(sorted((str(k), float(v)) for k, v in self.weights.items())))
+        ordered = dict(sorted((str(k), float(v)) for k, v in self.weights.items()))
+        object.__setattr__(self, "weights", MappingProxyType(ordered))  # read-only, as the dataclass is
 
     def __hash__(self) -> int:
         return hash(self.key)
 
+    def __reduce__(self):  # a mapping proxy does not pickle: rebuilt from a plain dict
+        return (EventTypes, (dict(self.weights),))
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, EventTypes) and self.weights == other.weights
+        return isinstance(other, EventTypes) and dict(self.weights) == dict(other.weights)
 
     def __contains__(self, name: object) -> bool:
         return name in self.weights
