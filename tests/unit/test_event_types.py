@@ -3,6 +3,7 @@ weights (the matrix, popularity, co-likes, the holdout's targets, the profile)."
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -52,6 +53,9 @@ def test_the_key_follows_names_and_weights_not_their_order():
     b = EventTypes({"purchase": 8.0, "click": 2.0, "like": 5.0})
     assert a == b and a.key == b.key
     assert a.key != EventTypes({"like": 5, "click": 2, "purchase": 7}).key != DEFAULT_EVENT_TYPES.key
+    assert pickle.loads(pickle.dumps(a)) == a  # a batch worker or a cache may get one by pickle
+    with pytest.raises(TypeError):
+        a.weights["like"] = 50  # read-only: a shared value nobody may change under the others
 
 
 SHOP = EventTypes({**DEFAULT_EVENT_TYPES.weights, "purchase": 8.0, "add_to_cart": 3.0, "return": -4.0})
