@@ -11,11 +11,9 @@ import h11
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from dummi.api.errors import error_body
+from dummi.api.errors import MALFORMED_REQUEST
 
-MALFORMED_BODY = json.dumps(
-    error_body("malformed HTTP request: the server cannot parse it", "malformed_request"), separators=(",", ":")
-).encode()
+MALFORMED_BODY = json.dumps(MALFORMED_REQUEST, separators=(",", ":")).encode()
 _HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(MALFORMED_BODY)).encode()),

@@ -57,6 +57,11 @@ def error_body(detail: str, code: str, field: str | None = None) -> dict:
     return {"detail": detail, "code": code, "field": field}
 
 
+# The answer to a request the server cannot parse, before any route sees it (`dummi run`'s HTTP server, and
+# the Lambda handler for an event that cannot be a request): the 400 every operation documents.
+MALFORMED_REQUEST = error_body("malformed HTTP request: the server cannot parse it", "malformed_request")
+
+
 def validation_body(message: str, code: str, field: str | None = None) -> dict:
     """A 422 the service raised, in the shape of the schema's own: ``field`` (``variants[0].overrides``)
     becomes ``loc`` (``["body", "variants", 0, "overrides"]``)."""
