@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, settings
 
 from dummi.api.app import create_full_app
 from tests.fuzz.conftest import count
-from tests.fuzz.rules import EXAMPLES, SPEC, breaks_rules_across_fields, excluded_checks, fuzz_config
+from tests.fuzz.rules import (
+    EXAMPLES,
+    SPEC,
+    breaks_rules_across_fields,
+    excluded_checks,
+    fuzz_config,
+    store_records,
+)
 
 schema = schemathesis.openapi.from_path(SPEC, config=fuzz_config())
 schema.app = create_full_app()
@@ -25,21 +32,14 @@ schema.app = create_full_app()
 
 @pytest.fixture
 def admin_key(client, db, monkeypatch) -> str:
-    """Auth on, an admin key, and a user, an item and an interaction for generated requests to reach."""
+    """Auth on, an admin key, and the records generated requests reach (rules.store_records)."""
     from dummi.services import api_keys
     from tests.conftest import _clear_caches
 
     monkeypatch.setenv("DUMMI_AUTH", "on")
     _clear_caches()
     key = api_keys.create_key(db, ["admin"], "fuzz").key
-    headers = {"X-API-Key": key}
-    client.post(
-        "/users/", json={"user_id": "alice", "interests": ["python"], "skill_level": "beginner"}, headers=headers
-    )
-    item = {"content_id": "tut1", "title": "Python basics", "category": "python"}
-    client.post("/content/", json=item, headers=headers)
-    event = {"user_id": "alice", "content_id": "tut1", "interaction_type": "like"}
-    client.post("/recommendations/interact", json=event, headers=headers)
+    store_records(lambda path, body: client.post(path, json=body, headers={"X-API-Key": key}))
     return key
 
 
