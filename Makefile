@@ -55,8 +55,8 @@ test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup contai
 	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory test-localstack; \
 	else echo "skipped: the LocalStack tier needs Python 3.13 (make test-localstack)"; fi
 
-test-unit: $(VENV)/.installed-dev ## the unit tier alone (tests/unit: no database, no network), under a minute
-	$(BIN)/python -m pytest -q tests/unit
+test-unit: $(VENV)/.installed-dev ## the fast loop: the unit tier (tests/unit) without its slow tests, under a minute
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit
 
 $(LOCALSTACK_VENV)/bin/python:
 	@test -n "$(PYTHON313)" || { echo "test-localstack needs Python 3.13 (set PYTHON313=...)"; exit 1; }

@@ -21,6 +21,8 @@ from dummi.ml.embeddings import get_embedder
 from dummi.ml.vector_index import build_index
 from dummi.training.choice import choose_recipe
 
+pytestmark = pytest.mark.slow  # a recipe chosen on a catalog: ~30 s of the module fixture
+
 N_ITEMS, N_USERS, PER_USER, CATEGORIES = 150, 160, 20, 10
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
