@@ -123,6 +123,7 @@ def test_trials_list_what_serving_lists_for_every_held_out_user(cut, config, set
         assert [ids[p] for p in result.lists[k] if p >= 0] == served, user
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("diversity", [0.3, 1.0])
 def test_the_diversity_re_rank_in_trials_is_servings(cut, diversity):
     holdout, trials, states = cut

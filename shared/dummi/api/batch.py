@@ -40,7 +40,9 @@ JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f-]+$"
 
 class BatchJobRequest(StrictModel):
     input: StoreKey = Field(description='one JSON object a line: {"userId": ...} or {"itemId": ...}')
-    output: StoreKey = Field(description="where the answers go, one line for every input line, in its order")
+    output: StoreKey = Field(
+        description="where the answers go, one line for every input line, in its order; not the input (else a 422)"
+    )
     options: BatchOptions = BatchOptions()
     chunk_size: bounded_whole(1, MAX_CHUNK_SIZE, "lines a chunk: the unit of parallel work and of resume") = (
         DEFAULT_CHUNK_SIZE
