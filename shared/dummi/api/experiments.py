@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import Instant, StrictFloat, StrictModel, bounded_whole
+from dummi.domain.inputs import Instant, StrictFloat, StrictModel, bounded_whole
 from dummi.experiments.assignment import Experiment
 from dummi.experiments.overrides import SETTING_BOUNDS
 from dummi.ml.cf import ALGORITHMS

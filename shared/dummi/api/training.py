@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, StrictBool
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictModel
 from dummi.db.training_repository import TrainingRun
+from dummi.domain.inputs import StrictModel
 from dummi.errors import InvalidRequestError, UnavailableError
 from dummi.services.training_dispatch import TrainingDispatcher, get_training_dispatcher
 from dummi.training import runs as training_runs

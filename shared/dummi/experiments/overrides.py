@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dummi.domain.ranking import RankRequest
 from dummi.ml.cf import ALGORITHMS
-from dummi.ml.recommender import DEFAULT_SETTINGS, RankRequest
+from dummi.ml.recommender import DEFAULT_SETTINGS
 
 REQUEST_FIELDS = {
     "cf_weight": (0.0, 1.0),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 
 INTERACTION_WEIGHTS = {"like": 5.0, "click": 2.0, "view_time": 1.0, "skip": -1.0}
 FEEDBACK_WEIGHTS = {"positive": 5.0, "negative": -1.0, "neutral": 0.0}

@@ -17,9 +17,9 @@ from dummi.artifacts.loader import ModelCache
 from dummi.artifacts.store import FileStore
 from dummi.db.connection import Database
 from dummi.db.migrations import migrate
+from dummi.domain.ranking import RankRequest
 from dummi.ml.metrics import list_figures, summarize, users_per_item
 from dummi.ml.model_bundle import parse_bundle
-from dummi.ml.recommender import RankRequest
 from dummi.progress import NullProgress, Progress
 from dummi.services.import_service import import_directory
 from dummi.services.recommendation_service import RecommendationEngine

@@ -27,7 +27,8 @@ from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
 
-from dummi.ml.recommender import RankRequest, Recommendation, UserState
+from dummi.domain.ranking import RankRequest, Recommendation
+from dummi.ml.recommender import UserState
 
 logger = logging.getLogger(__name__)
 

@@ -86,8 +86,8 @@ def sample_choice(ctx: RunContext):
     """The full choice, in process on the driver, on the events of a hash sample of whole users."""
     from pyspark.sql import functions as F
 
-    from dummi.db.records import Event
     from dummi.db.users_repository import UsersRepository
+    from dummi.domain.events import Event
     from dummi.ml.embeddings import from_bytes
     from dummi.training.choice import choose_recipe
 
