@@ -142,7 +142,7 @@ def embed_pending() -> None:
     """Export the ONNX model if this machine has none yet, then embed content and users waiting for it."""
     from dummi.ml.embeddings import get_embedder
     from dummi.progress import BarProgress
-    from dummi.services.embedding_service import embed_content, embed_user_interests
+    from dummi.training.embedding import embed_content, embed_user_interests
 
     settings = get_settings()
     print(f"dummi: embedding model: ONNX in {settings.model_dir}", flush=True)

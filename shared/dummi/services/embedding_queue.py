@@ -34,7 +34,7 @@ def process(kind: Kind, keys: list[str]) -> None:
     """Embed the given rows now (what every mode ends up running)."""
     from dummi.db.connection import get_database
     from dummi.ml.embeddings import get_embedder
-    from dummi.services.embedding_service import embed_content, embed_user_interests
+    from dummi.training.embedding import embed_content, embed_user_interests
 
     if kind == "content":
         embed_content(get_database(), get_embedder(), content_ids=keys)

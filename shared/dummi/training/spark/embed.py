@@ -1,7 +1,7 @@
 """Embedding changed text on Spark: the texts go out as a DataFrame, each executor's Python worker loads the
 ONNX embedder once (``load_embedder`` is cached per process, and Spark reuses its workers) and embeds its
 partitions with ``mapInPandas``; the driver stores the vectors through the same path as in process
-(``dummi.services.embedding_service``: only rows whose text hash changed, a row changed meanwhile is left)."""
+(``dummi.training.embedding``: only rows whose text hash changed, a row changed meanwhile is left)."""
 
 from __future__ import annotations
 

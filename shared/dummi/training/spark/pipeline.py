@@ -36,7 +36,7 @@ class SparkEmbed:
     def run(self, ctx: RunContext) -> None:
         from dummi.config import get_settings
         from dummi.ml.embeddings import ensure_onnx_model
-        from dummi.services.embedding_service import embed_content, embed_user_interests
+        from dummi.training.embedding import embed_content, embed_user_interests
         from dummi.training.spark.embed import SPARK_EMBED_BATCH, SparkEmbedder
 
         embedder = SparkEmbedder(ctx.spark, str(ensure_onnx_model(get_settings().model_dir)))
