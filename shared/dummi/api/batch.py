@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from dummi.api.auth import ADMIN
 from dummi.api.errors import error_responses
+from dummi.batch.dispatch import get_batch_jobs
 from dummi.batch.jobs import DEFAULT_CHUNK_SIZE, KEY_PATTERN, MAX_CHUNK_SIZE, BatchJobs, key_problem
 from dummi.batch.options import BatchOptions
 from dummi.db.batch_repository import BatchJob
@@ -19,8 +20,6 @@ router = APIRouter(prefix="/batch-jobs", tags=["batch"], dependencies=[ADMIN], r
 
 
 async def _jobs() -> BatchJobs:
-    from dummi.batch.dispatch import get_batch_jobs
-
     return get_batch_jobs()
 
 

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from dummi.api.schemas import ErrorResponse
 from dummi.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -138,8 +139,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # OpenAPI descriptions of the error answers, for the routes' ``responses=``.
 def error_responses(*statuses: int) -> dict[int | str, dict]:
-    from dummi.api.schemas import ErrorResponse
-
     descriptions = {
         400: "the body is not JSON (or not UTF-8)",
         401: "no API key, or an unknown or revoked one (when DUMMI_AUTH=on)",

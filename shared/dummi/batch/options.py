@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, StrictBool
 
 from dummi.domain.inputs import Category, Filters, StrictFloat, StrictModel, WholeNumber, bounded_whole, conditions
+from dummi.domain.ranking import RankRequest
 
 if TYPE_CHECKING:
     from dummi.domain.ranking import RankRequest
@@ -27,8 +28,6 @@ class BatchOptions(StrictModel):
     max_per_category: bounded_whole(1, MAX_RESULTS, "at most this many items of one category") | None = None
 
     def rank_request(self) -> RankRequest:
-        from dummi.domain.ranking import RankRequest
-
         return RankRequest(
             n=self.num_results,
             use_cf=self.use_cf,

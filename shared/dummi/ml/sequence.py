@@ -40,6 +40,7 @@ def fit_transitions(
     smoothing: float = SMOOTHING,
     seed: int = 0,
 ) -> ItemItemModel:
+    # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy import sparse
 
     n = len(item_ids)
