@@ -29,7 +29,7 @@ from dummi.progress import NullProgress, Progress
 from dummi.training.params import TrainingParams
 from dummi.training.planner import plan
 from dummi.training.report import RunReport
-from dummi.training.spark.events import STAGING
+from dummi.training.spark.events import STAGING  # the Spark engine's staged files: staging/<run id>/...
 from dummi.training.spark.session import start_session
 
 logger = logging.getLogger(__name__)

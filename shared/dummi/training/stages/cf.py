@@ -41,7 +41,9 @@ class FitCF:
     def run(self, ctx: RunContext) -> None:
         matrix = ctx.matrix
         fit_one = self._fit
-        if fit_one is fit:  # in process: one Fitter for the run, so that the chosen model, the newcomers' blend
+        # in process: one Fitter for the run, so that the chosen model, the newcomers' blend and the experiments'
+        # share EASE's Gram and members
+        if fit_one is fit:
             shared = Fitter(matrix.matrix)
             fit_one = lambda config, _: shared.fit(config)  # noqa: E731
         if ctx.params.retrain_cf and matrix.nnz > 0 and ctx.cf_config is not None:
