@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from botocore.exceptions import ClientError
-
 from dummi import aws
 from dummi.config import get_settings
 
@@ -160,6 +158,9 @@ class S3Store:
         return self._get(key, etag)
 
     def _get(self, key: str, etag: str | None) -> tuple[bytes, str] | None:
+        # botocore: only an s3:// store needs it; the CLI's parser and file:// stores run without it
+        from botocore.exceptions import ClientError
+
         kwargs = {"Bucket": self.bucket, "Key": self._key(key)}
         if etag:
             kwargs["IfNoneMatch"] = etag
@@ -185,6 +186,9 @@ class S3Store:
         return sorted(keys)
 
     def exists(self, key: str) -> bool:
+        # botocore: only an s3:// store needs it; the CLI's parser and file:// stores run without it
+        from botocore.exceptions import ClientError
+
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
