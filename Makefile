@@ -48,6 +48,7 @@ run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DA
 test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup container-setup ## lint, the strict docs build, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=shared $(BIN)/lint-imports
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
 	$(SAM) validate --lint --region $(AWS_REGION)
@@ -67,9 +68,10 @@ $(LOCALSTACK_VENV)/bin/python:
 test-localstack: $(VENV)/.installed-dev $(LOCALSTACK_VENV)/bin/python ## the AWS tier against LocalStack in host mode
 	bash localstack/run-tests.sh
 
-lint: $(VENV)/.installed-dev ## ruff check and format check
+lint: $(VENV)/.installed-dev ## ruff check and format check; the import contract of shared/dummi's layers (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=shared $(BIN)/lint-imports
 
 format: $(VENV)/.installed-dev ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -26,9 +26,9 @@ from dummi.local_cache import LocalCacheServer
 from dummi.ml.embeddings import get_embedder
 from dummi.progress import BarProgress
 from dummi.services import online_metrics_service
-from dummi.services.embedding_service import embed_content, embed_user_interests
 from dummi.services.recommendation_service import get_engine
 from dummi.services.sample_data import load_sample_data
+from dummi.training.embedding import embed_content, embed_user_interests
 
 logger = logging.getLogger("dummi")
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.choice.holdout import (
     COLD_KEEP,
     MIN_EVENTS_FOR_COLD,

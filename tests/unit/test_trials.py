@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.cf import Fitter, fit_cooccurrence
 from dummi.ml.choice.holdout import newcomer_folds, split_holdout, user_states
 from dummi.ml.interactions import build_matrix, engagement_matrices, popularity

@@ -59,6 +59,8 @@ def _openapi(app: FastAPI) -> dict:
 
 
 def all_routers() -> list[APIRouter]:
+    # numpy and FAISS (the recommendations and meta routers): each Lambda imports this module with its own
+    # routers only, and the write functions ship neither; every router is for the local server and the spec
     from dummi.api import (
         batch,
         console,

@@ -10,17 +10,16 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from dummi.api.auth import ADMIN
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictModel, bounded_whole
+from dummi.batch.dispatch import get_batch_jobs
 from dummi.batch.jobs import DEFAULT_CHUNK_SIZE, KEY_PATTERN, MAX_CHUNK_SIZE, BatchJobs, key_problem
 from dummi.batch.options import BatchOptions
 from dummi.db.batch_repository import BatchJob
+from dummi.domain.inputs import StrictModel, bounded_whole
 
 router = APIRouter(prefix="/batch-jobs", tags=["batch"], dependencies=[ADMIN], responses=error_responses(401, 403))
 
 
 async def _jobs() -> BatchJobs:
-    from dummi.batch.dispatch import get_batch_jobs
-
     return get_batch_jobs()
 
 

@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from dummi.api.schemas import ErrorResponse
 from dummi.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -225,8 +226,6 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
 
 # OpenAPI descriptions of the error answers, for the routes' ``responses=``.
 def error_responses(*statuses: int) -> dict[int | str, dict]:
-    from dummi.api.schemas import ErrorResponse
-
     descriptions = {
         400: MALFORMED,
         401: "no API key, or an unknown or revoked one (when DUMMI_AUTH=on)",
