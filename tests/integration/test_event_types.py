@@ -97,7 +97,7 @@ def test_event_types_through_the_meta_and_interactions_handlers(shop, lambda_con
 
     # names are checked: feedback's own, upper case, too long; a weight out of bounds
     status, body = _http("meta", "PUT", "/event-types/positive", lambda_context, {"weight": 1})
-    assert status == 422 and body["detail"][0]["loc"] == ["path", "name"]
+    assert status == 422 and body["detail"][0]["loc"][-1] == "name"
     assert _http("meta", "PUT", "/event-types/Share", lambda_context, {"weight": 1})[0] == 422
     assert _http("meta", "PUT", "/event-types/" + "x" * 41, lambda_context, {"weight": 1})[0] == 422
     assert _http("meta", "PUT", "/event-types/huge", lambda_context, {"weight": 1000})[0] == 422

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.choice.holdout import split_holdout
 from dummi.ml.interactions import (
     DEFAULT_EVENT_TYPES,

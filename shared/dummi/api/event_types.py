@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 
 from dummi.api.auth import ADMIN
 from dummi.api.deps import DatabaseDep
-from dummi.api.errors import as_validation_error, error_responses
-from dummi.api.schemas import StrictFloat, StrictModel, model_response
-from dummi.db.event_types_repository import EventTypeRecord
-from dummi.errors import InvalidRequestError
+from dummi.api.errors import error_responses
+from dummi.api.schemas import model_response
+from dummi.domain.events import EventTypeRecord
+from dummi.domain.inputs import StrictFloat, StrictModel
 from dummi.services import event_types_service
 from dummi.services.event_types_service import MAX_DESCRIPTION_LENGTH, MAX_WEIGHT, NAME_PATTERN
 
@@ -82,10 +82,7 @@ def list_event_types(db: DatabaseDep) -> list[EventTypePublic]:
 def put_event_type(name: TypeName, body: EventTypePut, db: DatabaseDep) -> Response:
     """Define an event type with its weight (201), or change a type's weight and description (200). Training
     reads the weights at its next run; serving folds a user's events in with them within seconds."""
-    try:
-        record, created = event_types_service.put_type(db, name, body.weight, body.description)
-    except InvalidRequestError as exc:  # a feedback type's name
-        raise as_validation_error(exc, "path" if exc.field == "name" else "body", name) from None
+    record, created = event_types_service.put_type(db, name, body.weight, body.description)
     return model_response(_public(record), 201 if created else 200)
 
 

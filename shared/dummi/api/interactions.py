@@ -8,9 +8,9 @@ from fastapi import APIRouter, Response
 
 from dummi.api.auth import WRITE
 from dummi.api.deps import DatabaseDep
-from dummi.api.errors import as_validation_error, error_responses
-from dummi.api.schemas import FeedbackCreate, FeedbackPublic, InteractionCreate, InteractionPublic, model_response
-from dummi.errors import InvalidRequestError
+from dummi.api.errors import error_responses
+from dummi.api.schemas import FeedbackPublic, InteractionPublic, model_response
+from dummi.domain.inputs import FeedbackCreate, InteractionCreate
 from dummi.services import interactions_service
 
 router = APIRouter(
@@ -26,18 +26,15 @@ def record_interaction(body: InteractionCreate, db: DatabaseDep) -> Response:
     """Record a click, like, skip, view_time (with duration_seconds) or a type defined with PUT /event-types/{name};
     422 names an unknown interaction_type; 404 an unknown user, content or recommendation_id; 409 a
     recommendation_id whose answer did not list the content."""
-    try:
-        event = interactions_service.record_interaction(
-            db,
-            body.user_id,
-            body.content_id,
-            body.interaction_type,
-            body.duration_seconds,
-            event_id=body.event_id,
-            recommendation_id=_text(body.recommendation_id),
-        )
-    except InvalidRequestError as exc:  # a type no one defined: as a schema violation of interaction_type
-        raise as_validation_error(exc, "body", body.interaction_type) from None
+    event = interactions_service.record_interaction(
+        db,
+        body.user_id,
+        body.content_id,
+        body.interaction_type,
+        body.duration_seconds,
+        event_id=body.event_id,
+        recommendation_id=_text(body.recommendation_id),
+    )
     public = InteractionPublic(
         interaction_id=event.interaction_id,
         user_id=event.user_id,

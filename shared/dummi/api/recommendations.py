@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError
 from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import (
+from dummi.api.schemas import model_response
+from dummi.domain.inputs import (
     MAX_CATEGORY_LENGTH,
     MAX_FILTERS,
     MAX_ID_LENGTH,
@@ -25,9 +26,8 @@ from dummi.api.schemas import (
     WholeNumber,
     bounded_whole,
     conditions,
-    model_response,
 )
-from dummi.ml.recommender import RankRequest, Recommendation
+from dummi.domain.ranking import RankRequest, Recommendation
 from dummi.services.impressions_service import DEFAULT_SURFACE, log_answer
 from dummi.services.recommendation_service import RecommendationEngine, Served, get_engine
 

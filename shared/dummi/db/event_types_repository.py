@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from dummi.db.connection import Connection
+from dummi.domain.events import EventTypeRecord
 from dummi.errors import ConflictError, NotFoundError
 
 _COLUMNS = "name, weight, description, builtin, created_at, updated_at"
 # Every event of these types is a built-in one: the partial index on interactions holds the others only,
 # so that "does any event use this custom type" is an index probe (a query must repeat this list to use it).
 _BUILTIN_AND_FEEDBACK = "('like', 'click', 'view_time', 'skip', 'positive', 'negative', 'neutral')"
-
-
-@dataclass(frozen=True, slots=True)
-class EventTypeRecord:
-    name: str
-    weight: float
-    description: str
-    builtin: bool
-    created_at: datetime
-    updated_at: datetime
 
 
 def _record(row: list) -> EventTypeRecord:

@@ -25,7 +25,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 
 INTERACTION_WEIGHTS = {"like": 5.0, "click": 2.0, "view_time": 1.0, "skip": -1.0}
 FEEDBACK_WEIGHTS = {"positive": 5.0, "negative": -1.0, "neutral": 0.0}
@@ -151,6 +151,7 @@ def build_matrix(
 ) -> InteractionMatrix:
     """Rows: users with at least one event on a known item, sorted by id. Columns: ``item_ids`` as given
     (the same order as the vector index)."""
+    # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy import sparse
 
     column = {cid: j for j, cid in enumerate(item_ids)}
@@ -219,6 +220,7 @@ def engagement_matrices(
     positive feedback) and of likes (``EventTypes.likes``), rows in ``user_ids`` order (default: every
     user with an event, sorted). Skips are left out of both: "users who engaged with i" means users who
     engaged with it willingly."""
+    # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy import sparse
 
     column = {cid: j for j, cid in enumerate(item_ids)}

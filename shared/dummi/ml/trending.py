@@ -21,8 +21,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dummi.ml.catalog import Catalog, Condition
-from dummi.ml.ranking.types import Recommendation
+from dummi.domain.ranking import Condition, Recommendation
+from dummi.ml.catalog import Catalog
 
 PRIOR = 3.0
 MIN_RECENT = 2

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from dummi.db.event_types_repository import EventTypeRecord
+from dummi.domain.events import EventTypeRecord
 from dummi.errors import InvalidRequestError, UnavailableError
 from dummi.services.unit_of_work import Repositories, Source, UnitOfWork, work_of
 

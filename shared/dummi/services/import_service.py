@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, model_validator
 
-from dummi.api.schemas import ContentCreate, FeedbackCreate, Identifier, InteractionCreate, StrictModel, UserCreate
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.import_repository import ImportRepository
 from dummi.db.users_repository import UsersRepository
+from dummi.domain.inputs import ContentCreate, FeedbackCreate, Identifier, InteractionCreate, StrictModel, UserCreate
 from dummi.errors import InvalidRequestError
 from dummi.services.event_types_service import defined_names, require_defined
 from dummi.services.unit_of_work import Repositories

@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 
 from dummi.db.connection import Database
 from dummi.db.trending_repository import TrendingRepository
-from dummi.ml.trending import BASELINE_HOURS, MIN_RECENT, Trend, trends
+from dummi.ml import trending as formula
+from dummi.ml.trending import BASELINE_HOURS, DEFAULT_WINDOW_HOURS, MIN_RECENT, Trend, trends
 from dummi.services.event_types_service import event_types
+from dummi.services.recommendation_service import RecommendationEngine, Served
 
 REFRESH_SECONDS = 30.0
 
@@ -101,6 +103,32 @@ def read_trends(db: Database, window_hours: int, rolled: Rolled | None = None) -
     )
     length = window_hours - 1 + (now - this_hour).total_seconds() / 3600.0
     return Ranked(trends(counts, length, min_recent=MIN_RECENT), length, time.monotonic()), rolled
+
+
+def trending(
+    db: Database,
+    engine: RecommendationEngine,
+    n: int,
+    *,
+    window_hours: int = DEFAULT_WINDOW_HOURS,
+    category: str | None = None,
+    filters: tuple = (),
+) -> Served:
+    """The first ``n`` trending items a request may be shown now (the catalog as serving holds it: take-downs,
+    availability, ``category`` and ``filters`` as in every list)."""
+    ranked = get_trending_cache().get(db, window_hours)
+    recommender, version = engine.recommender(db)
+    recs = formula.trending(
+        ranked.trends,
+        recommender.position,
+        recommender.catalog,
+        n,
+        now=time.time(),
+        category=category,
+        filters=filters,
+        window=f"{window_hours}h",
+    )
+    return Served(recs, version)
 
 
 _cache = TrendingCache()

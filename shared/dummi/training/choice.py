@@ -4,9 +4,21 @@ test or a benchmark can call it on a catalog of its own."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
+
+from dummi.ml import cf
+from dummi.ml.cf import Fitter, fit_cooccurrence
+from dummi.ml.choice import MIN_USERS_TO_TUNE, choose
+from dummi.ml.choice.holdout import confirmation_holdout, newcomer_folds, split_holdout, user_states
+from dummi.ml.choice.steps import Cuts
+from dummi.ml.choice.trials import TrialItems, Trials
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes, build_matrix, engagement_matrices, popularity
+from dummi.ml.interests import item_labels, label_index
+from dummi.ml.sequence import fit_transitions
+from dummi.ml.text import interests_text
 
 
 def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dict[str, Any]]:
@@ -14,10 +26,8 @@ def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dic
     fits, the item-item models (and their blend) beside NMF, on either engine (the Spark engine fits them on
     its driver). Beyond, the factorizations: NMF and ALS in process, ALS alone on Spark (MLlib's; an NMF of
     the matrices Spark is for would not fit one process)."""
-    from dummi.ml.cf import EASE_MAX_ITEMS
-
     nmf = {"algorithm": "nmf", "n_components": factors}
-    if n_items <= EASE_MAX_ITEMS:
+    if n_items <= cf.EASE_MAX_ITEMS:  # read at the call: a test lowers it
         candidates: list[dict[str, Any]] = [nmf]
         candidates += [{"algorithm": "ease", "l2": l2} for l2 in (250.0, 500.0, 1000.0)]
         candidates += [{"algorithm": "itemknn"}]
@@ -28,17 +38,19 @@ def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dic
 
 
 def choose_recipe(
-    events, catalog, interests, embedder, *, factors: int, baseline=None, engine: str = "local", types=None
+    events,
+    catalog,
+    interests,
+    embedder,
+    *,
+    factors: int,
+    baseline=None,
+    engine: str = "local",
+    types: EventTypes | None = None,
 ):
     """The choice (``dummi.ml.choice.choose``) on a catalog ``(ids, titles, categories, tags, index, vectors)``
-    and the users' stored ``interests`` ({user: (names, vector)}), events weighed by ``types`` (an
-    ``EventTypes``; None: the built-in ones); None with too few users to hold out."""
-    from dummi.ml.choice import MIN_USERS_TO_TUNE, choose
-    from dummi.ml.choice.holdout import confirmation_holdout, newcomer_folds, split_holdout
-    from dummi.ml.choice.steps import Cuts
-    from dummi.ml.interactions import DEFAULT_EVENT_TYPES
-    from dummi.ml.interests import item_labels, label_index
-
+    and the users' stored ``interests`` ({user: (names, vector)}), events weighed by ``types`` (None: the
+    built-in ones); None with too few users to hold out."""
     types = types or DEFAULT_EVENT_TYPES
     ids, titles, categories, tags, index, vectors = catalog
     search = split_holdout(events, types=types)
@@ -61,15 +73,9 @@ def choose_recipe(
     return choose(cuts, baseline=baseline)
 
 
-def trials_on(holdout, items, interests, types=None):
+def trials_on(holdout, items, interests, types: EventTypes | None = None):
     """The ``Trials`` of one cut: the models fitted on what it keeps, its scored users as serving reads them
-    (events weighed by ``types``, an ``EventTypes``; None: the built-in ones)."""
-    from dummi.ml.cf import Fitter, fit_cooccurrence
-    from dummi.ml.choice.holdout import user_states
-    from dummi.ml.choice.trials import TrialItems, Trials
-    from dummi.ml.interactions import DEFAULT_EVENT_TYPES, build_matrix, engagement_matrices, popularity
-    from dummi.ml.sequence import fit_transitions
-
+    (events weighed by ``types``; None: the built-in ones)."""
     types = types or DEFAULT_EVENT_TYPES
     ids, categories, vectors, labels = items
     fit = holdout.fit_events
@@ -87,7 +93,9 @@ def trials_on(holdout, items, interests, types=None):
     return Trials(trial_items, states, holdout.relevant, {cid: i for i, cid in enumerate(ids)})
 
 
-def interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedder, types=None) -> dict[str, tuple]:
+def interests_at_signup(
+    holdout, labels: list[set[str]], ids: list[str], embedder, types: EventTypes | None = None
+) -> dict[str, tuple]:
     """Interests for the holdout's simulated newcomers, as their first items suggest them.
 
     A user's stored interests are what it says *today* (PUT /users changes them as tastes move), so for a
@@ -95,11 +103,6 @@ def interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedde
     most frequent among the items it engaged with in its kept history stand in for what it would have
     declared at sign-up.
     """
-    from collections import Counter
-
-    from dummi.ml.interactions import DEFAULT_EVENT_TYPES
-    from dummi.ml.text import interests_text
-
     negatives = (types or DEFAULT_EVENT_TYPES).negatives()
     labels_of = dict(zip(ids, labels, strict=True))
     kept: dict[str, Counter] = {u: Counter() for u in holdout.cold_users}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes
 from dummi.ml.recommender import UserEvent, UserState
 

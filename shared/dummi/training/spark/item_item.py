@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from dummi.ml.cf import CooccurrenceModel, ItemItemModel
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes
+from dummi.ml.sequence import KEEP, SMOOTHING, WINDOW
+from dummi.training.spark.matrix import event_weight_column
+
 
 def _known(spark, events, item_ids: list[str]):
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
 
     items = spark.createDataFrame([(cid, j) for j, cid in enumerate(item_ids)], "content_id string, col int")
     return events.join(F.broadcast(items), "content_id")
 
 
-def popularity(spark, events, item_ids: list[str], types=None) -> np.ndarray:
+def popularity(spark, events, item_ids: list[str], types: EventTypes | None = None) -> np.ndarray:
     """``dummi.ml.interactions.popularity`` (no decay): likes, a quarter per click or view, less a quarter
     per skip, floored at zero, scaled to [0, 1]."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
-
-    from dummi.ml.interactions import DEFAULT_EVENT_TYPES
 
     weight = F.lit(0.0)
     for name, value in (types or DEFAULT_EVENT_TYPES).popularity_weights().items():
@@ -46,6 +51,7 @@ def _top_k_csr(spark_rows, n_items: int, value: str) -> tuple[np.ndarray, np.nda
 
 
 def _keep_top(frame, keep: int, value: str):
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -53,14 +59,19 @@ def _keep_top(frame, keep: int, value: str):
     return frame.withColumn("rank", rank).where(F.col("rank") <= keep).drop("rank")
 
 
-def cooccurrence(spark, events, item_ids: list[str], *, keep: int = 200, prior_strength: float = 50.0, types=None):
+def cooccurrence(
+    spark,
+    events,
+    item_ids: list[str],
+    *,
+    keep: int = 200,
+    prior_strength: float = 50.0,
+    types: EventTypes | None = None,
+):
     """``dummi.ml.cf.fit_cooccurrence``: for items i != j, the users who engaged with i (any
     positive event) and liked j; each row's ``keep`` largest."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
-
-    from dummi.ml.cf import CooccurrenceModel
-    from dummi.ml.interactions import DEFAULT_EVENT_TYPES
-    from dummi.training.spark.matrix import event_weight_column
 
     known = _known(spark, events, item_ids)
     likes = sorted((types or DEFAULT_EVENT_TYPES).likes())
@@ -76,16 +87,13 @@ def cooccurrence(spark, events, item_ids: list[str], *, keep: int = 200, prior_s
     return CooccurrenceModel(indptr, indices, counts, prior_strength)
 
 
-def transitions(spark, events, item_ids: list[str], types=None):
+def transitions(spark, events, item_ids: list[str], types: EventTypes | None = None):
     """``dummi.ml.sequence.fit_transitions``: each item j within the next ``WINDOW`` positive events after i
     counts once for i -> j; rows normalized to next-item shares shrunk by ``SMOOTHING``, the strongest
     ``KEEP`` kept."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import Window
     from pyspark.sql import functions as F
-
-    from dummi.ml.cf import ItemItemModel
-    from dummi.ml.sequence import KEEP, SMOOTHING, WINDOW
-    from dummi.training.spark.matrix import event_weight_column
 
     positive = _known(spark, events, item_ids).where(event_weight_column(types) > 0)
     order = Window.partitionBy("user_id").orderBy("at", F.xxhash64("interaction_id"), "interaction_id")

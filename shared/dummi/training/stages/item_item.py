@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dummi.ml.cf import fit_cooccurrence
+from dummi.ml.interactions import engagement_matrices, popularity
+from dummi.ml.sequence import fit_transitions
 from dummi.training.context import RunContext
+from dummi.training.stages.matrix import event_types
 
 
 class FitItemItem:
@@ -10,11 +14,6 @@ class FitItemItem:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.ml.cf import fit_cooccurrence
-        from dummi.ml.interactions import engagement_matrices, popularity
-        from dummi.ml.sequence import fit_transitions
-        from dummi.training.stages.matrix import event_types
-
         ids, types = ctx.catalog.ids, event_types(ctx)
         ctx.popularity = popularity(ctx.events, ids, types=types)
         if ctx.events:
