@@ -20,6 +20,7 @@ from dummi.db.experiments_repository import ExperimentsRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.ml import publish_gate
 from dummi.ml.embeddings import from_bytes
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES
 from dummi.training.choice import cf_candidates, choose_recipe
 from dummi.training.context import RunContext
 from dummi.training.stages.matrix import event_types
@@ -75,8 +76,6 @@ def reusable_choice(ctx: RunContext, now: datetime | None = None) -> tuple[dict[
 
 def default_types_key() -> str:
     """A choice recorded before event types had weights of their own was made with the built-in ones."""
-    from dummi.ml.interactions import DEFAULT_EVENT_TYPES
-
     return DEFAULT_EVENT_TYPES.key
 
 

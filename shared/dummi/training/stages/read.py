@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from dummi.db.content_repository import ContentRepository
+from dummi.db.event_types_repository import EventTypesRepository
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.ml.embeddings import from_bytes
+from dummi.ml.interactions import EventTypes
 from dummi.training.context import Catalog, RunContext
 from dummi.training.serving_model import serving_model
 
@@ -44,9 +46,6 @@ def read_clocks(db):
 def read_event_types(db):
     """The event types and their weights (``PUT /event-types/{name}``), read before the events: a type
     defined after this reading is in none of them."""
-    from dummi.db.event_types_repository import EventTypesRepository
-    from dummi.ml.interactions import EventTypes
-
     return EventTypes(db.read(lambda conn: EventTypesRepository(conn).weights()))
 
 
