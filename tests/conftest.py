@@ -36,7 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 TABLES = (
     "interactions, model_versions, training_runs, content, users, app_state, api_keys, interest_suggestions,"
-    " impressions, experiments, online_metrics, item_stats, content_deletions, batch_jobs, item_daily_metrics"
+    " impressions, experiments, online_metrics, item_stats, content_deletions, batch_jobs, item_daily_metrics,"
+    " item_hourly_engagement, item_hourly_engagement_state"
+)
+# the event types as migration 0011 made them: the built-in four at their default weights
+RESET_EVENT_TYPES = (
+    "DELETE FROM event_types WHERE NOT builtin;"
+    " UPDATE event_types t SET weight = d.weight FROM (VALUES ('like', 5.0), ('click', 2.0), ('view_time', 1.0),"
+    " ('skip', -1.0)) AS d(name, weight) WHERE t.name = d.name"
 )
 
 
@@ -114,6 +121,7 @@ def db(migrated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     database = get_database()
     with database.transaction() as conn:
         conn.run(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        conn.run(RESET_EVENT_TYPES)
     yield database
     _finish_background_work()
     database.close()
@@ -145,7 +153,9 @@ def _clear_caches() -> None:
     from dummi.services.recommendation_service import get_engine
     from dummi.services.result_cache import get_result_cache
     from dummi.services.training_dispatch import get_training_dispatcher
+    from dummi.services.trending_service import get_trending_cache
 
+    get_trending_cache().clear()
     get_settings.cache_clear()
     get_database.cache_clear()
     get_embedding_queue.cache_clear()

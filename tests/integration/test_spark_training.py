@@ -137,6 +137,43 @@ def test_popularity_co_likes_and_next_items_match_the_in_process_fits(db, spark,
     assert remote_next.params == local_next.params
 
 
+def test_custom_event_types_weigh_the_same_on_both_engines(db, spark, tmp_path):
+    # Given a product's own types (a like-strength one, a click-strength one, a negative one) beside the built-ins
+    from dummi.ml.cf import fit_cooccurrence
+    from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
+    from dummi.services.event_types_service import event_types, put_type
+    from dummi.services.import_service import import_directory
+    from dummi.training.spark import item_item
+    from dummi.training.spark.matrix import build_matrix as spark_matrix
+
+    lines = _varied_events(db)
+    for name, weight in (("purchase", 8.0), ("add_to_cart", 3.0), ("return", -4.0)):
+        put_type(db, name, weight)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    kinds = ["purchase", "add_to_cart", "return"]
+    extra = [
+        {**line, "interaction_type": kinds[n % 3], "timestamp": (start + timedelta(seconds=n)).isoformat()}
+        for n, line in enumerate(e for e in lines[-300:] if "interaction_type" in e)
+    ]
+    for event in extra:
+        event.pop("duration_seconds", None)
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    (folder / "interactions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in extra))
+    import_directory(db, folder)
+    types = event_types(db)
+    events, ids, frame = _in_process_and_spark(db, spark, tmp_path)
+    # When both engines weigh them: the same matrix, popularity and co-likes
+    local = build_matrix(events, ids, types)
+    remote = spark_matrix(spark, frame, ids, types).collect()
+    assert (remote.matrix != local.matrix).nnz == 0 and remote.negatives == local.negatives
+    assert local.nnz != build_matrix(events, ids).nnz  # the custom types did change the matrix
+    assert np.array_equal(item_item.popularity(spark, frame, ids, types), popularity(events, ids, types=types))
+    local_co = fit_cooccurrence(*engagement_matrices(events, ids, types=types))
+    remote_co = item_item.cooccurrence(spark, frame, ids, types=types)
+    assert np.array_equal(remote_co.counts, local_co.counts) and np.array_equal(remote_co.indices, local_co.indices)
+
+
 def test_a_spark_run_publishes_what_the_real_loader_serves(embedded, spark, tmp_path):
     from dummi.services.import_service import import_directory
     from dummi.services.recommendation_service import RecommendationEngine

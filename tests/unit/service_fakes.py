@@ -44,6 +44,22 @@ def fake_work(**repositories: Any) -> tuple[UnitOfWork, FakeDatabase]:
     return UnitOfWork(db, repositories=lambda conn: repos), db
 
 
+class FakeEventTypes:
+    """The event types a test defines (by default the built-in four at their default weights)."""
+
+    def __init__(self, **weights: float) -> None:
+        self.defined = {"like": 5.0, "click": 2.0, "view_time": 1.0, "skip": -1.0, **weights}
+        self.locked: list[str] = []
+
+    def weights(self) -> dict[str, float]:
+        return dict(self.defined)
+
+    def lock_for_use(self, names: list[str]) -> set[str]:
+        found = {n for n in names if n in self.defined}
+        self.locked.extend(sorted(found))
+        return found
+
+
 class RecordingQueue:
     """An embedding queue that keeps what was asked for."""
 

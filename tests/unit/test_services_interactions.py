@@ -11,10 +11,10 @@ import pytest
 
 from dummi.db.impressions_repository import Attribution, Impression
 from dummi.db.records import InteractionRecord
-from dummi.errors import ConflictError, NotFoundError
+from dummi.errors import ConflictError, InvalidRequestError, NotFoundError
 from dummi.services.impressions_service import new_recommendation_id
 from dummi.services.interactions_service import record_feedback, record_interaction
-from tests.unit.service_fakes import fake_work
+from tests.unit.service_fakes import FakeEventTypes, fake_work
 
 
 class FakeInteractions:
@@ -71,7 +71,9 @@ ANONYMOUS = _answer(None, ["c"])  # /popular and /similar answer nobody in parti
 def shop():
     interactions = FakeInteractions({"alice", "bob"}, {"a", "b", "c"})
     answer = _answer("alice", ["a", "b", "c"])
-    work, db = fake_work(interactions=interactions, impressions=FakeImpressions(answer, ANONYMOUS))
+    work, db = fake_work(
+        interactions=interactions, impressions=FakeImpressions(answer, ANONYMOUS), event_types=FakeEventTypes(share=1.0)
+    )
     return work, db, interactions, answer
 
 
@@ -133,7 +135,19 @@ def test_an_unknown_answer_id_is_refused_unless_its_answer_has_aged_out(shop):
 def test_without_an_id_the_latest_answer_listing_the_item_is_used():
     listing = Attribution(new_recommendation_id(), 4, "window")
     impressions = FakeImpressions(latest=listing)
-    work, _ = fake_work(interactions=FakeInteractions({"alice"}, {"a"}), impressions=impressions)
+    work, _ = fake_work(
+        interactions=FakeInteractions({"alice"}, {"a"}), impressions=impressions, event_types=FakeEventTypes()
+    )
     stored = record_interaction(work, "alice", "a", "click", None)
     assert (stored.recommendation_id, stored.position, stored.attribution) == (listing.recommendation_id, 4, "window")
     assert impressions.windows and impressions.windows[0].total_seconds() > 0
+
+
+def test_an_interaction_of_a_type_no_one_defined_is_refused_naming_the_field(shop):
+    work, db, interactions, _ = shop
+    with pytest.raises(InvalidRequestError) as raised:
+        record_interaction(work, "alice", "a", "purchase", None)
+    assert raised.value.field == "interaction_type" and "purchase" in raised.value.message
+    assert interactions.stored == [] and db.rollbacks == 1
+    stored = record_interaction(work, "alice", "a", "share", None)  # a type the product defined
+    assert stored.event_type == "share" and interactions.stored == [stored]

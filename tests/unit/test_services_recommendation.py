@@ -26,7 +26,7 @@ from dummi.services.exploration_stats import PRIOR_CTR, ExplorationStats, prior_
 from dummi.services.live_catalog import LiveCatalog
 from dummi.services.model_holder import ModelHolder
 from dummi.services.recommendation_service import RecommendationEngine
-from tests.unit.service_fakes import Clock, fake_work
+from tests.unit.service_fakes import Clock, FakeEventTypes, fake_work
 
 CHECK_SECONDS = 60.0
 
@@ -104,7 +104,9 @@ def serving(tmp_path):
     clock = Clock()
     store = FileStore(tmp_path)
     content, recommendations, experiments = FakeContent(), FakeRecommendations(), FakeExperiments()
-    work, _ = fake_work(content=content, recommendations=recommendations, experiments=experiments)
+    work, _ = fake_work(
+        content=content, recommendations=recommendations, experiments=experiments, event_types=FakeEventTypes()
+    )
     engine = RecommendationEngine(
         work,
         ModelHolder(ModelCache(store, _parse, check_interval=CHECK_SECONDS, clock=clock)),

@@ -65,6 +65,7 @@ def all_routers() -> list[APIRouter]:
         batch,
         console,
         content,
+        event_types,
         experiments,
         health,
         interactions,
@@ -73,6 +74,7 @@ def all_routers() -> list[APIRouter]:
         overview,
         recommendations,
         training,
+        trending,
         users,
     )
 
@@ -81,9 +83,11 @@ def all_routers() -> list[APIRouter]:
         users.router,
         content.router,
         interactions.router,
+        trending.router,
         recommendations.router,
         training.router,
         keys.router,
+        event_types.router,
         experiments.router,
         metrics.router,
         batch.router,

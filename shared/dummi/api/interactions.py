@@ -23,13 +23,14 @@ router = APIRouter(
 
 @router.post("/interact", status_code=201, response_model=InteractionPublic, responses=error_responses(404, 409, 503))
 def record_interaction(body: InteractionCreate, db: DatabaseDep) -> Response:
-    """Record a click, like, skip or view_time (with duration_seconds); 404 names an unknown user, content or
-    recommendation_id; 409 a recommendation_id whose answer did not list the content."""
+    """Record a click, like, skip, view_time (with duration_seconds) or a type defined with PUT /event-types/{name};
+    422 names an unknown interaction_type; 404 an unknown user, content or recommendation_id; 409 a
+    recommendation_id whose answer did not list the content."""
     event = interactions_service.record_interaction(
         db,
         body.user_id,
         body.content_id,
-        body.interaction_type.value,
+        body.interaction_type,
         body.duration_seconds,
         event_id=body.event_id,
         recommendation_id=_text(body.recommendation_id),

@@ -173,7 +173,7 @@ class RecommendedItem(BaseModel):
         "(1 + cosine) / 2. Boosts and the diversity re-rank order the list without changing it, so the list's "
         "order is not always the order of the scores",
     )
-    method: str = Field(description="hybrid | cf | embedding | interest | popular | explore")
+    method: str = Field(description="hybrid | cf | embedding | interest | popular | trending | explore")
     reason: str
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import Response
 from pydantic import BaseModel, Field
 
-from dummi.domain.inputs import HIDDEN, FeedbackType, InteractionType
+from dummi.domain.inputs import HIDDEN, FeedbackType
 
 
 # -- users -----------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ class InteractionPublic(Attributed):
     interaction_id: int
     user_id: str
     content_id: str
-    interaction_type: InteractionType
+    interaction_type: str
     duration_seconds: float | None
     timestamp: datetime
     event_id: str | None = None

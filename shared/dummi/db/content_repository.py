@@ -143,6 +143,7 @@ class ContentRepository:
             return False
         self.conn.run("DELETE FROM item_stats WHERE content_id = :id", id=content_id)
         self.conn.run("DELETE FROM item_daily_metrics WHERE content_id = :id", id=content_id)
+        self.conn.run("DELETE FROM item_hourly_engagement WHERE content_id = :id", id=content_id)
         self.conn.run(
             "INSERT INTO content_deletions (content_id) VALUES (:id)"
             " ON CONFLICT (content_id) DO UPDATE SET deleted_at = now(), deleted_xid = pg_current_xact_id()",

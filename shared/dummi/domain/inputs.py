@@ -88,11 +88,18 @@ class SkillLevel(StrEnum):
     expert = "expert"
 
 
-class InteractionType(StrEnum):
-    click = "click"
-    like = "like"
-    skip = "skip"
-    view_time = "view_time"
+# An event type's name: a built-in one (click, like, skip, view_time) or one defined with PUT /event-types/{name};
+# whether it is defined is checked against the database (an unknown one is a 422 naming interaction_type).
+EVENT_TYPE_PATTERN = r"^[a-z0-9_]{1,40}$"
+EventTypeName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=40, pattern=EVENT_TYPE_PATTERN),
+    Field(
+        description="click, like, skip, view_time (with duration_seconds) or a type defined with "
+        "PUT /event-types/{name}",
+        examples=["click"],
+    ),
+]
 
 
 class FeedbackType(StrEnum):
@@ -332,7 +339,7 @@ RecommendationId = Annotated[
 class InteractionCreate(StrictModel):
     user_id: Identifier
     content_id: Identifier
-    interaction_type: InteractionType
+    interaction_type: EventTypeName
     duration_seconds: Annotated[StrictFloat, Field(ge=0, le=MAX_DURATION_SECONDS)] | None = None
     event_id: EventId | None = None
     recommendation_id: RecommendationId | None = None

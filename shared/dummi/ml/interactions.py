@@ -1,7 +1,9 @@
 """From interaction events to the weighted user x item matrix that collaborative filtering learns from.
 
 Default weights: like 5, click 2, view_time 1, skip -1; explicit feedback counts as positive = like
-(5), negative = skip (-1), neutral = 0.
+(5), negative = skip (-1), neutral = 0. A product adds its own interaction types with their weights
+(``PUT /event-types/{name}``, rows of ``event_types``); every reader of weights takes them as an
+:class:`EventTypes` (default: the built-in four).
 
 * ``view_time`` uses ``duration_seconds``: weight = 1.0 x duration / 120 s, capped at 3 (a two-minute view is
   the default 1.0; a glance of a few seconds counts little; a long read counts up to a bit more than a click).
@@ -16,7 +18,10 @@ Default weights: like 5, click 2, view_time 1, skip -1; explicit feedback counts
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -29,13 +34,91 @@ MAX_VIEW_FACTOR = 3.0
 MAX_PAIR_WEIGHT = 10.0
 
 
-def event_weight(kind: str, event_type: str, duration_seconds: float | None) -> float:
-    if kind == "feedback":
-        return FEEDBACK_WEIGHTS[event_type]
-    weight = INTERACTION_WEIGHTS[event_type]
-    if event_type == "view_time" and duration_seconds is not None:
-        weight *= min(float(duration_seconds) / REFERENCE_VIEW_SECONDS, MAX_VIEW_FACTOR)
-    return weight
+# A type weighing at least a like's default counts as a like wherever Dummi counts likes (popularity, co-likes,
+# the holdout's targets, online metrics' likes); below it, a positive weight is engagement (a click's kind).
+LIKE_WEIGHT = INTERACTION_WEIGHTS["like"]
+# Popularity: a like counts 1, other positive events a quarter, negative ones take a quarter away.
+POPULARITY_LIKE, POPULARITY_ENGAGED, POPULARITY_NEGATIVE = 1.0, 0.25, -0.25
+
+
+@dataclass(frozen=True)
+class EventTypes:
+    """The interaction types and their weights (feedback's three are fixed: ``FEEDBACK_WEIGHTS``).
+
+    Only ``view_time`` scales with ``duration_seconds``; every other type weighs its weight. A type not
+    defined here weighs 0 (no event can name one: the service refuses it and a used type cannot be deleted).
+    """
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(INTERACTION_WEIGHTS))
+
+    def __post_init__(self) -> None:
+        ordered = dict(sorted((str(k), float(v)) for k, v in self.weights.items()))
+        object.__setattr__(self, "weights", MappingProxyType(ordered))  # read-only, as the dataclass is
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __reduce__(self):  # a mapping proxy does not pickle: rebuilt from a plain dict
+        return (EventTypes, (dict(self.weights),))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventTypes) and dict(self.weights) == dict(other.weights)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.weights
+
+    @property
+    def key(self) -> str:
+        """A short stable digest of the names and weights, for cache keys."""
+        text = ";".join(f"{k}={v!r}" for k, v in self.weights.items())
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def weight(self, kind: str, event_type: str, duration_seconds: float | None) -> float:
+        if kind == "feedback":
+            return FEEDBACK_WEIGHTS.get(event_type, 0.0)
+        weight = self.weights.get(event_type, 0.0)
+        if event_type == "view_time" and duration_seconds is not None:
+            weight *= min(float(duration_seconds) / REFERENCE_VIEW_SECONDS, MAX_VIEW_FACTOR)
+        return weight
+
+    def likes(self) -> frozenset[str]:
+        """Event types that count as a like: interaction types weighing at least ``LIKE_WEIGHT``, and positive
+        feedback (by default: like, positive)."""
+        return frozenset([n for n, w in self.weights.items() if w >= LIKE_WEIGHT] + ["positive"])
+
+    def clicks(self) -> frozenset[str]:
+        """Event types online metrics count as a click on a shown item: click, and every custom type with a
+        positive weight (view_time stays out, as it always has: a view follows a click)."""
+        return frozenset(["click"] + [n for n, w in self.weights.items() if w > 0 and n not in INTERACTION_WEIGHTS])
+
+    def positives(self) -> frozenset[str]:
+        """Event types with a positive weight (view_time whatever its duration), and positive feedback."""
+        return frozenset([n for n, w in self.weights.items() if w > 0] + ["positive"])
+
+    def negatives(self) -> frozenset[str]:
+        """Event types with a negative weight (they act like skips), and negative feedback."""
+        return frozenset([n for n, w in self.weights.items() if w < 0] + ["negative"])
+
+    def popularity_weights(self) -> dict[str, float]:
+        """Per event type (interaction and feedback): what one event adds to an item's popularity."""
+        out = {}
+        for name, weight in [*self.weights.items(), *FEEDBACK_WEIGHTS.items()]:
+            if weight >= LIKE_WEIGHT:
+                out[name] = POPULARITY_LIKE
+            elif weight > 0:
+                out[name] = POPULARITY_ENGAGED
+            elif weight < 0:
+                out[name] = POPULARITY_NEGATIVE
+        return out
+
+
+DEFAULT_EVENT_TYPES = EventTypes()
+
+
+def event_weight(
+    kind: str, event_type: str, duration_seconds: float | None, types: EventTypes = DEFAULT_EVENT_TYPES
+) -> float:
+    return types.weight(kind, event_type, duration_seconds)
 
 
 @dataclass
@@ -54,22 +137,25 @@ class InteractionMatrix:
         return int(self.matrix.nnz)
 
 
-def pair_totals(events: list[Event]) -> dict[tuple[str, str], float]:
+def pair_totals(events: list[Event], types: EventTypes = DEFAULT_EVENT_TYPES) -> dict[tuple[str, str], float]:
     totals: dict[tuple[str, str], float] = {}
+    weight = types.weight
     for e in events:
         key = (e.user_id, e.content_id)
-        totals[key] = totals.get(key, 0.0) + event_weight(e.kind, e.event_type, e.duration_seconds)
+        totals[key] = totals.get(key, 0.0) + weight(e.kind, e.event_type, e.duration_seconds)
     return totals
 
 
-def build_matrix(events: list[Event], item_ids: list[str]) -> InteractionMatrix:
+def build_matrix(
+    events: list[Event], item_ids: list[str], types: EventTypes = DEFAULT_EVENT_TYPES
+) -> InteractionMatrix:
     """Rows: users with at least one event on a known item, sorted by id. Columns: ``item_ids`` as given
     (the same order as the vector index)."""
     # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy import sparse
 
     column = {cid: j for j, cid in enumerate(item_ids)}
-    totals = {k: v for k, v in pair_totals(events).items() if k[1] in column}
+    totals = {k: v for k, v in pair_totals(events, types).items() if k[1] in column}
     users = sorted({u for u, _ in totals})
     row = {uid: i for i, uid in enumerate(users)}
     rows, cols, vals = [], [], []
@@ -92,13 +178,20 @@ def build_matrix(events: list[Event], item_ids: list[str]) -> InteractionMatrix:
 
 # Popularity counts likes: on our holdouts "how many liked it" predicts a newcomer's next likes better than
 # the sum of all weights (clicks and views mostly say "many saw it"). Clicks and views add a little, skips
-# take a little away.
-POPULARITY_WEIGHTS = {"like": 1.0, "positive": 1.0, "click": 0.25, "view_time": 0.25, "skip": -0.25, "negative": -0.25}
+# take a little away (``EventTypes.popularity_weights``; with the built-in types, this table).
+POPULARITY_WEIGHTS = DEFAULT_EVENT_TYPES.popularity_weights()
 
 
-def popularity(events: list[Event], item_ids: list[str], *, half_life_days: float | None = None) -> np.ndarray:
+def popularity(
+    events: list[Event],
+    item_ids: list[str],
+    *,
+    half_life_days: float | None = None,
+    types: EventTypes = DEFAULT_EVENT_TYPES,
+) -> np.ndarray:
     """Per item: likes, plus a quarter per click or view, less a quarter per skip, floored at zero; each
     event optionally decayed by its age relative to the newest event. Scaled to [0, 1]."""
+    weights = types.popularity_weights()
     column = {cid: j for j, cid in enumerate(item_ids)}
     scores = np.zeros(len(item_ids), dtype=np.float64)
     if not events:
@@ -106,7 +199,7 @@ def popularity(events: list[Event], item_ids: list[str], *, half_life_days: floa
     newest = max(e.at for e in events)
     for e in events:
         j = column.get(e.content_id)
-        w = POPULARITY_WEIGHTS.get(e.event_type, 0.0)
+        w = weights.get(e.event_type, 0.0)
         if j is None or w == 0:
             continue
         if half_life_days:
@@ -117,9 +210,14 @@ def popularity(events: list[Event], item_ids: list[str], *, half_life_days: floa
     return (scores / top if top > 0 else scores).astype(np.float32)
 
 
-def engagement_matrices(events: list[Event], item_ids: list[str], user_ids: list[str] | None = None):
+def engagement_matrices(
+    events: list[Event],
+    item_ids: list[str],
+    user_ids: list[str] | None = None,
+    types: EventTypes = DEFAULT_EVENT_TYPES,
+):
     """(engaged, liked): binary users x items matrices of positive engagement (likes, clicks, views,
-    positive feedback) and of likes (like or positive feedback), rows in ``user_ids`` order (default: every
+    positive feedback) and of likes (``EventTypes.likes``), rows in ``user_ids`` order (default: every
     user with an event, sorted). Skips are left out of both: "users who engaged with i" means users who
     engaged with it willingly."""
     # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
@@ -129,13 +227,14 @@ def engagement_matrices(events: list[Event], item_ids: list[str], user_ids: list
     users = user_ids if user_ids is not None else sorted({e.user_id for e in events})
     row = {u: i for i, u in enumerate(users)}
     engaged, liked = set(), set()
+    likes = types.likes()
     for e in events:
         i, j = row.get(e.user_id), column.get(e.content_id)
         if i is None or j is None:
             continue
-        if event_weight(e.kind, e.event_type, e.duration_seconds) > 0:
+        if types.weight(e.kind, e.event_type, e.duration_seconds) > 0:
             engaged.add((i, j))
-        if e.event_type in ("like", "positive"):
+        if e.event_type in likes:
             liked.add((i, j))
 
     def binary(pairs):

@@ -24,6 +24,8 @@ from dummi.db.import_repository import ImportRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.domain.inputs import ContentCreate, FeedbackCreate, Identifier, InteractionCreate, StrictModel, UserCreate
 from dummi.errors import InvalidRequestError
+from dummi.services.event_types_service import defined_names, require_defined
+from dummi.services.unit_of_work import Repositories
 
 INTERACTION_FILES = ("interactions.jsonl", "train.jsonl")
 FEEDBACK_TYPES = {"positive", "negative", "neutral"}
@@ -125,7 +127,8 @@ def _timestamp(raw: dict[str, Any]) -> str | None:
         raise _LineError("timestamp", f"not an ISO 8601 date and time: {at!r}") from None
 
 
-def _event(raw: dict[str, Any]) -> tuple:
+def _event(raw: dict[str, Any], defined: frozenset[str] | None = None) -> tuple:
+    """One event line; an interaction type not among ``defined`` (None: any) is a bad line."""
     at = _timestamp(raw)
     if "feedback_type" in raw or raw.get("interaction_type") in FEEDBACK_TYPES:
         raw.setdefault("feedback_type", raw.pop("interaction_type", None))
@@ -133,7 +136,9 @@ def _event(raw: dict[str, Any]) -> tuple:
         f = _validate(FeedbackCreate, raw)
         return (f.user_id, f.content_id, "feedback", f.feedback_type.value, None, at)
     i = _validate(InteractionCreate, raw)
-    return (i.user_id, i.content_id, "interaction", i.interaction_type.value, i.duration_seconds, at)
+    if defined is not None and i.interaction_type not in defined:
+        raise _LineError("interaction_type", f"unknown event type {i.interaction_type!r} (GET /event-types lists them)")
+    return (i.user_id, i.content_id, "interaction", i.interaction_type, i.duration_seconds, at)
 
 
 def _content(raw: dict[str, Any]) -> tuple:
@@ -198,7 +203,8 @@ def import_directory(
     has_content = (data_dir / "content.jsonl").exists()
     content = load("content.jsonl", _content, "content", "content_id") if has_content else []
     source = next((f for f in INTERACTION_FILES if (data_dir / f).exists()), None)
-    events = load(source, _event, "interactions") if source is not None else []
+    defined = defined_names(db) if source is not None else frozenset()
+    events = load(source, lambda raw: _event(raw, defined), "interactions") if source is not None else []
     deletions: list[_Deletion] = []
     if (data_dir / DELETIONS_FILE).exists():
         deletions = load(DELETIONS_FILE, lambda raw: _validate(_Deletion, raw), "deletions")
@@ -209,6 +215,7 @@ def import_directory(
         repo = ImportRepository(conn)
         n_users, users_updated = repo.import_users(users, update=update) if users else (0, 0)
         n_content, content_updated = repo.import_content(content, update=update) if content else (0, 0)
+        require_defined(Repositories(conn), {e[3] for e in events if e[2] == "interaction"})  # none deleted since read
         n_events, skipped = repo.import_events(events) if events else (0, 0)
         # deletions last: a file that adds and deletes the same id leaves it deleted
         content_deleted = sum(ContentRepository(conn).delete(d.content_id) for d in deletions if d.content_id)

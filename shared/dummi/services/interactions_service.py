@@ -11,6 +11,7 @@ from datetime import timedelta
 from dummi.config import get_settings
 from dummi.db.impressions_repository import Attribution
 from dummi.db.records import InteractionRecord
+from dummi.services.event_types_service import require_defined
 from dummi.services.impressions_service import attribute
 from dummi.services.unit_of_work import Repositories, Source, UnitOfWork, work_of
 
@@ -29,6 +30,7 @@ def record_interaction(
     recommendation_id: str | None = None,
 ) -> InteractionRecord:
     with work_of(db).transaction() as repos:
+        require_defined(repos, [interaction_type])  # 422 naming interaction_type; the type kept until commit
         return repos.interactions.add(
             user_id,
             content_id,

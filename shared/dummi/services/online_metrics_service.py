@@ -33,13 +33,13 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from dummi.config import get_settings
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
-from dummi.db.experiments_repository import CLICK_TYPES, LIKE_TYPES
 from dummi.db.metrics_repository import ROW_COLUMNS, MetricsRepository
 from dummi.errors import NotFoundError
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.metrics import category_spread, intra_list_diversity, self_information
 from dummi.progress import NullProgress, Progress
-from dummi.services import experiments_service
+from dummi.services import experiments_service, trending_service
+from dummi.services.event_types_service import event_types
 from dummi.services.impressions_service import delete_expired
 from dummi.telemetry import in_lambda, metrics_namespace
 
@@ -220,8 +220,10 @@ def aggregate_period(db: Database, start: datetime, end: datetime, progress: Pro
         return events, repo.catalog_size()
 
     events, catalog_size = db.read(context)
-    clicked = {(r, c) for r, c, t in events if t in CLICK_TYPES}
-    liked = {(r, c) for r, c, t in events if t in LIKE_TYPES}
+    types = event_types(db)  # by default: clicks are click events, likes like and positive feedback
+    clicks, likes = types.clicks(), types.likes()
+    clicked = {(r, c) for r, c, t in events if t in clicks}
+    liked = {(r, c) for r, c, t in events if t in likes}
     items: dict[str, ItemInfo | None] = {}
     popularity: dict[str, int] = {}
     users_total = 0
@@ -409,8 +411,10 @@ def run(db: Database, *, now: datetime | None = None, progress: Progress | None 
     done["impressions_deleted"] = delete_expired(
         db, timedelta(days=settings.dummi_impression_retention_days), progress=progress
     )
+    done["trending_rollup"] = trending_service.roll_up(db)  # the hours trending's baselines read
+    clicks = sorted(event_types(db).clicks())
     with db.transaction() as conn:  # the exploration's per-item counts, over the impressions kept
-        done["item_stats"] = MetricsRepository(conn).rebuild_item_stats(list(CLICK_TYPES))
+        done["item_stats"] = MetricsRepository(conn).rebuild_item_stats(clicks)
     if in_lambda():
         done["emf_documents"] = emit(db, now, metrics_namespace())
     return done

@@ -25,6 +25,7 @@ from dummi.ml.recommender import (
     UserState,
     explore_slots,
 )
+from dummi.services.event_types_service import EventTypesCache
 from dummi.services.experiment_variants import ExperimentVariants
 from dummi.services.experiments_service import ExperimentCache
 from dummi.services.exploration_stats import ExplorationStats
@@ -70,6 +71,8 @@ class RecommendationEngine:
         self.catalog = catalog or LiveCatalog(catalog_refresh, fresh_refresh)
         self.variants = ExperimentVariants(experiments or ExperimentCache(db, refresh=fresh_refresh))
         self.exploration = exploration or ExplorationStats()
+        # the weights a user's events are folded in with, re-read as often as the catalog's changes
+        self.event_types = EventTypesCache(catalog_refresh)
 
     def recommender(self, db: Source | UnitOfWork | None = None) -> tuple[HybridRecommender, str | None]:
         """The recommender for the current model and the catalog as it is now, and the model's version."""
@@ -93,6 +96,7 @@ class RecommendationEngine:
                 for cid, kind, etype, duration, at in raw["events"]
             ],
             seen=set(raw["seen"]),
+            event_types=self.event_types.get(self._reads or db),
         )
         chosen = self.variants.choose(user_id, recommender, request)
         recommender, request = chosen.recommender, chosen.request

@@ -50,6 +50,7 @@ def answer_key(version: str | None, variant: str | None, request: RankRequest, s
         hashlib.sha256(state.interests_vector.tobytes()).hexdigest() if state.interests_vector is not None else None,
         [(e.content_id, e.kind, e.event_type, e.duration_seconds, e.at.isoformat()) for e in state.events],
         sorted(state.seen),
+        state.event_types.key,
     ]
     raw = json.dumps([version, variant, fields, user], default=str, separators=(",", ":"))
     return KEY_PREFIX + hashlib.sha256(raw.encode()).hexdigest()

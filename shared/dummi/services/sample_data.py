@@ -43,7 +43,7 @@ def load_sample_data(db: Database, path: Path) -> LoadResult:
                 item.user_id,
                 item.content_id,
                 KIND_INTERACTION,
-                item.interaction_type.value,
+                item.interaction_type,
                 item.duration_seconds,
                 datetime.fromisoformat(raw["timestamp"]),
             )

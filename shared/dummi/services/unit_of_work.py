@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 
 from dummi.db.connection import Connection
 from dummi.db.content_repository import ContentRepository
+from dummi.db.event_types_repository import EventTypesRepository
 from dummi.db.experiments_repository import ExperimentsRepository
 from dummi.db.impressions_repository import ImpressionsRepository
 from dummi.db.interactions_repository import InteractionsRepository
@@ -67,6 +68,10 @@ class Repositories:
     @cached_property
     def experiments(self) -> ExperimentsRepository:
         return ExperimentsRepository(self.conn)
+
+    @cached_property
+    def event_types(self) -> EventTypesRepository:
+        return EventTypesRepository(self.conn)
 
 
 class UnitOfWork:

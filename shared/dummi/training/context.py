@@ -67,6 +67,7 @@ class RunContext:
     catalog: Catalog | None = None
     events: Any = None  # list[Event] in process; a DataFrame on Spark
     events_as_of: datetime | None = None
+    event_types: Any = None  # dummi.ml.interactions.EventTypes: the weights the run reads the events with
     users_deleted_at: datetime | None = None  # the latest user deletion, read before the events
     serving: Serving | None = None  # what serves now (None before the first model)
     matrix: Any = None  # dummi.ml.interactions.InteractionMatrix (both engines end with one)

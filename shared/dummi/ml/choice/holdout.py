@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dummi.domain.events import Event
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes
 from dummi.ml.recommender import UserEvent, UserState
 
 HOLDOUT_SHARE = 0.2
@@ -29,7 +30,7 @@ COLD_KEEP = 3
 MIN_EVENTS_FOR_COLD = 10
 MIN_EVENTS_FOR_HOLDOUT = 5
 NEWCOMER_FOLDS = 2
-LIKES = ("like", "positive")
+LIKES = tuple(sorted(DEFAULT_EVENT_TYPES.likes()))  # with the built-in types: like, positive
 
 
 @dataclass
@@ -51,30 +52,35 @@ def _by_user_in_time(events: list[Event], rng: np.random.Generator) -> dict[str,
     }
 
 
-def split_holdout(events: list[Event], *, seed: int = 0) -> Holdout:
+def split_holdout(events: list[Event], *, seed: int = 0, types: EventTypes = DEFAULT_EVENT_TYPES) -> Holdout:
     """The search cut: every user with at least MIN_EVENTS_FOR_HOLDOUT events holds out its last
     HOLDOUT_SHARE (at least one event); its held-out likes are what it is scored on."""
     fit: list[Event] = []
     relevant: dict[str, set[str]] = {}
+    likes_of = types.likes()
     for user, evs in _by_user_in_time(events, np.random.default_rng(seed)).items():
         kept, held = evs, []
         if len(evs) >= MIN_EVENTS_FOR_HOLDOUT:
             n = max(1, round(len(evs) * HOLDOUT_SHARE))
             kept, held = evs[:-n], evs[-n:]
         fit.extend(kept)
-        likes = {e.content_id for e in held if e.event_type in LIKES}
+        likes = {e.content_id for e in held if e.event_type in likes_of}
         if likes:
             relevant[user] = likes
     return Holdout(fit, relevant, set())
 
 
-def confirmation_holdout(events: list[Event], *, search_seed: int = 0, seed: int = 1) -> Holdout:
+def confirmation_holdout(
+    events: list[Event], *, search_seed: int = 0, seed: int = 1, types: EventTypes = DEFAULT_EVENT_TYPES
+) -> Holdout:
     """The confirmation cut: the search cut's protocol (its ties broken by ``seed``) applied to what the
     search cut (``search_seed``) keeps, so that no event the search holds out is in it."""
-    return split_holdout(split_holdout(events, seed=search_seed).fit_events, seed=seed)
+    return split_holdout(split_holdout(events, seed=search_seed, types=types).fit_events, seed=seed, types=types)
 
 
-def newcomer_folds(events: list[Event], *, folds: int = NEWCOMER_FOLDS, seed: int = 0) -> list[Holdout]:
+def newcomer_folds(
+    events: list[Event], *, folds: int = NEWCOMER_FOLDS, seed: int = 0, types: EventTypes = DEFAULT_EVENT_TYPES
+) -> list[Holdout]:
     """One ``Holdout`` per fold: the fold's users (among those with at least MIN_EVENTS_FOR_COLD events)
     keep their first COLD_KEEP events and are scored on their later likes; everyone else keeps all."""
     rng = np.random.default_rng(seed)
@@ -82,6 +88,7 @@ def newcomer_folds(events: list[Event], *, folds: int = NEWCOMER_FOLDS, seed: in
     eligible = [u for u, evs in by_user.items() if len(evs) >= MIN_EVENTS_FOR_COLD]
     fold_of = dict(zip(eligible, rng.permutation(len(eligible)) % folds, strict=True))
     out = []
+    likes_of = types.likes()
     for k in range(folds):
         fit: list[Event] = []
         relevant: dict[str, set[str]] = {}
@@ -92,7 +99,7 @@ def newcomer_folds(events: list[Event], *, folds: int = NEWCOMER_FOLDS, seed: in
                 continue
             fit.extend(evs[:COLD_KEEP])
             cold.add(user)
-            likes = {e.content_id for e in evs[COLD_KEEP:] if e.event_type in LIKES}
+            likes = {e.content_id for e in evs[COLD_KEEP:] if e.event_type in likes_of}
             if likes:
                 relevant[user] = likes
         out.append(Holdout(fit, relevant, cold))
@@ -100,7 +107,10 @@ def newcomer_folds(events: list[Event], *, folds: int = NEWCOMER_FOLDS, seed: in
 
 
 def user_states(
-    events: list[Event], interests: dict[str, tuple[list[str], np.ndarray | None]], users: set[str] | None = None
+    events: list[Event],
+    interests: dict[str, tuple[list[str], np.ndarray | None]],
+    users: set[str] | None = None,
+    types: EventTypes = DEFAULT_EVENT_TYPES,
 ) -> dict[str, UserState]:
     """What serving would read for each user, built from ``events``."""
     by_user: dict[str, list[Event]] = {}
@@ -117,5 +127,6 @@ def user_states(
             interests_vector=vector,
             events=[UserEvent(e.content_id, e.kind, e.event_type, e.duration_seconds, e.at) for e in evs],
             seen={e.content_id for e in evs},
+            event_types=types,
         )
     return states

@@ -22,7 +22,6 @@ import numpy as np
 
 from dummi.ml.cf import CFModel, CooccurrenceModel, ItemItemModel, standardize_rows
 from dummi.ml.choice.arrays import K, Memo, ndcg, pad, rows_where, top_rows, top_with_matches
-from dummi.ml.interactions import event_weight
 from dummi.ml.interests import label
 from dummi.ml.ranking.items import INTEREST_MATCH_COSINE
 from dummi.ml.ranking.mmr import diversify, pool_size
@@ -100,12 +99,13 @@ class Trials:
             total: dict[str, float] = {}
             order: list[str] = []
             latest = {}
+            weight = state.event_types.weight
             for e in state.events:  # newest first
                 if e.content_id not in total:
                     order.append(e.content_id)
                     total[e.content_id] = 0.0
                     latest[e.content_id] = e.at
-                total[e.content_id] += event_weight(e.kind, e.event_type, e.duration_seconds)
+                total[e.content_id] += weight(e.kind, e.event_type, e.duration_seconds)
             session, previous, skipped = -1, None, []
             for cid in order:
                 pos = self.position.get(cid)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dummi.ml.interactions import INTERACTION_WEIGHTS, event_weight
+from dummi.ml.interactions import LIKE_WEIGHT
 from dummi.ml.ranking.types import UserState
 
-LIKE_WEIGHT = INTERACTION_WEIGHTS["like"]  # a profile item's events count fully from a like's weight up
+# a profile item's events count fully from a like's default weight (LIKE_WEIGHT) up
 
 
 @dataclass
@@ -42,11 +42,12 @@ def profile_of(user: UserState, position: dict[str, int], key: tuple, half_life:
 def _build(user: UserState, position: dict[str, int], half_life: float, power: float) -> Profile:
     totals: dict[str, float] = {}
     order: list[str] = []
+    weight = user.event_types.weight
     for e in user.events:  # newest first
         if e.content_id not in totals:
             order.append(e.content_id)
             totals[e.content_id] = 0.0
-        totals[e.content_id] += event_weight(e.kind, e.event_type, e.duration_seconds)
+        totals[e.content_id] += weight(e.kind, e.event_type, e.duration_seconds)
     latest = {}
     for e in user.events:
         latest.setdefault(e.content_id, e.at)

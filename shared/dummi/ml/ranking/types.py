@@ -11,6 +11,7 @@ import numpy as np
 
 from dummi.domain.ranking import RankRequest
 from dummi.ml.catalog import ItemFacts
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes
 
 
 def explore_slots(request: RankRequest) -> int:
@@ -36,6 +37,7 @@ class UserState:
     interests_vector: np.ndarray | None
     events: list[UserEvent]  # most recent first (a bounded window)
     seen: set[str]  # every content id the user ever interacted with
+    event_types: EventTypes = DEFAULT_EVENT_TYPES  # the weights its events are folded in with
     # profiles already built from these events, per (catalog, settings): training's trials ask again and again
     profiles: dict[tuple, Any] = field(default_factory=dict, repr=False, compare=False)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dummi.ml.cf import CooccurrenceModel, ItemItemModel
-from dummi.ml.interactions import POPULARITY_WEIGHTS
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes
 from dummi.ml.sequence import KEEP, SMOOTHING, WINDOW
 from dummi.training.spark.matrix import event_weight_column
 
@@ -24,14 +24,14 @@ def _known(spark, events, item_ids: list[str]):
     return events.join(F.broadcast(items), "content_id")
 
 
-def popularity(spark, events, item_ids: list[str]) -> np.ndarray:
+def popularity(spark, events, item_ids: list[str], types: EventTypes | None = None) -> np.ndarray:
     """``dummi.ml.interactions.popularity`` (no decay): likes, a quarter per click or view, less a quarter
     per skip, floored at zero, scaled to [0, 1]."""
     # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
 
     weight = F.lit(0.0)
-    for name, value in POPULARITY_WEIGHTS.items():
+    for name, value in (types or DEFAULT_EVENT_TYPES).popularity_weights().items():
         weight = F.when(F.col("event_type") == name, F.lit(value)).otherwise(weight)
     rows = _known(spark, events, item_ids).groupBy("col").agg(F.sum(weight).alias("score")).collect()
     scores = np.zeros(len(item_ids), np.float64)
@@ -59,15 +59,24 @@ def _keep_top(frame, keep: int, value: str):
     return frame.withColumn("rank", rank).where(F.col("rank") <= keep).drop("rank")
 
 
-def cooccurrence(spark, events, item_ids: list[str], *, keep: int = 200, prior_strength: float = 50.0):
+def cooccurrence(
+    spark,
+    events,
+    item_ids: list[str],
+    *,
+    keep: int = 200,
+    prior_strength: float = 50.0,
+    types: EventTypes | None = None,
+):
     """``dummi.ml.cf.fit_cooccurrence``: for items i != j, the users who engaged with i (any
     positive event) and liked j; each row's ``keep`` largest."""
     # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
 
     known = _known(spark, events, item_ids)
-    engaged = known.where(event_weight_column() > 0).select("user_id", F.col("col").alias("i")).distinct()
-    liked = known.where(F.col("event_type").isin("like", "positive")).select("user_id", F.col("col").alias("j"))
+    likes = sorted((types or DEFAULT_EVENT_TYPES).likes())
+    engaged = known.where(event_weight_column(types) > 0).select("user_id", F.col("col").alias("i")).distinct()
+    liked = known.where(F.col("event_type").isin(*likes)).select("user_id", F.col("col").alias("j"))
     pairs = (
         engaged.join(liked.distinct(), "user_id")
         .where(F.col("i") != F.col("j"))
@@ -78,7 +87,7 @@ def cooccurrence(spark, events, item_ids: list[str], *, keep: int = 200, prior_s
     return CooccurrenceModel(indptr, indices, counts, prior_strength)
 
 
-def transitions(spark, events, item_ids: list[str]):
+def transitions(spark, events, item_ids: list[str], types: EventTypes | None = None):
     """``dummi.ml.sequence.fit_transitions``: each item j within the next ``WINDOW`` positive events after i
     counts once for i -> j; rows normalized to next-item shares shrunk by ``SMOOTHING``, the strongest
     ``KEEP`` kept."""
@@ -86,7 +95,7 @@ def transitions(spark, events, item_ids: list[str]):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    positive = _known(spark, events, item_ids).where(event_weight_column() > 0)
+    positive = _known(spark, events, item_ids).where(event_weight_column(types) > 0)
     order = Window.partitionBy("user_id").orderBy("at", F.xxhash64("interaction_id"), "interaction_id")
     # the next WINDOW items of each positive event, read off one sort of the user's events (no self-join)
     following = F.array(*[F.lead("col", gap).over(order) for gap in range(1, WINDOW + 1)])

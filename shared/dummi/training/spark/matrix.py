@@ -11,17 +11,19 @@ from typing import Any
 import numpy as np
 
 from dummi.ml.interactions import (
+    DEFAULT_EVENT_TYPES,
     FEEDBACK_WEIGHTS,
-    INTERACTION_WEIGHTS,
     MAX_PAIR_WEIGHT,
     MAX_VIEW_FACTOR,
     REFERENCE_VIEW_SECONDS,
+    EventTypes,
     InteractionMatrix,
 )
 
 
-def event_weight_column():
-    """``dummi.ml.interactions.event_weight`` as a Spark column expression."""
+def event_weight_column(types: EventTypes | None = None):
+    """``dummi.ml.interactions.EventTypes.weight`` of ``types`` (None: the built-in types) as a Spark column
+    expression."""
     # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
 
@@ -30,7 +32,7 @@ def event_weight_column():
     for name, weight in FEEDBACK_WEIGHTS.items():
         feedback = F.when(event_type == name, F.lit(weight)).otherwise(feedback)
     interaction = F.lit(None).cast("double")
-    for name, weight in INTERACTION_WEIGHTS.items():
+    for name, weight in (types or DEFAULT_EVENT_TYPES).weights.items():
         value = F.lit(weight)
         if name == "view_time":
             factor = F.least(duration / F.lit(REFERENCE_VIEW_SECONDS), F.lit(MAX_VIEW_FACTOR))
@@ -76,13 +78,13 @@ class SparkMatrix:
         )
 
 
-def build_matrix(spark, events, item_ids: list[str]) -> SparkMatrix:
+def build_matrix(spark, events, item_ids: list[str], types: EventTypes | None = None) -> SparkMatrix:
     """``events``: the DataFrame of ``dummi.training.spark.events``; ``item_ids``: the catalog in index order."""
     # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
 
     items = spark.createDataFrame([(cid, j) for j, cid in enumerate(item_ids)], "content_id string, col int")
-    weighted = events.withColumn("w", event_weight_column()).join(F.broadcast(items), "content_id")
+    weighted = events.withColumn("w", event_weight_column(types)).join(F.broadcast(items), "content_id")
     # each pair's weights added in time order (then by id), as in process: float sums depend on their order
     ordered = F.array_sort(F.collect_list(F.struct("at", "interaction_id", "w")))
     totals = (

@@ -31,6 +31,7 @@ from dummi.training.spark.item_item import cooccurrence, popularity, transitions
 from dummi.training.spark.matrix import build_matrix
 from dummi.training.stages.cf import FitCF, fit
 from dummi.training.stages.choose import Choose
+from dummi.training.stages.matrix import event_types
 from dummi.training.stages.publish import Publish
 from dummi.training.stages.read import ReadCatalogAndEvents
 
@@ -84,7 +85,7 @@ class SparkBuildMatrix:
     engine = "spark"
 
     def run(self, ctx: RunContext) -> None:
-        ctx.matrix = build_matrix(ctx.spark, ctx.events, ctx.catalog.ids)
+        ctx.matrix = build_matrix(ctx.spark, ctx.events, ctx.catalog.ids, event_types(ctx))
         ctx.report.counts.update(cf_users=ctx.matrix.shape[0], cf_nonzeros=ctx.matrix.nnz)
 
 
@@ -121,6 +122,7 @@ def sample_choice(ctx: RunContext):
         factors=ctx.params.cf_factors,
         baseline=ctx.serving.recipe if ctx.serving is not None else None,
         engine="spark",
+        types=event_types(ctx),
     )
 
 
@@ -138,13 +140,13 @@ class SparkItemItem:
     engine = "spark"
 
     def run(self, ctx: RunContext) -> None:
-        ids = ctx.catalog.ids
-        ctx.popularity = popularity(ctx.spark, ctx.events, ids)
+        ids, types = ctx.catalog.ids, event_types(ctx)
+        ctx.popularity = popularity(ctx.spark, ctx.events, ids, types)
         if int(ctx.report.counts.get("interactions", 0)) > 0:
             prior = float(ctx.settings.get("prior_strength", 50.0))
-            ctx.cooccurrence = cooccurrence(ctx.spark, ctx.events, ids, prior_strength=prior)
+            ctx.cooccurrence = cooccurrence(ctx.spark, ctx.events, ids, prior_strength=prior, types=types)
             if ctx.cf is not None:
-                ctx.sequence = transitions(ctx.spark, ctx.events, ids)
+                ctx.sequence = transitions(ctx.spark, ctx.events, ids, types)
         else:
             ctx.popularity = np.zeros(len(ids), np.float32)
 

@@ -20,8 +20,10 @@ from dummi.db.experiments_repository import ExperimentsRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.ml import publish_gate
 from dummi.ml.embeddings import from_bytes
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES
 from dummi.training.choice import cf_candidates, choose_recipe
 from dummi.training.context import RunContext
+from dummi.training.stages.matrix import event_types
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def reusable_choice(ctx: RunContext, now: datetime | None = None) -> tuple[dict[
     made = (serving.manifest.get("metrics") or {}).get("choice")
     if not made or "made_at" not in made:
         return None, "the serving model carries no choice record"
+    if made.get("event_types", default_types_key()) != event_types(ctx).key:
+        return None, "the event types' weights changed since the serving model's choice"
     age_days = (now - datetime.fromisoformat(made["made_at"])).total_seconds() / 86400
     if age_days >= REUSE_MAX_AGE_DAYS:
         return None, f"the serving model's choice is {age_days:.1f} days old (chosen again from {REUSE_MAX_AGE_DAYS:g})"
@@ -68,6 +72,11 @@ def reusable_choice(ctx: RunContext, now: datetime | None = None) -> tuple[dict[
         f"choice of {made['made_at'][:19]}Z reused: the data moved {max(changes.values()):.1%} since (reused below "
         f"{REUSE_MAX_CHANGE:.0%} and {REUSE_MAX_AGE_DAYS:g} days)"
     )
+
+
+def default_types_key() -> str:
+    """A choice recorded before event types had weights of their own was made with the built-in ones."""
+    return DEFAULT_EVENT_TYPES.key
 
 
 class Choose:
@@ -102,6 +111,7 @@ class Choose:
                         "made_at": datetime.now(UTC).isoformat(),
                         "why": why,
                         "counts": choice_counts(ctx),
+                        "event_types": event_types(ctx).key,
                     }
                     winner = (ctx.cf_config or {}).get("algorithm")
                     ctx.progress.finish(f"{winner}, holdout NDCG@10 {ctx.metrics['holdout']['all']['ndcg']:.4f}")
@@ -147,6 +157,7 @@ def full_choice(ctx: RunContext):
         ctx.embedder(),
         factors=ctx.params.cf_factors,
         baseline=baseline,
+        types=event_types(ctx),
     )
 
 

@@ -6,6 +6,7 @@ from dummi.ml.cf import fit_cooccurrence
 from dummi.ml.interactions import engagement_matrices, popularity
 from dummi.ml.sequence import fit_transitions
 from dummi.training.context import RunContext
+from dummi.training.stages.matrix import event_types
 
 
 class FitItemItem:
@@ -13,10 +14,11 @@ class FitItemItem:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        ids = ctx.catalog.ids
-        ctx.popularity = popularity(ctx.events, ids)
+        ids, types = ctx.catalog.ids, event_types(ctx)
+        ctx.popularity = popularity(ctx.events, ids, types=types)
         if ctx.events:
             prior = float(ctx.settings.get("prior_strength", 50.0))
-            ctx.cooccurrence = fit_cooccurrence(*engagement_matrices(ctx.events, ids), prior_strength=prior)
+            engaged = engagement_matrices(ctx.events, ids, types=types)
+            ctx.cooccurrence = fit_cooccurrence(*engaged, prior_strength=prior)
             if ctx.cf is not None:
-                ctx.sequence = fit_transitions(ctx.events, ids)
+                ctx.sequence = fit_transitions(ctx.events, ids, types=types)

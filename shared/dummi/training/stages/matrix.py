@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from dummi.ml.interactions import build_matrix
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes, build_matrix
 from dummi.training.context import RunContext
+
+
+def event_types(ctx: RunContext) -> EventTypes:
+    """The run's event types (the built-in ones when a caller set none)."""
+    return ctx.event_types if ctx.event_types is not None else DEFAULT_EVENT_TYPES
 
 
 class BuildMatrix:
@@ -11,5 +16,5 @@ class BuildMatrix:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        ctx.matrix = build_matrix(ctx.events, ctx.catalog.ids)
+        ctx.matrix = build_matrix(ctx.events, ctx.catalog.ids, event_types(ctx))
         ctx.report.counts.update(cf_users=ctx.matrix.shape[0], cf_nonzeros=int(ctx.matrix.matrix.nnz))

@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from dummi.db.content_repository import ContentRepository
+from dummi.db.event_types_repository import EventTypesRepository
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.ml.embeddings import from_bytes
+from dummi.ml.interactions import EventTypes
 from dummi.training.context import Catalog, RunContext
 from dummi.training.serving_model import serving_model
 
@@ -41,6 +43,12 @@ def read_clocks(db):
     return db.read(lambda conn: (ContentRepository(conn).clock(), UsersRepository(conn).last_deletion()))
 
 
+def read_event_types(db):
+    """The event types and their weights (``PUT /event-types/{name}``), read before the events: a type
+    defined after this reading is in none of them."""
+    return EventTypes(db.read(lambda conn: EventTypesRepository(conn).weights()))
+
+
 class ReadCatalogAndEvents:
     """The catalog, the clocks, the events and the serving model, in that order; where the events come from
     is ``read_events`` (the Spark engine reads them into a DataFrame)."""
@@ -52,6 +60,7 @@ class ReadCatalogAndEvents:
         ctx.progress.start("reading the catalog and events")
         ctx.catalog = read_catalog(ctx.db)
         ctx.events_as_of, ctx.users_deleted_at = read_clocks(ctx.db)
+        ctx.event_types = read_event_types(ctx.db)
         n_events, how = self.read_events(ctx)
         ctx.serving = serving_model(ctx.store)
         ctx.report.counts.update(items=ctx.catalog.size, interactions=n_events)

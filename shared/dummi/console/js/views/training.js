@@ -1,5 +1,6 @@
 // Training: runs with state, engine, stage timings (a stacked bar per run), holdout scores and the publish
-// decision; start a run (admin) and follow it to its end (GET /training/status, POST /training/train).
+// decision; start a run (admin) and follow it to its end (GET /training/status, POST /training/train); the event
+// types and the weights training reads (GET /event-types, admin).
 import { api, explain } from "../api.js";
 import { h, clear, when, duration, fixed, table, field, toast } from "../dom.js";
 import { figure, bars } from "../charts.js";
@@ -50,8 +51,26 @@ function stageChart(runs) {
   return [fig, () => bars(canvas, labels, names.map((n) => ({ label: n, data: done.map((r) => (r.stages.find((s) => s.name === n) || {}).seconds ?? 0) })), { stacked: true, yFormat: (v) => `${v} s` })];
 }
 
+function eventTypes(types) {
+  if (types instanceof Error) return h("p", { class: "notice", id: "event-types" }, `Event types: ${explain(types)}`);
+  return table(
+    "Event types: the weights training and the real-time fold-in read (PUT /event-types/{name} to add or tune one)",
+    [
+      { key: "name", label: "Type", cell: (t) => t.name },
+      { key: "weight", label: "Weight", num: true, cell: (t) => fixed(t.weight, 2) },
+      { key: "builtin", label: "Built in", cell: (t) => (t.builtin ? "yes" : "no") },
+      { key: "description", label: "Meaning", cell: (t) => t.description || "–" },
+    ],
+    types,
+    { id: "event-types" },
+  );
+}
+
 export async function render(_arg, { isCurrent, rerender }) {
-  const status = await api("/training/status", { query: { limit: RUNS } });
+  const [status, types] = await Promise.all([
+    api("/training/status", { query: { limit: RUNS } }),
+    api("/event-types").catch((error) => error), // an admin route: a read key sees why not
+  ]);
   if (!isCurrent()) return;
   const main = clear(document.getElementById("main"));
   const message = h("p", { id: "train-message", role: "status" });
@@ -104,6 +123,7 @@ export async function render(_arg, { isCurrent, rerender }) {
     main.append(h("p", { class: last.state === "succeeded" ? "notice" : "notice bad", id: "last-run" }, `Last run ${last.state} ${when(last.finished_at)} — `, decision(last)));
   }
   main.append(runsTable(status.runs));
+  main.append(eventTypes(types));
   if (status.runs.some((r) => r.stages.length)) {
     const [fig, draw] = stageChart(status.runs);
     main.append(h("div", { class: "charts" }, fig));
