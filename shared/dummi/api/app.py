@@ -71,6 +71,7 @@ def all_routers() -> list[APIRouter]:
         keys,
         metrics,
         overview,
+        personalize,
         recommendations,
         training,
         users,
@@ -89,6 +90,7 @@ def all_routers() -> list[APIRouter]:
         batch.router,
         overview.router,
         console.router,
+        *personalize.routers(),
     ]
 
 
