@@ -58,9 +58,15 @@ def http_server() -> Iterator[str]:
 
 
 def make_clients(
-    base: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, retries: int = 1
+    base: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, retries: int = 1, validate: bool = True
 ) -> dict[str, Any]:
-    config = Config(retries={"max_attempts": retries, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+    """``validate`` False turns botocore's own parameter checks off (to send what it would refuse)."""
+    config = Config(
+        retries={"total_max_attempts": retries, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+        parameter_validation=validate,
+    )
     return {
         name: boto3.client(
             name,
@@ -122,10 +128,10 @@ def lambda_event(request: Any) -> dict[str, Any]:
     }
 
 
-def lambda_clients(access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> dict[str, Any]:
+def lambda_clients(access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, validate: bool = True) -> dict[str, Any]:
     """Clients whose requests go to the PersonalizeFunction's handler instead of the network."""
     handler = load_function_module("functions/personalize").handler
-    clients = make_clients("https://id.execute-api.us-east-1.amazonaws.com", access_key, secret_key)
+    clients = make_clients("https://id.execute-api.us-east-1.amazonaws.com", access_key, secret_key, validate=validate)
 
     def send(request: Any, **_: Any) -> AWSResponse:
         answer = handler(lambda_event(request), FakeLambdaContext())

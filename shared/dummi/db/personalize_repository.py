@@ -171,6 +171,15 @@ class PersonalizeEventsRepository:
         )
         return [tuple(row) for row in rows]
 
+    def typed_history(self, user_id: str) -> list[tuple[str, str, str | None]]:
+        """Every event of the user: (content id, Dummi's type, the eventType PutEvents sent or None)."""
+        rows = self.conn.run(
+            "SELECT i.content_id, i.event_type, p.event_type FROM interactions i"
+            " LEFT JOIN personalize_events p ON p.interaction_id = i.interaction_id WHERE i.user_id = :user",
+            user=user_id,
+        )
+        return [tuple(row) for row in rows]
+
     def keep_context(self, recommendation_id: str, context: dict[str, str]) -> None:
         self.conn.run(
             "INSERT INTO impression_contexts (recommendation_id, context) VALUES (CAST(:id AS uuid),"

@@ -34,6 +34,7 @@ from dummi.services.personalize.event_types import EventTypeTable
 
 SESSION_USER_PREFIX = "session:"
 DEFAULT_CATEGORY = "uncategorized"
+MAX_PROPERTY_TEXT = 256  # a property's text holds at most this (dummi.api.schemas)
 DEFAULT_SKILL_LEVEL = "beginner"
 SKILL_LEVELS = ("beginner", "intermediate", "advanced", "expert")
 ITEM_FIELDS = ("content_id", "title", "category", "tags", "description", "properties")
@@ -135,14 +136,19 @@ def split_values(value: Any) -> list[str]:
 def item_fields(item_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:
     """Personalize's item ``properties`` as Dummi's content fields: ``title`` (default: the item id),
     ``category`` (else ``categoryL1``, else the first of ``genres``; default ``uncategorized``), ``tags``
-    (pipe-separated; ``genres`` join them), ``description``; every other key a property under its own name."""
+    (pipe-separated), ``description``. Every key but ``category`` and ``tags`` (Dummi's own columns, which
+    filters read as ``Items.CATEGORY`` / ``Items.TAGS``) is also kept as a property under its own name, so that
+    every field stays filterable (``Items.TITLE``, ``Items.CATEGORY_L1``, ``Items.GENRES``, ...); a title or
+    description longer than a property holds is kept in its field only."""
     rest = dict(properties)
-    title = rest.pop("title", None)
-    category = rest.pop("category", None) or rest.pop("categoryL1", None)
-    genres = split_values(rest.pop("genres", None))
-    tags = split_values(rest.pop("tags", None)) + genres
-    description = rest.pop("description", None)
+    category = rest.pop("category", None) or rest.get("categoryL1")
+    tags = split_values(rest.pop("tags", None))
+    title, description = rest.get("title"), rest.get("description")
+    for key in ("title", "description"):
+        if not isinstance(rest.get(key), str) or len(rest[key]) > MAX_PROPERTY_TEXT:
+            rest.pop(key, None)
     if not category:
+        genres = split_values(rest.get("genres"))
         category = genres[0] if genres else DEFAULT_CATEGORY
     return {
         "content_id": item_id,

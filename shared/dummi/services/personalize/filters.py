@@ -83,9 +83,12 @@ def _encode_token(arn: str) -> str:
 
 def _decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        arn = base64.urlsafe_b64decode(token.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidNextTokenError("the nextToken is not one ListFilters gave", field="nextToken") from None
+        arn = ""
+    if not ARN.match(arn):
+        raise InvalidNextTokenError("the nextToken is not one ListFilters gave", field="nextToken")
+    return arn
 
 
 _PROGRAMS: dict[str, tuple[FilterProgram, float]] = {}

@@ -54,34 +54,35 @@ class FilterUse:
 
 
 class ProgramGate:
-    """A filter program as ranking's ``ItemGate``: the user's recent events by type (each Dummi type also
-    under every Personalize event type mapped onto it), the request's item for ``CurrentItem``, the user's
-    interests for ``CurrentUser.INTERESTS``."""
+    """A filter program as ranking's ``ItemGate``. ``Interactions.EVENT_TYPE`` reads the user's whole history:
+    an event PutEvents stored under the eventType it was sent with, one of Dummi's own routes under its type
+    and every Personalize type mapped onto it. ``CurrentItem`` is the request's item; ``CurrentUser`` sees the
+    user's ``interests`` only (Dummi keeps no other user attribute)."""
 
     def __init__(
         self,
         program: FilterProgram,
         values: Mapping[str, str],
+        history: list[tuple[str, str, str | None]],
         event_types: EventTypeTable,
         item_id: str | None = None,
         user: UserState | None = None,
     ) -> None:
-        self.program, self.values, self.event_types = program, values, event_types
-        self.item_id, self.user = item_id, user
+        self.program, self.values, self.item_id, self.user = program, values, item_id, user
+        self.history = [
+            (content_id, (sent,) if sent is not None else (own, *event_types.names_for(own)))
+            for content_id, own, sent in history
+        ]
 
     def __call__(self, catalog: Catalog, position: Mapping[str, int], user: UserState | None) -> np.ndarray:
         user = user if user is not None else self.user
         interacted: dict[str, list[int]] = {}
-        attributes = None
-        if user is not None:
-            attributes = {"interests": list(user.interests)}
-            if self.program.uses_interactions:
-                for event in user.events:
-                    pos = position.get(event.content_id)
-                    if pos is None or pos >= catalog.size:
-                        continue
-                    for name in {event.event_type, *self.event_types.names_for(event.event_type)}:
-                        interacted.setdefault(name, []).append(pos)
+        for content_id, names in self.history:
+            pos = position.get(content_id)
+            if pos is not None and pos < catalog.size:
+                for name in names:
+                    interacted.setdefault(name, []).append(pos)
+        attributes = {"interests": list(user.interests)} if user is not None else None
         current = position.get(self.item_id) if self.item_id is not None else None
         if self.item_id is not None and current is None and self.program.uses_current_item:
             return np.zeros(catalog.size, bool)  # an item not in the catalog yet: nothing shares its values
@@ -89,11 +90,20 @@ class ProgramGate:
 
 
 def _gate(
-    db: Database, use: FilterUse | None, event_types: EventTypeTable, item_id: str | None, user: UserState | None
+    db: Database,
+    use: FilterUse | None,
+    event_types: EventTypeTable,
+    user_id: str | None,
+    item_id: str | None = None,
+    user: UserState | None = None,
 ) -> ItemGate | None:
     if use is None:
         return None
-    return ProgramGate(program_of(db, use.arn), use.values, event_types, item_id, user)
+    program = program_of(db, use.arn)
+    history = []
+    if program.uses_interactions and user_id is not None:
+        history = db.read(lambda conn: PersonalizeEventsRepository(conn).typed_history(user_id))
+    return ProgramGate(program, use.values, history, event_types, item_id, user)
 
 
 def results(n: int | None) -> int:
@@ -120,11 +130,11 @@ def get_recommendations(
     unknown one); else the user's list. ``target``: the surface and the variant the ARN names."""
     if item_id is not None:
         user = engine.user_state(db, user_id) if user_id is not None else None
-        served = engine.similar(db, item_id, n, gate=_gate(db, filter_use, event_types, item_id, user))
+        served = engine.similar(db, item_id, n, gate=_gate(db, filter_use, event_types, user_id, item_id, user))
         recs = served.recommendations
         endpoint, experiment, variant = "similar", None, None
     elif user_id is not None:
-        gate = _gate(db, filter_use, event_types, None, None)
+        gate = _gate(db, filter_use, event_types, user_id)
         variant_named = (target.experiment, target.variant) if target.experiment and target.variant else None
         served = engine.recommend(
             db, user_id, RankRequest(n=n, gate=gate), unknown_as_newcomer=True, serve_variant=variant_named
@@ -160,7 +170,7 @@ def get_personalized_ranking(
     known = [recommender.position[i] for i in ids if i in recommender.position and not engine.is_deleted(i)]
     wanted = np.zeros(recommender.size, bool)
     wanted[known] = True
-    program_gate = _gate(db, filter_use, event_types, None, user)
+    program_gate = _gate(db, filter_use, event_types, user_id, None, user)
 
     def gate(catalog: Catalog, position: Mapping[str, int], state: UserState | None) -> np.ndarray:
         return wanted & program_gate(catalog, position, state) if program_gate is not None else wanted
