@@ -58,14 +58,21 @@ def http_server() -> Iterator[str]:
 
 
 def make_clients(
-    base: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, retries: int = 1, validate: bool = True
+    base: str,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+    retries: int = 1,
+    validate: bool = True,
+    signature: Any = None,
 ) -> dict[str, Any]:
-    """``validate`` False turns botocore's own parameter checks off (to send what it would refuse)."""
+    """``validate`` False turns botocore's own parameter checks off (to send what it would refuse);
+    ``signature`` ``botocore.UNSIGNED`` sends no signature."""
     config = Config(
         retries={"total_max_attempts": retries, "mode": "standard"},
         connect_timeout=5,
         read_timeout=30,
         parameter_validation=validate,
+        **({"signature_version": signature} if signature is not None else {}),
     )
     return {
         name: boto3.client(
@@ -128,10 +135,14 @@ def lambda_event(request: Any) -> dict[str, Any]:
     }
 
 
-def lambda_clients(access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, validate: bool = True) -> dict[str, Any]:
+def lambda_clients(
+    access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, validate: bool = True, signature: Any = None
+) -> dict[str, Any]:
     """Clients whose requests go to the PersonalizeFunction's handler instead of the network."""
     handler = load_function_module("functions/personalize").handler
-    clients = make_clients("https://id.execute-api.us-east-1.amazonaws.com", access_key, secret_key, validate=validate)
+    clients = make_clients(
+        "https://id.execute-api.us-east-1.amazonaws.com", access_key, secret_key, validate=validate, signature=signature
+    )
 
     def send(request: Any, **_: Any) -> AWSResponse:
         answer = handler(lambda_event(request), FakeLambdaContext())
