@@ -21,16 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dummi.config import get_settings
-from dummi.db.connection import Database
-from dummi.db.content_repository import ContentRepository
-from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.personalize_repository import PersonalizeEventsRepository
-from dummi.db.users_repository import UsersRepository
 from dummi.errors import InvalidRequestError
 from dummi.services import content_service, users_service
 from dummi.services.embedding_queue import EmbeddingQueue
 from dummi.services.impressions_service import attribute
 from dummi.services.personalize.event_types import EventTypeTable
+from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
 SESSION_USER_PREFIX = "session:"
 DEFAULT_CATEGORY = "uncategorized"
@@ -75,7 +72,7 @@ def _recommendation_uuid(value: str | None) -> str | None:
 
 
 def put_events(
-    db: Database, event_types: EventTypeTable, *, user_id: str | None, session_id: str, events: list[EventIn]
+    db: Source | UnitOfWork, event_types: EventTypeTable, *, user_id: str | None, session_id: str, events: list[EventIn]
 ) -> list[int]:
     """Store every event or none; the interaction ids stored (a retried event: its first id)."""
     mapped = [event_types.map(e.event_type) for e in events]  # an unknown type refuses the whole call
@@ -84,17 +81,16 @@ def put_events(
     window = timedelta(minutes=settings.dummi_attribution_window_minutes)
     retention = timedelta(days=settings.dummi_impression_retention_days)
     stored = []
-    with db.transaction() as conn:
-        users = UsersRepository(conn)
-        if users.get(user) is None:
-            users.insert(user, [], DEFAULT_SKILL_LEVEL)
-        interactions, extras = InteractionsRepository(conn), PersonalizeEventsRepository(conn)
+    with work_of(db).transaction() as repos:
+        if repos.users.get(user) is None:
+            repos.users.insert(user, [], DEFAULT_SKILL_LEVEL)
+        interactions, extras = repos.interactions, PersonalizeEventsRepository(repos.conn)
         for event, kind in zip(events, mapped, strict=True):
             duration = event.event_value if kind.event_type == "view_time" else None
             if duration is not None and duration < 0:
                 raise InvalidRequestError("eventValue of a view is its duration: not negative", field="eventValue")
             attribution = attribute(
-                conn,
+                repos.impressions,
                 user,
                 event.item_id,
                 _recommendation_uuid(event.recommendation_id),
@@ -174,10 +170,10 @@ def user_fields(properties: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def upsert_item(db: Database, queue: EmbeddingQueue, fields: dict[str, Any]) -> None:
+def upsert_item(db: Source | UnitOfWork, queue: EmbeddingQueue, fields: dict[str, Any]) -> None:
     """Create the item, or replace its fields (changed text is embedded again, as on PUT /content)."""
     content_id = fields["content_id"]
-    exists = db.read(lambda conn: ContentRepository(conn).get(content_id)) is not None
+    exists = work_of(db).read(lambda repos: repos.content.get(content_id)) is not None
     if not exists:
         content_service.create_content(
             db,
@@ -194,8 +190,8 @@ def upsert_item(db: Database, queue: EmbeddingQueue, fields: dict[str, Any]) -> 
     content_service.update_content(db, queue, content_id, changes)
 
 
-def upsert_user(db: Database, queue: EmbeddingQueue, user_id: str, fields: dict[str, Any]) -> None:
-    exists = db.read(lambda conn: UsersRepository(conn).get(user_id)) is not None
+def upsert_user(db: Source | UnitOfWork, queue: EmbeddingQueue, user_id: str, fields: dict[str, Any]) -> None:
+    exists = work_of(db).read(lambda repos: repos.users.get(user_id)) is not None
     if not exists:
         skill = fields.get("skill_level", DEFAULT_SKILL_LEVEL)
         users_service.create_user(db, queue, user_id, fields["interests"], skill, history_limit=0)
