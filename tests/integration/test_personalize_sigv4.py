@@ -108,15 +108,15 @@ def test_the_secret_is_shown_once_and_stored_sealed(road, db, client):
     from dummi.services.api_keys import create_key
 
     admin = create_key(db, ["admin"]).key
-    made = client.post("/keys/sigv4", json={"scopes": ["read"], "name": "ci"}, headers={"X-API-Key": admin})
+    made = client.post("/sigv4-keys", json={"scopes": ["read"], "name": "ci"}, headers={"X-API-Key": admin})
     assert made.status_code == 201, made.text
     access, secret = made.json()["access_key_id"], made.json()["secret_access_key"]
-    assert client.post("/keys/sigv4", json={"scopes": ["read"]}).status_code == 401  # an admin's key only
-    listed = client.get("/keys/sigv4", headers={"X-API-Key": admin}).json()
+    assert client.post("/sigv4-keys", json={"scopes": ["read"]}).status_code == 401  # an admin's key only
+    listed = client.get("/sigv4-keys", headers={"X-API-Key": admin}).json()
     assert [k["access_key_id"] for k in listed] == [access] and "secret_access_key" not in listed[0]
     stored = db.read(lambda conn: conn.run("SELECT secret_sealed FROM sigv4_keys"))[0][0]
     assert secret not in stored and stored.startswith("dsb1:k1:")
 
     road(access, secret)["personalize-runtime"].get_recommendations(campaignArn=CAMPAIGN, userId="u")
-    revoked = client.delete(f"/keys/sigv4/{access}", headers={"X-API-Key": admin})
+    revoked = client.delete(f"/sigv4-keys/{access}", headers={"X-API-Key": admin})
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None

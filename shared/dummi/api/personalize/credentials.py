@@ -1,4 +1,4 @@
-"""/keys/sigv4 (admin scope): SigV4 credentials for Personalize's clients. The secret access key is in the
+"""/sigv4-keys (admin scope): SigV4 credentials for Personalize's clients. The secret access key is in the
 create answer only; list and revoke as for API keys."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dummi.db.personalize_repository import Sigv4KeyRecord
 from dummi.services.api_keys import MAX_NAME_LENGTH, Scope
 from dummi.services.personalize import credentials
 
-router = APIRouter(prefix="/keys/sigv4", tags=["keys"], dependencies=[ADMIN], responses=error_responses(401, 403))
+router = APIRouter(prefix="/sigv4-keys", tags=["keys"], dependencies=[ADMIN], responses=error_responses(401, 403))
 
 
 class Sigv4KeyCreate(StrictModel):

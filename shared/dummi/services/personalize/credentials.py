@@ -1,6 +1,6 @@
 """SigV4 credentials for Personalize's clients: an access key id and a secret access key, scoped like API keys.
 
-The secret is shown once (``dummi keys create --sigv4``, ``POST /keys/sigv4``) and stored sealed by the secret
+The secret is shown once (``dummi keys create --sigv4``, ``POST /sigv4-keys``) and stored sealed by the secret
 box (AES-GCM under ``DUMMI_SECRETS_KEY``, bound to its access key id), because checking a signature needs the
 secret itself, not a hash. A secret opened for a check is kept in-process for ``DUMMI_AUTH_CACHE_SECONDS``
 (a revoke takes that long to reach every process, as for API keys)."""
