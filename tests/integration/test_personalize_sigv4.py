@@ -120,3 +120,27 @@ def test_the_secret_is_shown_once_and_stored_sealed(road, db, client):
     road(access, secret)["personalize-runtime"].get_recommendations(campaignArn=CAMPAIGN, userId="u")
     revoked = client.delete(f"/sigv4-keys/{access}", headers={"X-API-Key": admin})
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+
+
+def test_the_cli_makes_a_credential_boto3_signs_with(road, db, capsys, monkeypatch):
+    from dummi.cli import main
+
+    assert main(["keys", "create", "--sigv4", "--scope", "read,write", "--name", "etl"]) == 0
+    out = capsys.readouterr()
+    lines = dict(line.split(" = ") for line in out.out.strip().splitlines())
+    assert "shown only now" in out.err and set(lines) == {"aws_access_key_id", "aws_secret_access_key"}
+    clients = road(lines["aws_access_key_id"], lines["aws_secret_access_key"])
+    clients["personalize-events"].put_users(datasetArn=DATASET, users=[{"userId": "etl-user"}])
+
+    assert main(["keys", "list", "--sigv4"]) == 0
+    listing = capsys.readouterr().out
+    assert lines["aws_access_key_id"] in listing and "etl" in listing and lines["aws_secret_access_key"] not in listing
+    assert main(["keys", "revoke", "--sigv4", lines["aws_access_key_id"]]) == 0
+    capsys.readouterr()
+    with pytest.raises(ClientError) as refused:
+        clients["personalize-events"].put_users(datasetArn=DATASET, users=[{"userId": "etl-user"}])
+    assert _code(refused) == "UnrecognizedClientException"
+
+    monkeypatch.delenv("DUMMI_SECRETS_KEY")
+    assert main(["keys", "create", "--sigv4", "--scope", "read"]) == 2
+    assert "DUMMI_SECRETS_KEY" in capsys.readouterr().err  # refused before anything is stored
