@@ -155,6 +155,17 @@ def _clear_caches() -> None:
     get_batch_jobs.cache_clear()
     get_read_database.cache_clear()
     get_result_cache.cache_clear()
+    _clear_personalize_caches()
+
+
+def _clear_personalize_caches() -> None:
+    """What the Personalize surface keeps per process: its tables from the settings, checked secrets, filters."""
+    from dummi.services.personalize import arns, credentials, event_types, filters
+
+    arns.get_arn_map.cache_clear()
+    event_types.get_event_types.cache_clear()
+    credentials.get_secret_cache.cache_clear()
+    filters.forget_programs()
 
 
 def wait_for_run(client, timeout: float = 60) -> dict:

@@ -262,3 +262,32 @@ def test_load_shedding_answers_a_throttle_botocore_retries(db, monkeypatch):
 
 def _always_full(self, app, max_in_flight, retry_after_seconds=1):
     self.app, self.max_in_flight, self.retry_after, self.in_flight, self.shed = app, 0, "0", 0, 0
+
+
+def test_two_campaigns_mapped_onto_two_variants_are_compared_in_one_experiment(db, monkeypatch, client):
+    monkeypatch.setenv("DUMMI_PERSONALIZE_ARNS", "campaign-a=home:ranking:control,campaign-b=home:ranking:content-only")
+    from tests.conftest import _clear_caches
+
+    _clear_caches()
+    body = {
+        "name": "ranking",
+        "variants": [{"name": "control"}, {"name": "content-only", "overrides": {"cf_weight": 0.0}}],
+    }
+    assert client.post("/experiments", json=body).status_code == 201
+    runtime = lambda_clients()["personalize-runtime"]
+    served = {}
+    for campaign in ("campaign-a", "campaign-b"):
+        arn = f"arn:aws:personalize:eu-west-1:123456789012:campaign/{campaign}"
+        for user in ("u1", "u2", "u3"):  # whatever variant each user's own assignment would be
+            answer = runtime.get_recommendations(campaignArn=arn, userId=user)
+            row = db.read(
+                lambda conn, rid=answer["recommendationId"]: conn.run(
+                    "SELECT surface, experiment, variant FROM impressions WHERE recommendation_id = CAST(:id AS uuid)",
+                    id=rid,
+                )
+            )
+            served.setdefault(campaign, set()).add(tuple(row[0]))
+    assert served == {
+        "campaign-a": {("home", "ranking", "control")},
+        "campaign-b": {("home", "ranking", "content-only")},
+    }

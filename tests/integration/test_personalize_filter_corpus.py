@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from dummi.services.personalize.event_types import get_event_types
 from tests.integration.personalize_clients import http_server, make_clients
 from tests.unit.test_filter_expressions import ALL, CORPUS, DOCUMENTED_BUT_MALFORMED, INTERACTED, ITEMS, NOT_ITEMS
 
@@ -33,7 +32,6 @@ def corpus(db, monkeypatch):
     from tests.conftest import _clear_caches
 
     _clear_caches()
-    get_event_types.cache_clear()
     with http_server() as base:
         clients = make_clients(base)
         clients["personalize-events"].put_items(
@@ -51,7 +49,6 @@ def corpus(db, monkeypatch):
             ],
         )
         yield clients
-    get_event_types.cache_clear()
 
 
 def test_the_documented_expressions_filter_what_boto3_gets(corpus):

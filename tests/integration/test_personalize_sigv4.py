@@ -29,7 +29,6 @@ def road(request, db, monkeypatch):
     from tests.conftest import _clear_caches
 
     _clear_caches()
-    credentials.get_secret_cache.cache_clear()
     if request.param == "lambda":
         yield lambda access, secret, **kw: lambda_clients(access, secret, **kw)
         return
