@@ -159,6 +159,14 @@ def test_personalized_ranking_lists_every_input_once_unknown_items_last(aws, db)
     assert listed[0] == "m3"  # of her interest, not yet seen
     assert ranking["personalizedRanking"][-1]["score"] == 0.0
 
+    from dummi.services import content_service
+    from dummi.services.embedding_queue import get_embedding_queue
+
+    content_service.update_content(db, get_embedding_queue(), "m3", {"hidden": True})  # taken down: as if not held
+    time.sleep(0.05)  # the next catalog read (DUMMI_MODEL_CHECK_SECONDS 0) sees it
+    ranking = runtime.get_personalized_ranking(campaignArn=CAMPAIGN, userId="ann", inputList=inputs)
+    assert [i["itemId"] for i in ranking["personalizedRanking"]][-2:] == ["ghost", "m3"]
+
 
 def test_filter_operations_and_their_errors(aws):
     control, runtime = aws["personalize"], aws["personalize-runtime"]

@@ -158,8 +158,8 @@ def get_personalized_ranking(
     context: Mapping[str, str] | None = None,
 ) -> Answer:
     """Every input item once, best first: the user's ranking over them (what the user already engaged with
-    and what the ranking leaves out follow by relevance), then the items the catalog does not hold (score 0).
-    Items a filter excludes are left out, as Personalize leaves them out."""
+    and what the ranking leaves out follow by relevance), then the items the catalog does not hold or has taken
+    down (score 0). Items a filter excludes are left out, as Personalize leaves them out."""
     if not input_list:
         raise InvalidRequestError("inputList holds no item", field="inputList")
     if len(input_list) > MAX_RESULTS:
@@ -171,9 +171,12 @@ def get_personalized_ranking(
     wanted = np.zeros(recommender.size, bool)
     wanted[known] = True
     program_gate = _gate(db, filter_use, event_types, user_id, None, user)
+    passes = np.ones(recommender.size, bool)  # what the filter lets through
 
     def gate(catalog: Catalog, position: Mapping[str, int], state: UserState | None) -> np.ndarray:
-        return wanted & program_gate(catalog, position, state) if program_gate is not None else wanted
+        if program_gate is not None:
+            passes[:] = program_gate(catalog, position, state)
+        return wanted & passes
 
     ranked = recommender.rank(user, RankRequest(n=max(1, len(known)), diversity=0.0, explore_slots=0, gate=gate))
     allowed = ranked.eligible.allowed if ranked.eligible.allowed is not None else wanted
@@ -181,6 +184,7 @@ def get_personalized_ranking(
     first = [int(p) for p in ranked.top]
     listed = set(first)
     rest = [p for p in known if p not in listed and allowed[p]]
+    taken_down = {p for p in known if not allowed[p] and passes[p]}  # hidden, expired: as if not held
     rest.sort(key=lambda p: -relevance[p] if np.isfinite(relevance[p]) else np.inf)  # stable: input order
     recs = [
         Recommendation(
@@ -193,7 +197,9 @@ def get_personalized_ranking(
         )
         for p in first + rest
     ]
-    unknown = [i for i in ids if i not in recommender.position or engine.is_deleted(i)]
+    unknown = [
+        i for i in ids if i not in recommender.position or engine.is_deleted(i) or recommender.position[i] in taken_down
+    ]
     recommendation_id = _log(db, recs, user_id, target, "recommend", version, None, None, context)
     items = [PredictedItem(r.content_id, round(r.score, 6)) for r in recs]
     return Answer(items + [PredictedItem(i, 0.0) for i in unknown], recommendation_id)
