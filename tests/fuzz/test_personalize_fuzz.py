@@ -117,7 +117,7 @@ def test_no_5xx_and_every_refusal_in_aws_shape(operation, seeded):
         assert time.monotonic() - started < 10
         if response.status_code >= 400:
             assert response.headers["x-amzn-ErrorType"] == response.json()["__type"], response.text
-        CASES[f"personalize {operation}"] += 1
+        CASES[("in process", f"personalize {operation}")] += 1
         STATUSES[response.status_code] += 1
 
     run()
