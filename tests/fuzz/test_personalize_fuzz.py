@@ -25,7 +25,11 @@ OPERATIONS = {
         None,
         {"campaignArn": ARN, "userId": "alice", "numResults": 5, "filterArn": FILTER, "filterValues": {"C": '"a"'}},
     ),
-    "GetRelatedItems": ("/personalize/recommendations", None, {"campaignArn": ARN, "itemId": "tut1", "numResults": 3}),
+    "GetRelatedItems": (
+        "/personalize/recommendations",
+        None,
+        {"campaignArn": ARN, "itemId": "tut1", "numResults": 3, "metadataColumns": {"ITEMS": ["TITLE", "X_Y"]}},
+    ),
     "GetPersonalizedRanking": (
         "/personalize/personalize-ranking",
         None,

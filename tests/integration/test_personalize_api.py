@@ -109,7 +109,7 @@ def test_put_events_store_mapped_events_once_at_their_sent_time(aws, db):
 
 def test_get_recommendations_for_users_newcomers_and_related_items(aws, db):
     events, runtime = aws["personalize-events"], aws["personalize-runtime"]
-    _items(events, [(f"m{i}", {"category": "a" if i < 3 else "b"}) for i in range(6)])
+    _items(events, [(f"m{i}", {"category": "a" if i < 3 else "b", "price": str(i)}) for i in range(6)])
     events.put_users(datasetArn=DATASET, users=[{"userId": "ann", "properties": '{"interests": "b"}'}])
 
     answer = runtime.get_recommendations(campaignArn=CAMPAIGN, userId="ann", numResults=4)
@@ -133,6 +133,13 @@ def test_get_recommendations_for_users_newcomers_and_related_items(aws, db):
         )
     )
     assert kept == [[{"device": "tv"}]]
+
+    described = runtime.get_recommendations(
+        campaignArn=CAMPAIGN, userId="ann", numResults=2, metadataColumns={"ITEMS": ["TITLE", "CATEGORY", "PRICE"]}
+    )["itemList"]
+    assert [set(i["metadata"]) for i in described] == [{"TITLE", "CATEGORY", "PRICE"}] * 2
+    first = described[0]
+    assert first["metadata"]["CATEGORY"] == "b" and first["metadata"]["PRICE"] == first["itemId"][1:]
 
     related = runtime.get_recommendations(campaignArn=CAMPAIGN, itemId="m0", numResults=5)
     assert "m0" not in [i["itemId"] for i in related["itemList"]] and len(related["itemList"]) == 5

@@ -32,12 +32,18 @@ def _filter(arn: str | None, values: dict[str, str]) -> runtime.FilterUse | None
     return runtime.FilterUse(arn, values) if arn else None
 
 
-def _items(answer: runtime.Answer) -> list[dict[str, Any]]:
+def _items(answer: runtime.Answer, db, columns: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The answer's items; with ``metadataColumns`` (Personalize's one dataset key, ``ITEMS``), each item's
+    ``metadata``."""
+    items = next(iter(columns.values()), [])
+    metadata = runtime.item_metadata(db, get_engine(), [i.item_id for i in answer.items], items) if items else {}
     out = []
     for item in answer.items:
         entry: dict[str, Any] = {"itemId": item.item_id, "score": item.score}
         if item.reason:
             entry["reason"] = [item.reason]
+        if items:
+            entry["metadata"] = metadata.get(item.item_id, {})
         out.append(entry)
     return out
 
@@ -58,7 +64,8 @@ def get_recommendations(body: Body, db: DatabaseDep) -> JSONResponse:
         filter_use=_filter(request.filterArn, request.filterValues),
         context=request.context,
     )
-    return JSONResponse({"itemList": _items(answer), "recommendationId": answer.recommendation_id})
+    items = _items(answer, db, request.metadataColumns)
+    return JSONResponse({"itemList": items, "recommendationId": answer.recommendation_id})
 
 
 @router.post("/personalize-ranking")
@@ -74,4 +81,5 @@ def get_personalized_ranking(body: Body, db: DatabaseDep) -> JSONResponse:
         filter_use=_filter(request.filterArn, request.filterValues),
         context=request.context,
     )
-    return JSONResponse({"personalizedRanking": _items(answer), "recommendationId": answer.recommendation_id})
+    items = _items(answer, db, request.metadataColumns)
+    return JSONResponse({"personalizedRanking": items, "recommendationId": answer.recommendation_id})

@@ -35,6 +35,18 @@ Context = Annotated[
 ]
 
 
+MetadataColumns = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00]*$")],
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_]+$")]],
+            Field(max_length=99),
+        ],
+    ],
+    Field(max_length=1),
+]
+
+
 def _strict_int(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
         raise ValueError("Input should be a whole number")
@@ -83,6 +95,7 @@ class GetRecommendationsRequest(Shape):
     filterArn: Arn | None = None
     filterValues: FilterValues = {}
     promotions: Annotated[list[Promotion], Field(max_length=1)] = []
+    metadataColumns: MetadataColumns = {}
 
 
 class GetPersonalizedRankingRequest(Shape):
@@ -92,6 +105,7 @@ class GetPersonalizedRankingRequest(Shape):
     context: Context = {}
     filterArn: Arn | None = None
     filterValues: FilterValues = {}
+    metadataColumns: MetadataColumns = {}
 
 
 # -- personalize-events ---------------------------------------------------------------------------------

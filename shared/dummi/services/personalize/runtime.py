@@ -8,6 +8,7 @@ the request's ``context``."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from dummi.db.connection import Database
 from dummi.db.personalize_repository import PersonalizeEventsRepository
 from dummi.errors import InvalidRequestError
 from dummi.ml.catalog import Catalog
-from dummi.ml.filter_expressions import FilterProgram
 from dummi.domain.ranking import ItemGate, RankRequest, Recommendation
+from dummi.ml.filter_expressions import FilterProgram, property_key
 from dummi.ml.ranking.types import UserState
 from dummi.services.impressions_service import log_answer
 from dummi.services.personalize.arns import Target
@@ -203,6 +204,32 @@ def get_personalized_ranking(
     recommendation_id = _log(db, recs, user_id, target, "recommend", version, None, None, context)
     items = [PredictedItem(r.content_id, round(r.score, 6)) for r in recs]
     return Answer(items + [PredictedItem(i, 0.0) for i in unknown], recommendation_id)
+
+
+def item_metadata(
+    db: Database, engine: RecommendationEngine, ids: list[str], columns: list[str]
+) -> dict[str, dict[str, str]]:
+    """``metadataColumns`` for items: each listed item's ``TITLE``, ``CATEGORY``, ``TAGS`` (pipe-separated) or
+    property (``NUMBER_OF_RATINGS`` is ``numberOfRatings``), as text; a column the item lacks is left out."""
+    recommender, _ = engine.recommender(db)
+    catalog, out = recommender.catalog, {}
+    for item_id in ids:
+        pos = recommender.position.get(item_id)
+        if pos is None or pos >= catalog.size:
+            continue
+        found = {}
+        for column in columns:
+            key = column.upper()
+            if key == "TITLE":
+                found[column] = catalog.titles[pos]
+            elif key == "CATEGORY":
+                found[column] = catalog.categories[pos]
+            elif key == "TAGS":
+                found[column] = "|".join(catalog.tags[pos])
+            elif (value := catalog.properties[pos].get(property_key(column))) is not None:
+                found[column] = value if isinstance(value, str) else json.dumps(value)
+        out[item_id] = found
+    return out
 
 
 def _log(
