@@ -124,3 +124,55 @@ def test_personalize_code_runs_against_dummi_run(tmp_path):
     finally:
         out = _stop(proc)
     assert proc.returncode in (0, -signal.SIGINT, 130), out
+
+
+def test_signed_personalize_calls_against_dummi_run_with_auth_on(tmp_path):
+    """As deployed: DUMMI_AUTH=on, a credential from `dummi keys create --sigv4`, boto3 signing with it."""
+    import subprocess
+
+    from botocore import UNSIGNED
+    from botocore.exceptions import ClientError
+
+    from tests.e2e.test_local_server import ROOT
+
+    data_dir, port = tmp_path / "data", _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DUMMI_DB_POOL_SIZE")}
+    env.update(DUMMI_DATA_DIR=str(data_dir), PORT=str(port), DUMMI_AUTH="on", DUMMI_SECRETS_KEY="k1:" + "B" * 43 + "=")
+    proc = _popen([sys.executable, "-m", "dummi.cli", "run"], env, data_dir.parent / f"server-{port}.log")
+    try:
+        _wait_ready(proc, base)
+        made = subprocess.run(
+            [sys.executable, "-m", "dummi.cli", "keys", "create", "--sigv4", "--scope", "read,write"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert made.returncode == 0, made.stderr
+        creds = dict(line.split(" = ") for line in made.stdout.strip().splitlines())
+
+        def clients(access, secret, **config):
+            return boto3.client(
+                "personalize-runtime",
+                endpoint_url=f"{base}/personalize",
+                region_name="eu-central-1",
+                aws_access_key_id=access,
+                aws_secret_access_key=secret,
+                config=Config(retries={"total_max_attempts": 1}, **config),
+            )
+
+        signed = clients(creds["aws_access_key_id"], creds["aws_secret_access_key"])
+        assert len(signed.get_recommendations(campaignArn=CAMPAIGN, userId="maya", numResults=3)["itemList"]) == 3
+        for client, code in (
+            (clients(creds["aws_access_key_id"], "not-the-secret"), "InvalidSignatureException"),
+            (clients("AKIDUNKNOWN", "x"), "UnrecognizedClientException"),
+            (clients("a", "b", signature_version=UNSIGNED), "MissingAuthenticationTokenException"),
+        ):
+            with pytest.raises(ClientError) as refused:
+                client.get_recommendations(campaignArn=CAMPAIGN, userId="maya")
+            assert refused.value.response["Error"]["Code"] == code
+    finally:
+        out = _stop(proc)
+    assert "Traceback" not in out, out
