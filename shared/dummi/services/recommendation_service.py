@@ -14,10 +14,10 @@ from dummi.artifacts.loader import ModelCache
 from dummi.config import get_settings
 from dummi.db.connection import get_database
 from dummi.db.replica import get_read_database
+from dummi.domain.ranking import ItemGate
 from dummi.errors import NotFoundError
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.model_bundle import ModelBundle
-from dummi.domain.ranking import ItemGate
 from dummi.ml.recommender import (
     HybridRecommender,
     RankRequest,

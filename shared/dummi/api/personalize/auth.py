@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from dummi.api.deps import DatabaseDep
 from dummi.api.sigv4 import verify_request
 from dummi.config import get_settings
-from dummi.db.connection import Database
 from dummi.errors import ForbiddenError
 from dummi.services.api_keys import Principal, Scope
 from dummi.services.personalize.credentials import lookup
+from dummi.services.unit_of_work import Source
 
 
 def raw_path(request: Request) -> str:
@@ -32,7 +32,7 @@ def raw_path(request: Request) -> str:
     return quote(request.scope.get("root_path", "") + request.scope["path"], safe="/~!$&'()*+,;=:@%")
 
 
-def check(db: Database, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, scope: Scope):
+def check(db: Source, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, scope: Scope):
     principals: dict[str, Principal] = {}
 
     def secret_for(access_key_id: str) -> str | None:

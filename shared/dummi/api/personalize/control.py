@@ -21,9 +21,9 @@ from dummi.api.personalize.schemas import (
     json_body,
     shaped,
 )
-from dummi.db.personalize_repository import FilterRecord
 from dummi.services.api_keys import Scope
 from dummi.services.personalize import filters
+from dummi.services.personalize.filters import FilterRecord
 
 TARGET_PREFIX = "AmazonPersonalize."
 OPERATION_SCOPES = {

@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 from dummi.api.auth import ADMIN
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictModel
-from dummi.db.personalize_repository import Sigv4KeyRecord
+from dummi.domain.inputs import StrictModel
 from dummi.services.api_keys import MAX_NAME_LENGTH, Scope
 from dummi.services.personalize import credentials
+from dummi.services.personalize.credentials import Sigv4KeyRecord
 
 router = APIRouter(prefix="/sigv4-keys", tags=["keys"], dependencies=[ADMIN], responses=error_responses(401, 403))
 

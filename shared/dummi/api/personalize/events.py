@@ -20,7 +20,7 @@ from dummi.api.personalize.schemas import (
     properties_of,
     shaped,
 )
-from dummi.api.schemas import ContentCreate, UserCreate
+from dummi.domain.inputs import ContentCreate, UserCreate
 from dummi.services.api_keys import Scope
 from dummi.services.personalize import events
 from dummi.services.personalize.event_types import get_event_types

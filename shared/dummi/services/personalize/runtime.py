@@ -17,9 +17,9 @@ import numpy as np
 
 from dummi.db.connection import Database
 from dummi.db.personalize_repository import PersonalizeEventsRepository
+from dummi.domain.ranking import ItemGate, RankRequest, Recommendation
 from dummi.errors import InvalidRequestError
 from dummi.ml.catalog import Catalog
-from dummi.domain.ranking import ItemGate, RankRequest, Recommendation
 from dummi.ml.filter_expressions import FilterProgram, property_key
 from dummi.ml.ranking.types import UserState
 from dummi.services.impressions_service import log_answer
