@@ -37,7 +37,7 @@ EVENTS = Path(__file__).resolve().parent / "events"
 TABLES = (
     "interactions, model_versions, training_runs, content, users, app_state, api_keys, interest_suggestions,"
     " impressions, experiments, online_metrics, item_stats, content_deletions, batch_jobs, item_daily_metrics,"
-    " item_hourly_engagement, item_hourly_engagement_state"
+    " item_hourly_engagement, item_hourly_engagement_state, personalize_filters, sigv4_keys"
 )
 # the event types as migration 0011 made them: the built-in four at their default weights
 RESET_EVENT_TYPES = (
@@ -164,6 +164,17 @@ def _clear_caches() -> None:
     get_batch_jobs.cache_clear()
     get_read_database.cache_clear()
     get_result_cache.cache_clear()
+    _clear_personalize_caches()
+
+
+def _clear_personalize_caches() -> None:
+    """What the Personalize surface keeps per process: its tables from the settings, checked secrets, filters."""
+    from dummi.services.personalize import arns, credentials, event_types, filters
+
+    arns.get_arn_map.cache_clear()
+    event_types.get_event_types.cache_clear()
+    credentials.get_secret_cache.cache_clear()
+    filters.forget_programs()
 
 
 def wait_for_run(client, timeout: float = 60) -> dict:

@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     dummi_auth_cache_seconds: float = Field(
         default=30.0, ge=0, description="how long a checked key is trusted in-process (also how long a revoke takes)"
     )
+    dummi_personalize_event_types: str = Field(
+        default="",
+        description="Personalize eventType -> Dummi type pairs added to the defaults: watch=view_time,buy=like "
+        "(docs/personalize.md)",
+    )
+    dummi_personalize_arns: str = Field(
+        default="",
+        description="campaign / recommender ARN (or its last name) -> surface[:experiment:variant] pairs, "
+        "comma-separated: home=home,campaign-b=home:ranker:b (docs/personalize.md)",
+    )
     dummi_cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS; empty = none")
     dummi_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get a 413")
     dummi_max_in_flight: int = Field(

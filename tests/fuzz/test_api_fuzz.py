@@ -37,6 +37,7 @@ def admin_key(client, db, monkeypatch) -> str:
     from tests.conftest import _clear_caches
 
     monkeypatch.setenv("DUMMI_AUTH", "on")
+    monkeypatch.setenv("DUMMI_SECRETS_KEY", "k1:" + "A" * 43 + "=")  # POST /sigv4-keys seals its secret
     _clear_caches()
     key = api_keys.create_key(db, ["admin"], "fuzz").key
     store_records(lambda path, body: client.post(path, json=body, headers={"X-API-Key": key}))

@@ -53,6 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data_dir, port = tmp_path_factory.mktemp("fuzz-run") / "data", PORT
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DUMMI_DB_POOL_SIZE")}
     env.update(DUMMI_DATA_DIR=str(data_dir), PORT=str(port), DUMMI_AUTH="on")
+    env["DUMMI_SECRETS_KEY"] = "k1:" + "A" * 43 + "="  # POST /sigv4-keys seals its secret
     proc = _popen([sys.executable, "-m", "dummi.cli", "run", "--no-access-log"], env, data_dir.parent / "server.log")
     base = f"http://127.0.0.1:{port}"
     try:

@@ -25,7 +25,7 @@ def test_every_operation_states_its_4xx_in_the_one_error_shape():
     {detail, code, field}, always JSON."""
     spec = create_full_app().openapi()
     operations = [(f"{m.upper()} {p}", op) for p, ops in spec["paths"].items() for m, op in ops.items()]
-    assert len(operations) == 40  # 36, and /event-types (3) and /recommendations/trending (issue 34)
+    assert len(operations) == 43  # 36, /event-types (3) and /recommendations/trending (issue 34), /sigv4-keys (3)
     for label, operation in operations:
         responses = operation["responses"]
         assert {"400", "422"} <= set(responses), label

@@ -72,6 +72,7 @@ def all_routers() -> list[APIRouter]:
         keys,
         metrics,
         overview,
+        personalize,
         recommendations,
         training,
         trending,
@@ -93,6 +94,7 @@ def all_routers() -> list[APIRouter]:
         batch.router,
         overview.router,
         console.router,
+        *personalize.routers(),
     ]
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dummi.api.errors import error_body
+from dummi.api.personalize.errors import throttled
 
 TOO_LARGE = 413
 
@@ -49,6 +50,7 @@ class BodySizeLimit:
 
 
 OVERLOADED = 503
+PERSONALIZE_PREFIX = "/personalize"
 
 
 class LoadShedding:
@@ -70,6 +72,9 @@ class LoadShedding:
             return
         if self.in_flight >= self.max_in_flight:
             self.shed += 1
+            if scope.get("path", "").startswith(PERSONALIZE_PREFIX):  # boto3's clients: a throttle they retry
+                await throttled()(scope, receive, send)
+                return
             body = error_body("the server is at capacity; retry shortly", "overloaded")
             await JSONResponse(body, status_code=OVERLOADED, headers={"Retry-After": self.retry_after})(
                 scope, receive, send

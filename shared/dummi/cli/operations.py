@@ -40,10 +40,14 @@ def add_keys(sub: Subparsers) -> None:
         "--scope", action="append", required=True, help="read, write or admin (repeat or comma-separate)"
     )
     create.add_argument("--name", default="", help="what the key is for")
+    sigv4 = "a SigV4 credential for boto3's Personalize clients (docs/personalize.md), not an API key"
+    create.add_argument("--sigv4", action="store_true", help=f"{sigv4}: an access key id and a secret, shown once")
     listing = keys_sub.add_parser("list", help="key ids, scopes and names (never the keys)")
     listing.add_argument("--all", action="store_true", help="include revoked keys")
+    listing.add_argument("--sigv4", action="store_true", help="list SigV4 credentials instead")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (the part after dk_)")
     revoke.add_argument("key_id")
+    revoke.add_argument("--sigv4", action="store_true", help="revoke a SigV4 credential by its access key id")
     keys.set_defaults(func=_cmd_keys)
 
 
@@ -56,7 +60,9 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     db = get_database()
     migrate(db)
     try:
-        if args.keys_command == "create":
+        if args.sigv4:
+            _sigv4_keys(db, args)
+        elif args.keys_command == "create":
             new = api_keys.create_key(db, args.scope, args.name)
             print(
                 f"created key {new.record.key_id} ({', '.join(new.record.scopes)}); it is shown only now:",
@@ -77,6 +83,30 @@ def _cmd_keys(args: argparse.Namespace) -> int:
         print(f"dummi keys {args.keys_command}: {exc.message}", file=sys.stderr)
         return 2
     return 0
+
+
+def _sigv4_keys(db, args: argparse.Namespace) -> None:
+    """``keys create|list|revoke --sigv4``: the secret is sealed with DUMMI_SECRETS_KEY and printed once."""
+    from dummi.services.personalize import credentials
+
+    if args.keys_command == "create":
+        new = credentials.create_sigv4_key(db, args.scope, args.name)
+        print(
+            f"created SigV4 credential ({', '.join(new.record.scopes)}); the secret is shown only now:",
+            file=sys.stderr,
+        )
+        print(f"aws_access_key_id = {new.access_key_id}")
+        print(f"aws_secret_access_key = {new.secret_access_key}")
+    elif args.keys_command == "revoke":
+        record = credentials.revoke_sigv4_key(db, args.key_id)
+        print(f"revoked {record.access_key_id} at {record.revoked_at.isoformat()}")
+    else:
+        for record in credentials.list_sigv4_keys(db, include_revoked=args.all):
+            revoked = f"  revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""
+            print(
+                f"{record.access_key_id}  {','.join(record.scopes):<16} {record.created_at.isoformat()}"
+                f"  {record.name}{revoked}"
+            )
 
 
 def add_metrics(sub: Subparsers) -> None:

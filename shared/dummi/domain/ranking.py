@@ -3,10 +3,20 @@ them: the request and one recommended item (the ranking's own working types stay
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 Condition = tuple[str, str, Any]  # (field, op, value), checked by the API's schema
+
+
+class ItemGate(Protocol):
+    """A mask a caller works out over the catalog at ranking time: called with the catalog's state
+    (``dummi.ml.catalog.Catalog``), its positions by id and the user as the ranking read it (``UserState``; None
+    for lists that are not personal), it answers a bool array over the positions (True: may be listed). A
+    Personalize filter program is one (``dummi.services.personalize.runtime``)."""
+
+    def __call__(self, catalog: Any, position: Mapping[str, int], user: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,7 @@ class RankRequest:
     explore_slots: int | None = None  # slots for young items (None: 1 from n = 10 up, else 0)
     filters: tuple[Condition, ...] = ()  # business rules every listed item meets (applied by ``dummi.ml.catalog``)
     at: float | None = None  # the request's time, seconds since 1970 (None: now): availability windows
+    gate: ItemGate | None = None  # a caller's own mask, ANDed with the filters (None: none)
 
 
 @dataclass(frozen=True)

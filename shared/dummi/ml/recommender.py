@@ -189,8 +189,9 @@ class HybridRecommender:
         vector: np.ndarray | None = None,
         filters: Sequence[Condition] = (),
         at: float | None = None,
+        gate: np.ndarray | None = None,
     ) -> list[Recommendation]:
-        return lists.similar(self.items, self.settings, content_id, n, vector, filters, at)
+        return lists.similar(self.items, self.settings, content_id, n, vector, filters, at, gate)
 
     def popular(
         self,

@@ -28,10 +28,12 @@ class ExperimentVariants:
         # (experiment, variant) -> (the serving recommender it was built on, the variant's recommender)
         self.built: dict[tuple[str, str], tuple[HybridRecommender, HybridRecommender]] = {}
 
-    def choose(self, user_id: str, base: HybridRecommender, request: RankRequest) -> Chosen:
-        """The variant the user is assigned to, or the default when the user is in no experiment or the
-        model lacks the variant's algorithm (the next training adds it)."""
-        found = self.experiments.assignment(user_id)
+    def choose(
+        self, user_id: str, base: HybridRecommender, request: RankRequest, forced: tuple[str, str] | None = None
+    ) -> Chosen:
+        """The variant the user is assigned to (or ``forced``: an (experiment, variant) whoever the user), or
+        the default when there is none or the model lacks the variant's algorithm (the next training adds it)."""
+        found = self.experiments.assignment(user_id) if forced is None else self.experiments.forced(*forced)
         if found is None:
             return Chosen(base, request)
         assignment, overrides = found

@@ -199,6 +199,16 @@ class ExperimentCache:
             return None
         return found, self._overrides[(found.experiment, found.variant.name)]
 
+    def forced(self, experiment: str, variant: str) -> tuple[Assignment, Overrides] | None:
+        """A live experiment's variant, whoever the user (a Personalize ARN that names it); None if the
+        experiment is not live or has no such variant."""
+        self._maybe_refresh()
+        overrides = self._overrides.get((experiment, variant))
+        if overrides is None:
+            return None
+        found = next(e for e in self._experiments if e.name == experiment)
+        return Assignment(experiment, next(v for v in found.variants if v.name == variant)), overrides
+
     def experiments(self) -> list[Experiment]:
         self._maybe_refresh()
         return self._experiments

@@ -14,6 +14,7 @@ from dummi.artifacts.loader import ModelCache
 from dummi.config import get_settings
 from dummi.db.connection import get_database
 from dummi.db.replica import get_read_database
+from dummi.domain.ranking import ItemGate
 from dummi.errors import NotFoundError
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.model_bundle import ModelBundle
@@ -82,12 +83,12 @@ class RecommendationEngine:
     def is_deleted(self, content_id: str) -> bool:
         return self.catalog.is_deleted(content_id)
 
-    def recommend(self, db: Source | UnitOfWork, user_id: str, request: RankRequest) -> Served:
-        recommender, version = self.recommender(db)
+    def user_state(self, db: Source | UnitOfWork, user_id: str) -> UserState | None:
+        """The user as ranking reads it (one round trip to the primary); None for an unknown user."""
         raw = work_of(db).read(lambda repos: repos.recommendations.user_state(user_id))
         if raw is None:
-            raise NotFoundError("user", user_id, field="user_id")
-        state = UserState(
+            return None
+        return UserState(
             user_id=user_id,
             interests=raw["interests"],
             interests_vector=from_bytes(raw["embedding"]) if raw["embedding"] is not None else None,
@@ -98,10 +99,28 @@ class RecommendationEngine:
             seen=set(raw["seen"]),
             event_types=self.event_types.get(self._reads or db),
         )
-        chosen = self.variants.choose(user_id, recommender, request)
+
+    def recommend(
+        self,
+        db: Source | UnitOfWork,
+        user_id: str,
+        request: RankRequest,
+        *,
+        unknown_as_newcomer: bool = False,
+        serve_variant: tuple[str, str] | None = None,
+    ) -> Served:
+        """``unknown_as_newcomer``: an unknown user gets a newcomer's list (else NotFoundError);
+        ``serve_variant``: (experiment, variant) to serve with, whoever the user (else the user's assignment)."""
+        recommender, version = self.recommender(db)
+        state = self.user_state(db, user_id)
+        if state is None:
+            if not unknown_as_newcomer:
+                raise NotFoundError("user", user_id, field="user_id")
+            state = UserState(user_id=user_id, interests=[], interests_vector=None, events=[], seen=set())
+        chosen = self.variants.choose(user_id, recommender, request, serve_variant)
         recommender, request = chosen.recommender, chosen.request
         key = recommendations = None
-        if self.cache is not None:
+        if self.cache is not None and request.gate is None:  # a caller's gate is not part of the key
             key = answer_key(version, f"{chosen.experiment}/{chosen.variant}", request, state)
             found = self.cache.get(key)
             recommendations = _from_cache(recommender, found, request)
@@ -119,17 +138,21 @@ class RecommendationEngine:
         recommender, version = self.recommender(db)
         return Served(recommender.popular(n, category, filters=filters), version)
 
-    def similar(self, db: Source | UnitOfWork, content_id: str, n: int, filters: tuple = ()) -> Served:
+    def similar(
+        self, db: Source | UnitOfWork, content_id: str, n: int, filters: tuple = (), gate: ItemGate | None = None
+    ) -> Served:
+        """``gate``: a caller's own mask over the items (asked with no user)."""
         recommender, version = self.recommender(db)
+        mask = gate(recommender.catalog, recommender.position, None) if gate is not None else None
         if content_id in recommender.position and not self.is_deleted(content_id):
-            return Served(recommender.similar(content_id, n, filters=filters), version)
+            return Served(recommender.similar(content_id, n, filters=filters, gate=mask), version)
         found = work_of(db).read(lambda repos: repos.recommendations.content_vector(content_id))
         if found is None:
             raise NotFoundError("content", content_id, field="content_id")
         title, blob = found
         if blob is None:  # not embedded yet: nothing to compare with
             return Served([], version)
-        return Served(recommender.similar(content_id, n, vector=from_bytes(blob), filters=filters), version)
+        return Served(recommender.similar(content_id, n, vector=from_bytes(blob), filters=filters, gate=mask), version)
 
 
 def _from_cache(recommender: HybridRecommender, found: bytes | None, request: RankRequest) -> list | None:

@@ -23,7 +23,11 @@ class Eligibility:
         position = items.position
         seen = np.fromiter((position[c] for c in user.seen if c in position), np.int64)
         excluded = np.fromiter((position[c] for c in request.exclude if c in position), np.int64)
-        return cls(items.allowed(request), seen, excluded)
+        allowed = items.allowed(request)
+        if request.gate is not None:
+            gated = request.gate(items.catalog, position, user)
+            allowed = gated if allowed is None else allowed & gated
+        return cls(allowed, seen, excluded)
 
     def mask(self, size: int) -> np.ndarray:
         """True where an item may be listed."""

@@ -30,7 +30,9 @@ def similar(
     vector: np.ndarray | None = None,
     filters: Sequence[Condition] = (),
     at: float | None = None,
+    gate: np.ndarray | None = None,
 ) -> list[Recommendation]:
+    """``gate``: a caller's own mask of the items that may be listed (a Personalize filter)."""
     pos = items.position.get(content_id)
     if vector is None:
         if pos is None:
@@ -38,6 +40,8 @@ def similar(
         vector = items.vectors[pos]
     vector = vector.astype(np.float32)
     allowed = allowed_mask(items.catalog, at if at is not None else time.time(), filters)
+    if gate is not None:
+        allowed = gate if allowed is None else allowed & gate
     if items.size <= EXACT_SIMILAR_ITEMS:
         every = items.vectors @ vector
         candidates = np.arange(items.size) if allowed is None else np.flatnonzero(allowed)
