@@ -101,6 +101,19 @@ def test_put_events_store_mapped_events_once_at_their_sent_time(aws, db):
         events.put_events(
             trackingId="t", userId="newbie", sessionId="s", eventList=[{**event, "eventType": "teleport"}]
         )
+    # a product's own event type (PUT /event-types) is stored under its name, with its weight
+    from dummi.services import event_types_service
+
+    event_types_service.put_type(db, "purchase", 8.0)
+    events.put_events(
+        trackingId="t",
+        userId="newbie",
+        sessionId="s-1",
+        eventList=[{**event, "eventType": "Purchase", "eventId": "e-3"}],
+    )
+    assert db.read(lambda conn: conn.run("SELECT event_type FROM interactions WHERE event_id = 'e-3'")) == [
+        ["purchase"]
+    ]
     with pytest.raises(events.exceptions.InvalidInputException, match="content 'ghost' not found"):
         events.put_events(
             trackingId="t", userId="newbie", sessionId="s", eventList=[{**event, "itemId": "ghost", "eventId": "e-2"}]

@@ -20,14 +20,23 @@ def test_event_types_map_ignoring_case_and_the_table_is_configurable():
     table = EventTypeTable.parse("")
     assert (table.map("Watch").kind, table.map("Watch").event_type) == ("interaction", "view_time")
     assert (table.map("rating").kind, table.map("rating").event_type) == ("feedback", "positive")
-    with pytest.raises(InvalidRequestError, match="'teleport'.*known types are add_to_cart, click"):
+    with pytest.raises(InvalidRequestError, match="'teleport'.*mapped are add_to_cart, click"):
         table.map("teleport")
+    # a product's own event type is taken by its name, before the table; a table entry may name a custom type,
+    # which must be defined when the event arrives
+    assert table.map("Purchase", {"purchase", "click"}).event_type == "purchase"
+    assert table.map("Purchase", {"click", "like"}).event_type == "like"
+    custom = EventTypeTable.parse("buy=purchase")
+    assert custom.candidates("BUY") == ("buy", "purchase")
+    assert custom.map("buy", {"purchase"}).event_type == "purchase"
+    with pytest.raises(InvalidRequestError, match="'purchase', which is not defined"):
+        custom.map("buy", {"click"})
     changed = EventTypeTable.parse("stream=view_time, Basket=like, rating=")
     assert changed.map("basket").event_type == "like" and changed.map("STREAM").event_type == "view_time"
     with pytest.raises(InvalidRequestError):
         changed.map("rating")
     assert set(changed.names_for("like")) >= {"like", "purchase", "basket"}
-    for bad in ("watch", "watch=teleport", "=click"):
+    for bad in ("watch", "watch=Tele port", "=click"):
         with pytest.raises(ValueError, match="DUMMI_PERSONALIZE_EVENT_TYPES"):
             EventTypeTable.parse(bad)
 

@@ -1,11 +1,12 @@
 """PutEvents, PutItems and PutUsers on Dummi's own tables and services.
 
-- PutEvents: one transaction for the whole list (all stored or none). Each event's ``eventType`` is mapped by
-  the event-type table (``event_types``); ``eventValue`` is the duration of a ``view_time``; ``sentAt`` is the
-  event's time; ``eventId`` makes a retry store nothing new; ``recommendationId`` (Dummi's own, a UUID) and
-  otherwise the attribution window attribute it. A user the events name is created if unknown (Personalize
-  learns users from their events); without a ``userId`` the events belong to the user ``session:<sessionId>``.
-  The session, the value and type as sent, the impression list and the event's properties are kept beside it.
+- PutEvents: one transaction for the whole list (all stored or none). Each event's ``eventType`` is one of
+  Dummi's event types by its name, else mapped by the table of ``services.personalize.event_types``;
+  ``eventValue`` is the duration of a ``view_time``; ``sentAt`` is the event's time; ``eventId`` makes a retry
+  store nothing new; ``recommendationId`` (Dummi's own, a UUID) and otherwise the attribution window attribute
+  it. A user the events name is created if unknown (Personalize learns users from their events); without a
+  ``userId`` the events belong to the user ``session:<sessionId>``. The session, the value and type as sent,
+  the impression list and the event's properties are kept beside it.
 - PutItems / PutUsers: each record upserted as Dummi's own routes create or change one (new text is embedded
   through the same queue). ``item_fields`` and ``user_fields`` map Personalize's camelCase ``properties``.
 """
@@ -75,13 +76,16 @@ def put_events(
     db: Source | UnitOfWork, event_types: EventTypeTable, *, user_id: str | None, session_id: str, events: list[EventIn]
 ) -> list[int]:
     """Store every event or none; the interaction ids stored (a retried event: its first id)."""
-    mapped = [event_types.map(e.event_type) for e in events]  # an unknown type refuses the whole call
     user = event_user(user_id, session_id)
     settings = get_settings()
     window = timedelta(minutes=settings.dummi_attribution_window_minutes)
     retention = timedelta(days=settings.dummi_impression_retention_days)
     stored = []
     with work_of(db).transaction() as repos:
+        # Dummi's event types these events may name, locked against deletion until they are written
+        wanted = sorted({name for e in events for name in event_types.candidates(e.event_type)})
+        defined = repos.event_types.lock_for_use(wanted)
+        mapped = [event_types.map(e.event_type, defined) for e in events]  # an unknown type refuses the call
         if repos.users.get(user) is None:
             repos.users.insert(user, [], DEFAULT_SKILL_LEVEL)
         interactions, extras = repos.interactions, PersonalizeEventsRepository(repos.conn)
