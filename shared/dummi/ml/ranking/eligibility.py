@@ -16,13 +16,24 @@ class Eligibility:
     allowed: np.ndarray | None  # not taken down at the request's time, meeting its filters and category (None: all)
     seen: np.ndarray  # positions the user interacted with
     excluded: np.ndarray  # positions the caller excludes
+    promoted: np.ndarray | None = None  # items a request's promotion may take a slot with (None: no promotion)
 
     @classmethod
     def of(cls, items: ItemSpace, user: UserState, request: RankRequest) -> Eligibility:
         position = items.position
         seen = np.fromiter((position[c] for c in user.seen if c in position), np.int64)
         excluded = np.fromiter((position[c] for c in request.exclude if c in position), np.int64)
-        return cls(items.allowed(request), seen, excluded)
+        allowed = items.allowed(request)
+        promoted = None
+        promotion = request.promotion
+        if promotion is not None and promotion.share > 0:
+            matching = items.catalog.matching(promotion.filters)
+            promoted = np.ones(items.size, bool) if matching is None else matching.copy()
+            if allowed is not None:
+                promoted &= allowed
+            promoted[seen] = False
+            promoted[excluded] = False
+        return cls(allowed, seen, excluded, promoted)
 
     def mask(self, size: int) -> np.ndarray:
         """True where an item may be listed."""

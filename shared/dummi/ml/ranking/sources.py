@@ -131,9 +131,27 @@ def pool(items: ItemSpace, settings: Settings, s: Signals, eligible: Eligibility
     if s.vector is not None:
         found.append(content_candidates(items, s, m, allowed))
     found.append(fresh_candidates(items, s, m))
+    if eligible.promoted is not None:  # a promotion's matches compete too, drawn by the same signals
+        found.extend(promotion_candidates(items, s, m, eligible.promoted))
     in_pool = np.zeros(items.size, bool)  # a mask: sorted and unique without a sort
     in_pool[np.concatenate(found)] = True
     in_pool[eligible.seen] = False
     if allowed is not None:
         in_pool &= allowed
     return np.flatnonzero(in_pool)
+
+
+def promotion_candidates(items: ItemSpace, s: Signals, m: int, promoted: np.ndarray) -> list[np.ndarray]:
+    """The best of a promotion's matching items by each signal (at most a quarter of ``m``, at least 50):
+    matching items need not be among the personal candidates, and a promoted slot takes the best of them."""
+    k = max(50, m // 4)
+    if not promoted.any():
+        return []
+    found = []
+    if s.cf_all is not None:
+        found.append(cf_candidates(items, s, k, promoted))
+    if s.vector is not None:
+        found.append(content_candidates(items, s, k, promoted))
+    fresh = np.flatnonzero(promoted[items.n_model :]) + items.n_model
+    found.append(fresh[:k])
+    return [f[promoted[f]] for f in found]

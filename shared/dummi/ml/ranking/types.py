@@ -13,6 +13,15 @@ from dummi.ml.catalog import Condition, ItemFacts
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """A share of a list's slots for items that match ``filters`` (``dummi.ml.ranking.promotions``)."""
+
+    name: str
+    share: float  # 0..1: ceil(share x n) slots
+    filters: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
 class RankRequest:
     n: int = 10
     use_cf: bool = True
@@ -25,6 +34,7 @@ class RankRequest:
     explore_slots: int | None = None  # slots for young items (None: 1 from n = 10 up, else 0)
     filters: tuple[Condition, ...] = ()  # business rules every listed item meets (``dummi.ml.catalog``)
     at: float | None = None  # the request's time, seconds since 1970 (None: now): availability windows
+    promotion: Promotion | None = None  # a share of the slots for items matching its filters
 
 
 def explore_slots(request: RankRequest) -> int:
@@ -86,3 +96,4 @@ class Recommendation:
     reason: str
     propensity: float | None = None  # explore: the probability the exploration policy had of choosing it
     explore_context: dict[str, Any] | None = None  # explore: the decision as made (for off-policy evaluation)
+    promoted: str | None = None  # the promotion whose slot the item holds (None: a personal slot)
