@@ -49,6 +49,22 @@ Identifier = Annotated[
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
 ]
 
+SessionId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
+    Field(
+        description="an anonymous visitor's session (the client's id for it, e.g. from a cookie): events of a "
+        "session without user_id are its own; naming both moves the session's events to the user once"
+    ),
+]
+
+
+def one_subject(model):
+    """A request about a user, a session, or both: never neither."""
+    if model.user_id is None and model.session_id is None:
+        raise ValueError("user_id or session_id is required")
+    return model
+
 
 # Categories also appear in a path (/content/category/{category}): no slashes. Labels, titles and
 # categories are stripped after the bounds are checked on the text as sent (what the spec's maxLength
@@ -367,17 +383,23 @@ class Attributed(BaseModel):
 
 
 class InteractionCreate(StrictModel):
-    user_id: Identifier
+    user_id: Identifier | None = None
+    session_id: SessionId | None = None
     content_id: Identifier
     interaction_type: InteractionType
     duration_seconds: Annotated[StrictFloat, Field(ge=0, le=MAX_DURATION_SECONDS)] | None = None
     event_id: EventId | None = None
     recommendation_id: RecommendationId | None = None
 
+    @model_validator(mode="after")
+    def check_subject(self):
+        return one_subject(self)
+
 
 class InteractionPublic(Attributed):
     interaction_id: int
-    user_id: str
+    user_id: str | None = Field(description="null: an anonymous session's event")
+    session_id: str | None = None
     content_id: str
     interaction_type: InteractionType
     duration_seconds: float | None
@@ -386,16 +408,22 @@ class InteractionPublic(Attributed):
 
 
 class FeedbackCreate(StrictModel):
-    user_id: Identifier
+    user_id: Identifier | None = None
+    session_id: SessionId | None = None
     content_id: Identifier
     feedback_type: FeedbackType
     event_id: EventId | None = None
     recommendation_id: RecommendationId | None = None
 
+    @model_validator(mode="after")
+    def check_subject(self):
+        return one_subject(self)
+
 
 class FeedbackPublic(Attributed):
     interaction_id: int
-    user_id: str
+    user_id: str | None = Field(description="null: an anonymous session's event")
+    session_id: str | None = None
     content_id: str
     feedback_type: FeedbackType
     timestamp: datetime

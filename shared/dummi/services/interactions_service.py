@@ -11,6 +11,7 @@ from dummi.config import get_settings
 from dummi.db.connection import Connection, Database
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.records import InteractionRecord
+from dummi.services import sessions_service
 from dummi.services.impressions_service import attribute
 
 KIND_INTERACTION = "interaction"
@@ -19,15 +20,19 @@ KIND_FEEDBACK = "feedback"
 
 def record_interaction(
     db: Database,
-    user_id: str,
+    user_id: str | None,
     content_id: str,
     interaction_type: str,
     duration_seconds: float | None,
     *,
     event_id: str | None = None,
     recommendation_id: str | None = None,
+    session_id: str | None = None,
 ) -> InteractionRecord:
+    """One event of a user, of an anonymous session (no user), or of a user in a session (the session's
+    earlier anonymous events join the user's history first, in the same transaction)."""
     with db.transaction() as conn:
+        sessions_service.merge_in(conn, session_id, user_id)
         return InteractionsRepository(conn).add(
             user_id,
             content_id,
@@ -35,31 +40,37 @@ def record_interaction(
             event_type=interaction_type,
             duration_seconds=duration_seconds,
             event_id=event_id,
-            attribution=_attribution(conn, user_id, content_id, recommendation_id),
+            attribution=_attribution(conn, user_id, content_id, recommendation_id, session_id),
+            session_id=session_id,
         )
 
 
 def record_feedback(
     db: Database,
-    user_id: str,
+    user_id: str | None,
     content_id: str,
     feedback_type: str,
     *,
     event_id: str | None = None,
     recommendation_id: str | None = None,
+    session_id: str | None = None,
 ) -> InteractionRecord:
     with db.transaction() as conn:
+        sessions_service.merge_in(conn, session_id, user_id)
         return InteractionsRepository(conn).add(
             user_id,
             content_id,
             kind=KIND_FEEDBACK,
             event_type=feedback_type,
             event_id=event_id,
-            attribution=_attribution(conn, user_id, content_id, recommendation_id),
+            attribution=_attribution(conn, user_id, content_id, recommendation_id, session_id),
+            session_id=session_id,
         )
 
 
-def _attribution(conn: Connection, user_id: str, content_id: str, recommendation_id: str | None):
+def _attribution(
+    conn: Connection, user_id: str | None, content_id: str, recommendation_id: str | None, session_id: str | None
+):
     # (a retry of a stored event gets the stored row back, with the attribution it got the first time)
     settings = get_settings()
     return attribute(
@@ -69,4 +80,5 @@ def _attribution(conn: Connection, user_id: str, content_id: str, recommendation
         recommendation_id,
         window=timedelta(minutes=settings.dummi_attribution_window_minutes),
         retention=timedelta(days=settings.dummi_impression_retention_days),
+        session_id=session_id,
     )

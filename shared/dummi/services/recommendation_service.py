@@ -141,23 +141,18 @@ class RecommendationEngine:
         self._recommender = self._base.with_catalog(catalog, view.overrides())
         self._version = version
 
-    def recommend(self, db: Database, user_id: str, request: RankRequest) -> Served:
+    def recommend(self, db: Database, user_id: str, request: RankRequest, state: UserState | None = None) -> Served:
+        """The user's list; with ``state``, the list of that state as read by the caller (an anonymous
+        session's, ``user_id`` naming it: a session takes part in no experiment, whose figures are per user)."""
         recommender, version = self.recommender(db)
-        raw = db.read(lambda conn: RecommendationsRepository(conn).user_state(user_id))
-        if raw is None:
-            raise NotFoundError("user", user_id, field="user_id")
-        state = UserState(
-            user_id=user_id,
-            interests=raw["interests"],
-            interests_vector=from_bytes(raw["embedding"]) if raw["embedding"] is not None else None,
-            events=[
-                UserEvent(cid, kind, etype, duration, datetime.fromisoformat(at))
-                for cid, kind, etype, duration, at in raw["events"]
-            ],
-            seen=set(raw["seen"]),
-        )
+        anonymous = state is not None
+        if state is None:
+            raw = db.read(lambda conn: RecommendationsRepository(conn).user_state(user_id))
+            if raw is None:
+                raise NotFoundError("user", user_id, field="user_id")
+            state = state_of(user_id, raw)
         experiment = variant = None
-        found = self._experiments.assignment(user_id)
+        found = None if anonymous else self._experiments.assignment(user_id)
         if found is not None:
             assignment, overrides = found
             chosen = self._variant(recommender, assignment.experiment, assignment.variant.name, overrides)
@@ -165,7 +160,7 @@ class RecommendationEngine:
                 recommender, request = chosen, overrides.apply(request)
                 experiment, variant = assignment.experiment, assignment.variant.name
         key = recommendations = None
-        if self.cache is not None:
+        if self.cache is not None and request.promotion is None:  # a promoted list is not cached
             key = answer_key(version, f"{experiment}/{variant}", request, state)
             found = self.cache.get(key)
             recommendations = _from_cache(recommender, found, request)
@@ -239,6 +234,21 @@ class RecommendationEngine:
         if blob is None:  # not embedded yet: nothing to compare with
             return Served([], version)
         return Served(recommender.similar(content_id, n, vector=from_bytes(blob), filters=filters), version)
+
+
+def state_of(user_id: str, raw: dict) -> UserState:
+    """A user's (or a session's) state from what the repository read: interests, their vector, events."""
+    embedding = raw.get("embedding")
+    return UserState(
+        user_id=user_id,
+        interests=raw.get("interests", []),
+        interests_vector=from_bytes(embedding) if embedding is not None else None,
+        events=[
+            UserEvent(cid, kind, etype, duration, datetime.fromisoformat(at))
+            for cid, kind, etype, duration, at in raw["events"]
+        ],
+        seen=set(raw["seen"]),
+    )
 
 
 def _from_cache(recommender: HybridRecommender, found: bytes | None, request: RankRequest) -> list | None:
