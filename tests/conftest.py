@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 TABLES = (
     "interactions, model_versions, training_runs, content, users, app_state, api_keys, interest_suggestions,"
-    " impressions, experiments, online_metrics, item_stats, content_deletions, batch_jobs, item_daily_metrics"
+    " impressions, experiments, online_metrics, item_stats, content_deletions, batch_jobs, item_daily_metrics,"
+    " promotion_daily_metrics"
 )
 
 

@@ -21,7 +21,7 @@ ALTER TABLE impressions
     ADD COLUMN page integer CHECK (page IS NULL OR page >= 1),
     ADD COLUMN promotion text,
     ADD COLUMN promoted integer[],
-    ADD CONSTRAINT impressions_page_check CHECK ((lineage IS NULL) = (page IS NULL)),
+    ADD CONSTRAINT impressions_lineage_page_check CHECK ((lineage IS NULL) = (page IS NULL)),
     ADD CONSTRAINT impressions_promotion_check CHECK (promoted IS NULL OR promotion IS NOT NULL);
 CREATE INDEX impressions_lineage_idx ON impressions (lineage, page) WHERE lineage IS NOT NULL;
 CREATE INDEX impressions_session_idx ON impressions (session_id, created_at DESC) WHERE session_id IS NOT NULL;
