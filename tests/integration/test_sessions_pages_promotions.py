@@ -29,9 +29,8 @@ def _ids(answer) -> list[str]:
 
 
 def _events(db, where: str, **params) -> list[tuple]:
-    return db.read(
-        lambda conn: conn.run(f"SELECT user_id, session_id, content_id FROM interactions WHERE {where}", **params)
-    )
+    sql = f"SELECT user_id, session_id, content_id FROM interactions WHERE {where}"
+    return [tuple(r) for r in db.read(lambda conn: conn.run(sql, **params))]
 
 
 def _click(client, content_id, **who):
