@@ -29,6 +29,7 @@ from dummi.api.schemas import (
     model_response,
     one_subject,
 )
+from dummi.errors import InvalidRequestError
 from dummi.ml.recommender import Promotion, RankRequest, Recommendation
 from dummi.services import answers_service
 from dummi.services.impressions_service import DEFAULT_SURFACE, log_answer
@@ -277,30 +278,36 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
     history, interest- and popularity-based for newcomers, a session's own events folded in. Never returns
     what the user (or session) has already interacted with, nor, with page_token, an item of earlier pages."""
     promotion = body.promotion
-    answer = answers_service.recommend(
-        db,
-        engine,
-        RankRequest(
-            n=body.n_recommendations,
-            use_cf=body.use_cf,
-            use_embeddings=body.use_embeddings,
-            cf_weight=body.cf_weight,
-            category=body.category,
-            exclude=frozenset(body.exclude),
-            diversity=body.diversity,
-            max_per_category=body.max_per_category,
-            explore_slots=body.explore_slots,
-            filters=conditions(body.filters),
-            promotion=(
-                Promotion(promotion.name, promotion.share, conditions(promotion.filters)) if promotion else None
-            ),
-        ),
-        user_id=body.user_id,
-        session_id=body.session_id,
-        surface=body.surface,
-        preview=body.preview,
-        page_token=body.page_token,
+    request = RankRequest(
+        n=body.n_recommendations,
+        use_cf=body.use_cf,
+        use_embeddings=body.use_embeddings,
+        cf_weight=body.cf_weight,
+        category=body.category,
+        exclude=frozenset(body.exclude),
+        diversity=body.diversity,
+        max_per_category=body.max_per_category,
+        explore_slots=body.explore_slots,
+        filters=conditions(body.filters),
+        promotion=(Promotion(promotion.name, promotion.share, conditions(promotion.filters)) if promotion else None),
     )
+    try:
+        answer = answers_service.recommend(
+            db,
+            engine,
+            request,
+            user_id=body.user_id,
+            session_id=body.session_id,
+            surface=body.surface,
+            preview=body.preview,
+            page_token=body.page_token,
+        )
+    except InvalidRequestError as exc:  # a bad, expired or foreign token: a 422 in the schema errors' format
+        if exc.field != "page_token":
+            raise
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "page_token"), "msg": exc.message, "input": body.page_token}]
+        ) from None
     served = answer.served
     response = RecommendationsResponse(
         user_id=body.user_id,
