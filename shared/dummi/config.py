@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         description="function to invoke for lambda dispatch; default this function (AWS_LAMBDA_FUNCTION_NAME)",
     )
     dummi_cf_algorithm: str = Field(
-        default="auto", description="auto (chosen on a time-based holdout), nmf (the seed's) or ease"
+        default="auto", description="auto (chosen on a holdout) or one of nmf, als, ease, itemknn, ease+itemknn"
     )
     dummi_cf_factors: int = Field(default=50, ge=1, le=1000, description="latent factors")
     # -- where training runs (dummi.training.planner) and the Spark engine (dummi.training.spark)

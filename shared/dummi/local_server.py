@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
+
+from dummi.api.app import create_full_app
 from dummi.config import get_settings
 from dummi.db.connection import Database, get_database
+from dummi.db.embedded import background_priority, stop_embedded_postgres
 from dummi.db.migrations import migrate
+from dummi.db.state_repository import StateRepository
+from dummi.db.supervisor import EmbeddedSupervisor
+from dummi.db.urls import resolve_database_url
+from dummi.local_cache import LocalCacheServer
+from dummi.ml.embeddings import get_embedder
+from dummi.progress import BarProgress
+from dummi.services import online_metrics_service
+from dummi.services.embedding_service import embed_content, embed_user_interests
+from dummi.services.recommendation_service import get_engine
 from dummi.services.sample_data import load_sample_data
 
 logger = logging.getLogger("dummi")
@@ -29,12 +44,6 @@ GRACEFUL_SECONDS = 8
 
 def _serving_app():
     """The full app, with the handler thread pool sized at start."""
-    from contextlib import asynccontextmanager
-
-    import anyio.to_thread
-
-    from dummi.api.app import create_full_app
-
     app = create_full_app()
 
     @asynccontextmanager
@@ -50,9 +59,6 @@ def _serving_app():
 def _warm_up() -> None:
     """Load, beside the first requests, what they would otherwise each wait for: the served model, and
     the embedding model when writes are embedded in this process (~1 s of the first write otherwise)."""
-    from dummi.ml.embeddings import get_embedder
-    from dummi.services.recommendation_service import get_engine
-
     try:
         get_engine().recommender()
         if get_settings().dummi_embedding_mode == "background":
@@ -86,9 +92,6 @@ def _metrics_job(stop: threading.Event) -> None:
     """The online metrics job of the metrics function (hourly in AWS), every DUMMI_METRICS_INTERVAL_SECONDS
     here (300 on make run), the first a minute after start (a claim in the database keeps two servers on one
     database from both running it)."""
-    from dummi.db.state_repository import StateRepository
-    from dummi.services import online_metrics_service
-
     settings = get_settings()
     interval = settings.dummi_metrics_interval_seconds
     if interval <= 0:
@@ -101,9 +104,6 @@ def _metrics_job(stop: threading.Event) -> None:
                 # Its own connection: on the embedded server its backend runs at the lowest CPU priority too,
                 # without parallel workers, so that a run over a busy day's impressions does not stall the
                 # requests that share these cores.
-                from dummi.db.embedded import background_priority
-                from dummi.db.urls import resolve_database_url
-
                 url = resolve_database_url(settings)
                 job_db = Database(url, pool_size=1)
             if "host=/" in url:  # a Unix socket: the server's backends are processes of this machine (each
@@ -140,10 +140,6 @@ def prepare(sample_data: Path | None, *, embed: bool = True) -> None:
 
 def embed_pending() -> None:
     """Export the ONNX model if this machine has none yet, then embed content and users waiting for it."""
-    from dummi.ml.embeddings import get_embedder
-    from dummi.progress import BarProgress
-    from dummi.services.embedding_service import embed_content, embed_user_interests
-
     settings = get_settings()
     print(f"dummi: embedding model: ONNX in {settings.model_dir}", flush=True)
     embedder = get_embedder()
@@ -171,6 +167,38 @@ def serve(
     access_log: bool = True,
     result_cache: bool = False,
 ) -> None:
+    """``dummi run``: the database ready, the helpers started, uvicorn until Ctrl-C or SIGTERM, then each
+    helper stopped."""
+    _local_defaults()
+    # uvicorn is the server extra's: `dummi load-sample` and `dummi import --embed` use this module without it
+    import uvicorn
+
+    _log_and_stop_cleanly()
+    prepare(sample_data)
+    supervisor = _start_supervisor()
+    cache = _start_result_cache(result_cache)
+    _announce(host, port)
+    metrics = _start_metrics_process()
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": access_log,
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+    }
+    try:
+        if workers > 1:
+            # Worker processes reach the database this process started (or DATABASE_URL) by its URL.
+            os.environ["DATABASE_URL"] = resolve_database_url(get_settings())
+            uvicorn.run("dummi.local_server:create_worker_app", factory=True, workers=workers, **options)
+        else:
+            uvicorn.run(_serving_app(), **options)
+    finally:
+        _stop_helpers(metrics, supervisor, cache)
+
+
+def _local_defaults() -> None:
+    """The settings of the laptop path, where the environment does not set them."""
     os.environ.setdefault("DUMMI_DB_POOL_SIZE", LOCAL_POOL_SIZE)
     # Past capacity, answer 503 + Retry-After at once rather than queue for seconds (per worker process).
     os.environ.setdefault("DUMMI_MAX_IN_FLIGHT", str(2 * SERVER_THREADS))
@@ -183,26 +211,34 @@ def serve(
     os.environ.setdefault("DUMMI_METRICS_INTERVAL_SECONDS", "300")
     get_settings.cache_clear()
     get_database.cache_clear()
-    import uvicorn
 
+
+def _log_and_stop_cleanly() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     # uvicorn re-raises the signal that stopped it; make SIGTERM (like Ctrl-C) unwind through `finally`
     # so the embedded Postgres is stopped cleanly rather than left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    prepare(sample_data)
-    supervisor = None
-    if not get_settings().database_url:  # the embedded server is this process's: it is started again if it dies
-        from dummi.db.supervisor import EmbeddedSupervisor
 
-        supervisor = EmbeddedSupervisor(get_settings().data_dir).start()
-    cache = None
-    if result_cache and not get_settings().dummi_result_cache_url:
-        from dummi.local_cache import LocalCacheServer
 
-        cache = LocalCacheServer(get_settings().data_dir / "cache").start()
-        os.environ["DUMMI_RESULT_CACHE_URL"] = cache.url  # the workers read it too
-        get_settings.cache_clear()
+def _start_supervisor() -> EmbeddedSupervisor | None:
+    """The embedded server is this process's: it is started again if it dies (None with DATABASE_URL)."""
+    if get_settings().database_url:
+        return None
+    return EmbeddedSupervisor(get_settings().data_dir).start()
+
+
+def _start_result_cache(wanted: bool) -> LocalCacheServer | None:
+    """A redis-server of this process's for ``--result-cache`` unless DUMMI_RESULT_CACHE_URL names one."""
+    if not wanted or get_settings().dummi_result_cache_url:
+        return None
+    cache = LocalCacheServer(get_settings().data_dir / "cache").start()
+    os.environ["DUMMI_RESULT_CACHE_URL"] = cache.url  # the workers read it too
+    get_settings.cache_clear()
+    return cache
+
+
+def _announce(host: str, port: int) -> None:
     if get_settings().dummi_result_cache_url:
         print(f"dummi: result cache: {get_settings().dummi_result_cache_url}", flush=True)
     if get_settings().auth_enabled:
@@ -214,54 +250,36 @@ def serve(
         " the database",
         flush=True,
     )
-    from dummi.db.urls import resolve_database_url
 
-    metrics = None
-    if get_settings().dummi_metrics_interval_seconds > 0:
-        import multiprocessing
 
-        spawn = multiprocessing.get_context("spawn")
-        url = resolve_database_url(get_settings())
-        metrics = spawn.Process(target=_metrics_process, args=(url,), name="dummi-metrics", daemon=True)
-        metrics.start()
-    try:
-        if workers > 1:
-            # Worker processes reach the database this process started (or DATABASE_URL) by its URL.
-            os.environ["DATABASE_URL"] = resolve_database_url(get_settings())
-            uvicorn.run(
-                "dummi.local_server:create_worker_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_level="info",
-                access_log=access_log,
-                timeout_graceful_shutdown=GRACEFUL_SECONDS,
-            )
-        else:
-            uvicorn.run(
-                _serving_app(),
-                host=host,
-                port=port,
-                log_level="info",
-                access_log=access_log,
-                timeout_graceful_shutdown=GRACEFUL_SECONDS,
-            )
-    finally:
-        if metrics is not None:
-            metrics.terminate()
-            metrics.join(10)
-        if supervisor is not None:
-            supervisor.stop()  # before the server is stopped on purpose
-        shutdown()  # settings were read before DATABASE_URL was set for the workers: an embedded server stops
-        if cache is not None:
-            cache.stop()
-            print("dummi: result cache server stopped", flush=True)
+def _start_metrics_process() -> multiprocessing.process.BaseProcess | None:
+    """The online metrics job in a process of its own (none when DUMMI_METRICS_INTERVAL_SECONDS is 0)."""
+    if get_settings().dummi_metrics_interval_seconds <= 0:
+        return None
+    spawn = multiprocessing.get_context("spawn")
+    url = resolve_database_url(get_settings())
+    metrics = spawn.Process(target=_metrics_process, args=(url,), name="dummi-metrics", daemon=True)
+    metrics.start()
+    return metrics
+
+
+def _stop_helpers(
+    metrics: multiprocessing.process.BaseProcess | None,
+    supervisor: EmbeddedSupervisor | None,
+    cache: LocalCacheServer | None,
+) -> None:
+    if metrics is not None:
+        metrics.terminate()
+        metrics.join(10)
+    if supervisor is not None:
+        supervisor.stop()  # before the server is stopped on purpose
+    shutdown()  # settings were read before DATABASE_URL was set for the workers: an embedded server stops
+    if cache is not None:
+        cache.stop()
+        print("dummi: result cache server stopped", flush=True)
 
 
 def shutdown() -> None:
-    from dummi.db.embedded import stop_embedded_postgres
-
     settings = get_settings()
     get_database().close()
     if not settings.database_url:

@@ -204,7 +204,7 @@ def test_recommendations_keep_answering_from_the_cached_model_when_s3_is_unreach
         assert [r["content_id"] for r in during.json()["recommendations"]] == [
             r["content_id"] for r in before.json()["recommendations"]
         ]
-        assert get_engine()._models.last_error, "the failed check is recorded"
+        assert get_engine().models.last_error, "the failed check is recorded"
         # the database is what decides what the user has seen: without it, no answer
         monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:x@127.0.0.1:1/none")
         from dummi.config import get_settings

@@ -386,7 +386,7 @@ def test_training_publishes_the_algorithm_an_experiment_names_and_its_users_get_
     assert again == {u: a["variant"] for u, a in answers.items()}  # the next calls too
     engine = get_engine()
     base, _ = engine.recommender()
-    knn = engine._variants[("algo", "knn")][1]
+    knn = engine.variants.built[("algo", "knn")][1]
     assert knn.bundle.cf.algorithm == "itemknn" and base.bundle.cf.algorithm == manifest["model"]["cf"]["algorithm"]
     assert knn.bundle.item_ids is base.bundle.item_ids  # a variant shares the catalog, it does not copy it
 

@@ -89,7 +89,7 @@ def suggested_interests(
     db: ReadDatabaseDep,
     n: Annotated[int, Query(ge=1, le=50, description="how many to suggest")] = 5,
 ) -> SuggestedInterests:
-    """Interests worth asking this user about (the seed's "request additional interest preferences"):
+    """Interests worth asking this user about (to ask for more interest preferences):
     categories and tags that cover much of the catalog's engagement, each adding items the ones before it
     do not cover, without those the user already has. Set the chosen ones with PUT /users/{user_id}."""
     found = users_service.suggested_interests(db, user_id, n)

@@ -1,10 +1,10 @@
 """From interaction events to the weighted user x item matrix that collaborative filtering learns from.
 
-Weights as the seed says: like 5, click 2, view_time 1, skip -1; explicit feedback counts as positive = like
+Default weights: like 5, click 2, view_time 1, skip -1; explicit feedback counts as positive = like
 (5), negative = skip (-1), neutral = 0.
 
 * ``view_time`` uses ``duration_seconds``: weight = 1.0 x duration / 120 s, capped at 3 (a two-minute view is
-  the seed's 1.0; a glance of a few seconds counts little; a long read counts up to a bit more than a click).
+  the default 1.0; a glance of a few seconds counts little; a long read counts up to a bit more than a click).
   A view without a duration counts 1.0.
 * Repeated events add up, but a pair's total is capped at ``MAX_PAIR_WEIGHT`` (10 = two likes), so one user
   replaying an item cannot dominate it.

@@ -1,4 +1,4 @@
-"""Top-K metrics as ../shared/EVALUATION.md defines them (k = 10): binary relevance, NDCG with the ideal
+"""Top-K metrics as docs/evaluation.md defines them (k = 10): binary relevance, NDCG with the ideal
 DCG over min(|relevant|, k), recall, precision, MAP (AP / min(|relevant|, k)), hit rate, and catalog
 coverage. Used by `dummi evaluate` and by training's holdout selection alike."""
 

@@ -10,7 +10,7 @@ DIMENSION = 384
 
 
 def content_text(title: str, category: str, tags: Sequence[str], description: str) -> str:
-    """The text embedded for a content item: title + category + tags + description (as the seed says)."""
+    """The text embedded for a content item: title + category + tags + description (the product's definition)."""
     parts = [title.strip(), category.strip(), ", ".join(t.strip() for t in tags if t.strip()), description.strip()]
     return ". ".join(p for p in parts if p)
 

@@ -5,7 +5,7 @@ product); for catalogs the Spark engine builds past ``dummi.training.spark.index
 (``IndexIVFPQ``: compressed codes in inverted lists, built in parallel and merged), whose answers are
 re-scored exactly from the vectors the model ships beside it. Content ids are kept by position in an id
 array saved with the index, so a search returns ids. Why the switch sits where it does: see
-``tests/benchmarks/bench_index.py`` and the README (recall@10 of HNSW against exact search on real
+``tests/benchmarks/bench_index.py`` and docs/measurements.md (recall@10 of HNSW against exact search on real
 all-MiniLM-L6-v2 embeddings, and query latency).
 """
 

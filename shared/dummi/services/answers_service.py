@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from dummi.db.connection import Database
 from dummi.errors import InvalidRequestError
 from dummi.ml.recommender import RankRequest
 from dummi.services import page_tokens, sessions_service
 from dummi.services.impressions_service import log_answer
 from dummi.services.recommendation_service import RecommendationEngine, Served, state_of
+from dummi.services.unit_of_work import Source, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Answer:
 
 
 def recommend(
-    db: Database,
+    db: Source | UnitOfWork,
     engine: RecommendationEngine,
     request: RankRequest,
     *,

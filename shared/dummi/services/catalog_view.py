@@ -17,7 +17,6 @@ from datetime import datetime
 
 import numpy as np
 
-from dummi.db.connection import Connection
 from dummi.db.content_repository import ContentRepository
 from dummi.db.records import CatalogChange
 from dummi.ml.catalog import ItemFacts, epoch
@@ -63,9 +62,8 @@ class CatalogView:
         self.fresh_stamp = 0  # moves whenever the set of fresh items or their vectors may have changed
         self.pending: set[str] = set()  # ids changed since the caller last took them (``take_changed``)
 
-    def read(self, conn: Connection) -> bool:
-        """Read what changed since the last read; True when anything did."""
-        repo = ContentRepository(conn)
+    def read(self, repo: ContentRepository) -> bool:
+        """Read what changed since the last read (through ``repo``); True when anything did."""
         if self._first and self.watermark is not None and repo.is_ahead(self.watermark):
             self.watermark = None  # the model's xmin is another server's (a restored backup): read everything
         self._first = False

@@ -1,4 +1,4 @@
-"""`dummi evaluate`, as ../shared/EVALUATION.md specifies: import content, users and train into a fresh
+"""`dummi evaluate`, as docs/evaluation.md specifies: import content, users and train into a fresh
 database through the import path, run the real training pipeline, ask the real recommender (default
 request, without exploration slots: they are judged online) for 10 items for every user, write them out,
 and score them against test.jsonl."""

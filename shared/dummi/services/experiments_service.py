@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
 
-from dummi.db.connection import Database
-from dummi.db.experiments_repository import ExperimentsRepository
 from dummi.errors import InvalidRequestError, NotFoundError
 from dummi.experiments.assignment import Assignment, Experiment, Variant, assign
 from dummi.experiments.overrides import Overrides, check
@@ -24,6 +22,7 @@ from dummi.experiments.statistics import (
     ratio,
     sample_ratio_mismatch,
 )
+from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
 EXPERIMENTS_REFRESH_SECONDS = 5.0
 
@@ -40,7 +39,7 @@ def status(experiment: Experiment, now: datetime | None = None) -> str:
 
 
 def create(
-    db: Database,
+    db: Source | UnitOfWork,
     name: str,
     variants: list[dict[str, Any]],
     traffic_percent: float,
@@ -61,33 +60,33 @@ def create(
     if len({v.name for v in checked}) != len(checked):
         raise InvalidRequestError("variant names must differ", field="variants")
     experiment = Experiment(name, secrets.token_hex(8), tuple(checked), traffic_percent, starts_at, ends_at)
-    with db.transaction() as conn:
-        return ExperimentsRepository(conn).create(experiment)
+    with work_of(db).transaction() as repos:
+        return repos.experiments.create(experiment)
 
 
-def get(db: Database, name: str) -> Experiment:
-    found = db.read(lambda conn: ExperimentsRepository(conn).get(name))
+def get(db: Source | UnitOfWork, name: str) -> Experiment:
+    found = work_of(db).read(lambda repos: repos.experiments.get(name))
     if found is None:
         raise NotFoundError("experiment", name, field="name")
     return found
 
 
-def list_all(db: Database) -> list[Experiment]:
-    return db.read(lambda conn: ExperimentsRepository(conn).all())
+def list_all(db: Source | UnitOfWork) -> list[Experiment]:
+    return work_of(db).read(lambda repos: repos.experiments.all())
 
 
-def stop(db: Database, name: str) -> Experiment:
-    with db.transaction() as conn:
-        found = ExperimentsRepository(conn).stop(name)
+def stop(db: Source | UnitOfWork, name: str) -> Experiment:
+    with work_of(db).transaction() as repos:
+        found = repos.experiments.stop(name)
     if found is None:
         raise NotFoundError("experiment", name, field="name")
     return found
 
 
-def set_traffic(db: Database, name: str, traffic_percent: float) -> Experiment:
+def set_traffic(db: Source | UnitOfWork, name: str, traffic_percent: float) -> Experiment:
     """Ramp an experiment: users already in keep their variant when the traffic rises."""
-    with db.transaction() as conn:
-        found = ExperimentsRepository(conn).set_traffic(name, traffic_percent)
+    with work_of(db).transaction() as repos:
+        found = repos.experiments.set_traffic(name, traffic_percent)
     if found is None:
         raise NotFoundError("experiment", name, field="name")
     return found
@@ -129,15 +128,17 @@ class Results:
         return "; ".join(parts) if parts else "no difference shown yet (keep it running or stop it)"
 
 
-def results(db: Database, name: str) -> Results:
+def results(db: Source | UnitOfWork, name: str) -> Results:
     experiment = get(db, name)
-    return _results(experiment, db.read(lambda conn: ExperimentsRepository(conn).user_sums(name)))
+    return _results(experiment, work_of(db).read(lambda repos: repos.experiments.user_sums(name)))
 
 
 TIMELINE_POINTS = 30
 
 
-def timeline(db: Database, name: str, now: datetime | None = None) -> tuple[Experiment, list[tuple[datetime, Results]]]:
+def timeline(
+    db: Source | UnitOfWork, name: str, now: datetime | None = None
+) -> tuple[Experiment, list[tuple[datetime, Results]]]:
     """The results as they stood at the end of each UTC day of the experiment (and now, for the day under
     way), at most TIMELINE_POINTS of them, evenly spread: how the CTRs and the always-valid interval of the
     lift narrowed as users came in. One read of the experiment's answers for all of them."""
@@ -155,7 +156,7 @@ def timeline(db: Database, name: str, now: datetime | None = None) -> tuple[Expe
     if len(day_ends) > TIMELINE_POINTS:
         step = (len(day_ends) - 1) / (TIMELINE_POINTS - 1)
         day_ends = [day_ends[round(k * step)] for k in range(TIMELINE_POINTS)]
-    sums = db.read(lambda conn: ExperimentsRepository(conn).user_sums_at(name, day_ends))
+    sums = work_of(db).read(lambda repos: repos.experiments.user_sums_at(name, day_ends))
     return experiment, [(at, _results(experiment, at_cut)) for at, at_cut in zip(day_ends, sums, strict=True)]
 
 
@@ -183,8 +184,8 @@ def _results(experiment: Experiment, sums: dict[str, UserSums]) -> Results:
 class ExperimentCache:
     """The live experiments as serving sees them: read at most every few seconds, kept across requests."""
 
-    def __init__(self, db: Database, refresh: float = EXPERIMENTS_REFRESH_SECONDS) -> None:
-        self._db = db
+    def __init__(self, db: Source | UnitOfWork, refresh: float = EXPERIMENTS_REFRESH_SECONDS) -> None:
+        self._work = work_of(db)
         self._refresh = refresh
         self._lock = threading.Lock()
         self._experiments: list[Experiment] = []
@@ -209,7 +210,7 @@ class ExperimentCache:
         with self._lock:
             if self._checked is not None and now - self._checked < self._refresh:
                 return
-            live = self._db.read(lambda conn: ExperimentsRepository(conn).live())
+            live = self._work.read(lambda repos: repos.experiments.live())
             overrides = {}
             for e in live:
                 for v in e.variants:

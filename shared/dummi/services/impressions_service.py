@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dummi.db.connection import Connection, Database
 from dummi.db.impressions_repository import Attribution, Impression, ImpressionsRepository
 from dummi.errors import ConflictError, NotFoundError
 from dummi.progress import NullProgress, Progress
+from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 from dummi.telemetry import count
 
 if TYPE_CHECKING:  # the interactions function attributes events without numpy: no runtime import of ml
@@ -44,7 +44,7 @@ def id_time(recommendation_id: str) -> datetime | None:
 
 
 def log_answer(
-    db: Database,
+    db: Source | UnitOfWork,
     recs: Sequence[Recommendation],
     *,
     user_id: str | None,
@@ -85,7 +85,7 @@ def log_answer(
         promoted=promoted or None,
     )
     try:
-        db.autocommit(lambda conn: ImpressionsRepository(conn).log(impression))
+        work_of(db).autocommit(lambda repos: repos.impressions.log(impression))
     except Exception:  # noqa: BLE001 - an answer is worth more than its log line
         logger.exception("impression not logged")
         count("ImpressionWriteFailures")
@@ -94,7 +94,7 @@ def log_answer(
 
 
 def attribute(
-    conn: Connection,
+    impressions: ImpressionsRepository,
     user_id: str | None,
     content_id: str,
     recommendation_id: str | None,
@@ -110,7 +110,7 @@ def attribute(
     session) that listed the item: otherwise a ConflictError. An id the log does not hold is a NotFoundError,
     unless it is older than the retention period (its answer was deleted): then the interaction is kept,
     unattributed."""
-    repo = ImpressionsRepository(conn)
+    repo = impressions
     if recommendation_id is not None:
         impression = repo.get(recommendation_id)
         if impression is None:
@@ -139,16 +139,17 @@ def attribute(
     return repo.latest_listing(user_id, content_id, window, session_id)
 
 
-def delete_expired(db: Database, retention: timedelta, *, progress: Progress | None = None) -> int:
+def delete_expired(db: Source | UnitOfWork, retention: timedelta, *, progress: Progress | None = None) -> int:
     """Delete impressions older than ``retention`` in batches (each its own short transaction, so that a
     large backlog never holds one long lock); how many were deleted."""
     progress = progress or NullProgress()
     cutoff = datetime.now(UTC) - retention
     total = 0
     progress.start("retention: deleting impressions older than the retention period")
+    work = work_of(db)
     while True:
-        with db.transaction() as conn:
-            deleted = ImpressionsRepository(conn).delete_older_than(cutoff, RETENTION_BATCH)
+        with work.transaction() as repos:
+            deleted = repos.impressions.delete_older_than(cutoff, RETENTION_BATCH)
         total += deleted
         progress.advance(deleted)
         if deleted < RETENTION_BATCH:

@@ -1,25 +1,26 @@
 """Record what users do: implicit interactions and explicit feedback, both stored with a server timestamp.
 
 An event sent with the client's ``event_id`` is stored once; a retry gets the stored event back. Each event
-is attributed to the answer it came from (``impressions_service.attribute``) in the same transaction."""
+is attributed to the answer it came from (``impressions_service.attribute``) in the same transaction. Each takes a
+``Database`` or a ``UnitOfWork`` (``dummi.services.unit_of_work``)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from dummi.config import get_settings
-from dummi.db.connection import Connection, Database
-from dummi.db.interactions_repository import InteractionsRepository
+from dummi.db.impressions_repository import Attribution
 from dummi.db.records import InteractionRecord
 from dummi.services import sessions_service
 from dummi.services.impressions_service import attribute
+from dummi.services.unit_of_work import Repositories, Source, UnitOfWork, work_of
 
 KIND_INTERACTION = "interaction"
 KIND_FEEDBACK = "feedback"
 
 
 def record_interaction(
-    db: Database,
+    db: Source | UnitOfWork,
     user_id: str | None,
     content_id: str,
     interaction_type: str,
@@ -31,22 +32,22 @@ def record_interaction(
 ) -> InteractionRecord:
     """One event of a user, of an anonymous session (no user), or of a user in a session (the session's
     earlier anonymous events join the user's history first, in the same transaction)."""
-    with db.transaction() as conn:
-        sessions_service.merge_in(conn, session_id, user_id)
-        return InteractionsRepository(conn).add(
+    with work_of(db).transaction() as repos:
+        sessions_service.merge_in(repos, session_id, user_id)
+        return repos.interactions.add(
             user_id,
             content_id,
             kind=KIND_INTERACTION,
             event_type=interaction_type,
             duration_seconds=duration_seconds,
             event_id=event_id,
-            attribution=_attribution(conn, user_id, content_id, recommendation_id, session_id),
+            attribution=_attribution(repos, user_id, content_id, recommendation_id, session_id),
             session_id=session_id,
         )
 
 
 def record_feedback(
-    db: Database,
+    db: Source | UnitOfWork,
     user_id: str | None,
     content_id: str,
     feedback_type: str,
@@ -55,26 +56,26 @@ def record_feedback(
     recommendation_id: str | None = None,
     session_id: str | None = None,
 ) -> InteractionRecord:
-    with db.transaction() as conn:
-        sessions_service.merge_in(conn, session_id, user_id)
-        return InteractionsRepository(conn).add(
+    with work_of(db).transaction() as repos:
+        sessions_service.merge_in(repos, session_id, user_id)
+        return repos.interactions.add(
             user_id,
             content_id,
             kind=KIND_FEEDBACK,
             event_type=feedback_type,
             event_id=event_id,
-            attribution=_attribution(conn, user_id, content_id, recommendation_id, session_id),
+            attribution=_attribution(repos, user_id, content_id, recommendation_id, session_id),
             session_id=session_id,
         )
 
 
 def _attribution(
-    conn: Connection, user_id: str | None, content_id: str, recommendation_id: str | None, session_id: str | None
-):
+    repos: Repositories, user_id: str | None, content_id: str, recommendation_id: str | None, session_id: str | None
+) -> Attribution | None:
     # (a retry of a stored event gets the stored row back, with the attribution it got the first time)
     settings = get_settings()
     return attribute(
-        conn,
+        repos.impressions,
         user_id,
         content_id,
         recommendation_id,

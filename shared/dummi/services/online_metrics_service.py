@@ -9,7 +9,7 @@ per-item counts exploration learns from (``item_stats``) and, in Lambda, sends t
 to CloudWatch as EMF (an hour late, so that the clicks of the attribution window are in), plus the CTR
 against its 7-day baseline and the number of experiments with a sample-ratio mismatch (both alarmed on).
 
-Definitions (docs in the README): an *impression* is one item shown in one answer; a *click* is a shown
+Definitions (docs/online-loop.md): an *impression* is one item shown in one answer; a *click* is a shown
 item with at least one attributed click event (once per answer and item); a *like* likewise with a like
 or positive feedback. CTR = clicks / impressions; CTR per user = the mean over users with at least one
 impression of their clicks / impressions; coverage = distinct items shown / catalog; intra-list diversity

@@ -25,9 +25,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from dummi.db.connection import Database
-from dummi.db.service_secrets_repository import ServiceSecretsRepository
 from dummi.errors import InvalidRequestError
+from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
 PAGE_TOKEN_TTL_SECONDS = 30 * 60
 SECRET_NAME = "page_tokens"
@@ -100,7 +99,7 @@ def read(secret: bytes, text: str, subjects: set[str], now: float | None = None)
     return token
 
 
-def secret(db: Database) -> bytes:
+def secret(db: Source | UnitOfWork) -> bytes:
     """The signing key: DUMMI_PAGE_TOKEN_SECRET, else the one kept in Postgres (made by the first process
     that needs it), read once per process."""
     from dummi.config import get_settings
@@ -108,13 +107,15 @@ def secret(db: Database) -> bytes:
     configured = get_settings().dummi_page_token_secret
     if configured:
         return configured.encode()
-    key = db.url()
+    work = work_of(db)
+    url = getattr(work.db, "url", None)
+    key = url() if callable(url) else str(id(work.db))
     found = _secrets.get(key)
     if found is None:
         with _lock:
             found = _secrets.get(key)
             if found is None:
-                with db.transaction() as conn:
-                    found = ServiceSecretsRepository(conn).get_or_create(SECRET_NAME, os.urandom(32))
+                with work.transaction() as repos:
+                    found = repos.service_secrets.get_or_create(SECRET_NAME, os.urandom(32))
                 _secrets[key] = found
     return found

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dummi.db.connection import Database
 from dummi.db.experiments_repository import CLICK_TYPES
-from dummi.db.promotions_repository import PromotionsRepository
+from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
 OVERVIEW_DAYS = 14
 OVERVIEW_PROMOTIONS = 20
@@ -27,14 +26,14 @@ class PromotionFigures:
         return self.clicks / self.impressions if self.impressions else None
 
 
-def recompute(db: Database, days: list[date], start: datetime, end: datetime) -> int:
+def recompute(db: Source | UnitOfWork, days: list[date], start: datetime, end: datetime) -> int:
     """Replace the stored rows of ``days`` (answers created in [start, end)); how many rows."""
-    with db.transaction() as conn:
-        return PromotionsRepository(conn).replace_days(days, start, end, list(CLICK_TYPES))
+    with work_of(db).transaction() as repos:
+        return repos.promotions.replace_days(days, start, end, list(CLICK_TYPES))
 
 
-def by_name(db: Database, today: date, days: int = OVERVIEW_DAYS) -> list[PromotionFigures]:
+def by_name(db: Source | UnitOfWork, today: date, days: int = OVERVIEW_DAYS) -> list[PromotionFigures]:
     """Each promotion's figures over the last ``days`` days up to ``today``, most shown first."""
     start = today - timedelta(days=days - 1)
-    rows = db.read(lambda conn: PromotionsRepository(conn).by_name(start, today, OVERVIEW_PROMOTIONS))
+    rows = work_of(db).read(lambda repos: repos.promotions.by_name(start, today, OVERVIEW_PROMOTIONS))
     return [PromotionFigures(*r) for r in rows]

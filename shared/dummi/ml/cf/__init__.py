@@ -1,7 +1,7 @@
 """Collaborative filtering, pluggable: one module per algorithm behind one interface (``CFModel``, what
 serving scores with; ``CFAlgorithm``, what training fits), named in ``ALGORITHMS``.
 
-* ``nmf`` (the seed's), ``als`` (implicit ALS): factor models, folded in per request;
+* ``nmf`` (the original model), ``als`` (implicit ALS): factor models, folded in per request;
 * ``ease``, ``itemknn`` and their blend ``ease+itemknn``: item-item models, up to ``EASE_MAX_ITEMS``;
 * the newcomers' co-likes (``cooccurrence``).
 

@@ -1,4 +1,4 @@
-"""``nmf`` (the seed's): scikit-learn NMF; a user is folded in by least squares onto the item factors,
+"""``nmf`` (the original model): scikit-learn NMF; a user is folded in by least squares onto the item factors,
 ``w = max(0, x P)``, and scored ``s = w H^T``."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def ridge_projection(item_factors: np.ndarray, reg: float) -> np.ndarray:
 
 
 class NMFAlgorithm:
-    """The seed's CF: scikit-learn NMF with 50 latent factors on the weighted matrix."""
+    """The original CF: scikit-learn NMF with 50 latent factors on the weighted matrix."""
 
     name = "nmf"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Settings:
-    cold_threshold: int = 5  # the seed: fewer than 5 interactions is a cold-start user
+    cold_threshold: int = 5  # fewer than 5 interactions is a cold-start user
     recency_half_life: float = 10.0  # in items: the 10th most recent item counts half as much as the latest
     sequence_weight: float = 0.5  # weight of "engaged with next" beside CF (z units; 0 turns it off)
     sequence_half_life: float = 2.5  # in sessions: the next-item signal follows the latest items closely

@@ -30,7 +30,7 @@ async function list(isCurrent) {
       all,
       { id: "experiments" },
     ),
-    h("p", { class: "muted" }, "Create experiments with POST /experiments (admin); the README's \"Experiments\" section shows how."),
+    h("p", { class: "muted" }, "Create experiments with POST /experiments (admin); docs/online-loop.md, \"Experiments, from creation to decision\", shows how."),
   );
 }
 

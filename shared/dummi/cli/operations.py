@@ -1,0 +1,143 @@
+"""``dummi openapi | keys | metrics | evaluate-policy``: the spec, API keys, the online figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dummi.errors import DummiError
+from dummi.progress import BarProgress
+
+Subparsers = argparse._SubParsersAction
+
+
+def add_openapi(sub: Subparsers) -> None:
+    spec = sub.add_parser("openapi", help="export the OpenAPI spec")
+    spec.add_argument("--out", default="-", help="file to write, or - for stdout")
+    spec.set_defaults(func=_cmd_openapi)
+
+
+def _cmd_openapi(args: argparse.Namespace) -> int:
+    from dummi.api.app import create_full_app  # the API when the command runs (see the package docstring)
+
+    spec = json.dumps(create_full_app().openapi(), indent=2, sort_keys=True) + "\n"
+    if args.out == "-":
+        sys.stdout.write(spec)
+    else:
+        Path(args.out).write_text(spec, encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def add_keys(sub: Subparsers) -> None:
+    keys = sub.add_parser("keys", help="API keys (needed when DUMMI_AUTH=on): create, list, revoke")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key and print it once (only its hash is stored)")
+    create.add_argument(
+        "--scope", action="append", required=True, help="read, write or admin (repeat or comma-separate)"
+    )
+    create.add_argument("--name", default="", help="what the key is for")
+    listing = keys_sub.add_parser("list", help="key ids, scopes and names (never the keys)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (the part after dk_)")
+    revoke.add_argument("key_id")
+    keys.set_defaults(func=_cmd_keys)
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    # the database when the command runs (see the package docstring)
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.services import api_keys
+
+    db = get_database()
+    migrate(db)
+    try:
+        if args.keys_command == "create":
+            new = api_keys.create_key(db, args.scope, args.name)
+            print(
+                f"created key {new.record.key_id} ({', '.join(new.record.scopes)}); it is shown only now:",
+                file=sys.stderr,
+            )
+            print(new.key)
+        elif args.keys_command == "revoke":
+            record = api_keys.revoke_key(db, args.key_id)
+            print(f"revoked {record.key_id} at {record.revoked_at.isoformat()}")
+        else:
+            for record in api_keys.list_keys(db, include_revoked=args.all):
+                revoked = f"  revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""
+                print(
+                    f"{record.key_id}  {','.join(record.scopes):<16} {record.created_at.isoformat()}"
+                    f"  {record.name}{revoked}"
+                )
+    except DummiError as exc:
+        print(f"dummi keys {args.keys_command}: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_metrics(sub: Subparsers) -> None:
+    metrics = sub.add_parser(
+        "metrics", help="compute the online metrics now (the hourly job), then print the last days' figures"
+    )
+    metrics.add_argument("--days", type=int, default=7, help="days to print (default 7)")
+    metrics.add_argument("--group-by", default="day,surface,experiment,variant", help="dimensions to print by")
+    metrics.set_defaults(func=_cmd_metrics)
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    # the database and numpy when the command runs (see the package docstring)
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.services import online_metrics_service
+
+    db = get_database()
+    migrate(db)
+    done = online_metrics_service.run(db, progress=BarProgress())
+    print(json.dumps(done))
+    today = datetime.now(UTC).date()
+    groups = args.group_by.split(",")
+    for row in online_metrics_service.query(db, today - timedelta(days=args.days - 1), today, groups):
+        print(json.dumps(row))
+    return 0
+
+
+def add_evaluate_policy(sub: Subparsers) -> None:
+    policy = sub.add_parser(
+        "evaluate-policy",
+        help="estimate another exploration policy's slot CTR from the logged decisions (self-normalised IPS)",
+    )
+    policy.add_argument("--policy", choices=["thompson", "greedy", "uniform"], required=True)
+    policy.add_argument("--prior-strength", type=float, default=10.0, help="thompson/greedy: pseudo-impressions")
+    policy.add_argument("--days", type=float, default=30.0, help="decisions of the last DAYS days")
+    policy.set_defaults(func=_cmd_evaluate_policy)
+
+
+def _cmd_evaluate_policy(args: argparse.Namespace) -> int:
+    # the database and numpy when the command runs (see the package docstring)
+    from dummi.db.connection import get_database
+    from dummi.db.migrations import migrate
+    from dummi.services.policy_evaluation import evaluate_policy
+
+    db = get_database()
+    migrate(db)
+    result = evaluate_policy(db, args.policy, prior_strength=args.prior_strength, days=args.days)
+    print(json.dumps(result))
+    if result["estimate"] is None:
+        why = (
+            "no exploration decisions logged in that period"
+            if not result["decisions"]
+            else "the policy would have made none of the logged choices: the log cannot tell"
+        )
+        print(f"dummi evaluate-policy: {why}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.policy}: estimated CTR of the exploration slots {result['estimate']:.4f} against "
+        f"{result['logged_ctr']:.4f} logged, from {result['decisions']} decisions "
+        f"({result['effective_decisions']:.0f} effective)",
+        file=sys.stderr,
+    )
+    return 0
