@@ -101,3 +101,29 @@ def test_exploration_keeps_the_promoted_slots():
         assert len(explored) == 1 and len({r.content_id for r in out}) == 10
         position, item = explored[0]
         assert item.explore_context["position"] == position  # the decision names where the item is shown
+
+
+def test_an_approximate_index_still_fills_the_slots_of_a_promotion_far_from_the_users_taste():
+    from dummi.ml.model_bundle import ModelBundle
+    from dummi.ml.vector_index import build_index
+
+    rng = np.random.default_rng(3)
+    topics, per_topic = 20, 100  # the fan's nearest items are all of its own topic
+    centers = rng.normal(size=(topics, 16))
+    vectors = np.vstack([centers[t] + 0.1 * rng.normal(size=(per_topic, 16)) for t in range(topics)])
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"i{k}" for k in range(topics * per_topic)]
+    categories = [f"t{k // per_topic}" for k in range(topics * per_topic)]
+    index = build_index(ids, vectors, kind="hnsw")
+    popularity = np.full(len(ids), 0.5, np.float32)
+    settings = {"candidates": 50}  # the personal pool: the fan's own topic only
+    rec = HybridRecommender(
+        ModelBundle(np.array(ids, dtype=object), ids, categories, index, popularity, None, settings)
+    )
+    far = tuple(f"t{t}" for t in range(10, 20))  # half the catalog, none of it near the fan
+    out = rec.recommend(
+        _fan(), RankRequest(n=10, explore_slots=0, promotion=Promotion("far", 0.3, (("category", "in", far),)))
+    )
+    promoted = [r for r in out if r.promoted]
+    assert len(promoted) == 3 and all(r.category in far for r in promoted)
+    assert [r.category for r in out if not r.promoted] == ["t0"] * 7

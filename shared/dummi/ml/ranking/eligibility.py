@@ -3,6 +3,7 @@ the caller excludes, nor what is taken down, filtered out or in another category
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ class Eligibility:
     seen: np.ndarray  # positions the user interacted with
     excluded: np.ndarray  # positions the caller excludes
     promoted: np.ndarray | None = None  # items a request's promotion may take a slot with (None: no promotion)
+    promotion_slots: int = 0  # how many slots the promotion asks for
 
     @classmethod
     def of(cls, items: ItemSpace, user: UserState, request: RankRequest) -> Eligibility:
@@ -33,7 +35,8 @@ class Eligibility:
                 promoted &= allowed
             promoted[seen] = False
             promoted[excluded] = False
-        return cls(allowed, seen, excluded, promoted)
+        slots = min(request.n, math.ceil(promotion.share * request.n - 1e-9)) if promoted is not None else 0
+        return cls(allowed, seen, excluded, promoted, slots)
 
     def mask(self, size: int) -> np.ndarray:
         """True where an item may be listed."""
