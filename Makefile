@@ -14,7 +14,7 @@ AWS_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-localstack lint format docs openapi validate build model train bench fuzz load faults invoke-train \
+.PHONY: help run test test-unit test-localstack lint format docs openapi validate build model train bench fuzz load faults invoke-train \
 	invoke-recommend training-image training-deps-check spark-setup spark-env spark-upload cache-setup console-vendor browser-setup \
 	console-screenshots image container-setup clean
 
@@ -48,12 +48,16 @@ run: $(VENV)/.installed-local ## serve the API on 127.0.0.1:8000 (PORT, DUMMI_DA
 test: $(VENV)/.installed-dev $(SAM) spark-setup cache-setup browser-setup container-setup ## lint, the strict docs build, all tests (AWS tier on moto), sam validate + build, the AWS tier on LocalStack
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=shared $(BIN)/lint-imports
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
 	$(SAM) validate --lint --region $(AWS_REGION)
 	$(MAKE) --no-print-directory build
 	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory test-localstack; \
 	else echo "skipped: the LocalStack tier needs Python 3.13 (make test-localstack)"; fi
+
+test-unit: $(VENV)/.installed-dev ## the fast loop: the unit tier (tests/unit) without its slow tests, under a minute
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit
 
 $(LOCALSTACK_VENV)/bin/python:
 	@test -n "$(PYTHON313)" || { echo "test-localstack needs Python 3.13 (set PYTHON313=...)"; exit 1; }
@@ -64,9 +68,10 @@ $(LOCALSTACK_VENV)/bin/python:
 test-localstack: $(VENV)/.installed-dev $(LOCALSTACK_VENV)/bin/python ## the AWS tier against LocalStack in host mode
 	bash localstack/run-tests.sh
 
-lint: $(VENV)/.installed-dev ## ruff check and format check
+lint: $(VENV)/.installed-dev ## ruff check and format check; the import contract of shared/dummi's layers (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=shared $(BIN)/lint-imports
 
 format: $(VENV)/.installed-dev ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -97,7 +102,7 @@ model: $(VENV)/.installed-local ## export all-MiniLM-L6-v2 to ONNX into DUMMI_MO
 train: $(VENV)/.installed-local ## run the training pipeline once, with progress bars
 	$(BIN)/dummi train
 
-fuzz: $(VENV)/.installed-dev ## schemathesis, up to 1000 cases per operation (>10,000 in all); ~10 min
+fuzz: $(VENV)/.installed-dev ## schemathesis, every check, in process and over HTTP against `dummi run`: up to 1000 cases per operation (DUMMI_FUZZ_EXAMPLES)
 	DUMMI_FUZZ_EXAMPLES=$${DUMMI_FUZZ_EXAMPLES:-1000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 load: $(VENV)/.installed-dev ## 60 s of mixed load at 300 requests/s against `dummi run` (10K items, 10K users)

@@ -23,6 +23,7 @@ def get_client(service: str, endpoint_url: str | None = None) -> Any:
         with _lock:
             client = _clients.get(key)
             if client is None:
+                # boto3 takes ~0.5 s to import: only a call that reaches AWS pays it, not every cold start
                 import boto3
                 from botocore.config import Config
 

@@ -46,6 +46,7 @@ class LocalCacheServer:
         self.process = subprocess.Popen(self._args, stdout=log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout
+        # redis: the cache extra, only when a result cache is configured
         import redis
 
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)

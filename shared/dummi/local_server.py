@@ -26,9 +26,9 @@ from dummi.local_cache import LocalCacheServer
 from dummi.ml.embeddings import get_embedder
 from dummi.progress import BarProgress
 from dummi.services import online_metrics_service
-from dummi.services.embedding_service import embed_content, embed_user_interests
 from dummi.services.recommendation_service import get_engine
 from dummi.services.sample_data import load_sample_data
+from dummi.training.embedding import embed_content, embed_user_interests
 
 logger = logging.getLogger("dummi")
 
@@ -173,6 +173,8 @@ def serve(
     # uvicorn is the server extra's: `dummi load-sample` and `dummi import --embed` use this module without it
     import uvicorn
 
+    from dummi.local_http import HTTP_PROTOCOL  # uvicorn's protocol, so also the server extra's
+
     _log_and_stop_cleanly()
     prepare(sample_data)
     supervisor = _start_supervisor()
@@ -185,6 +187,7 @@ def serve(
         "log_level": "info",
         "access_log": access_log,
         "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "http": HTTP_PROTOCOL,  # a request uvicorn cannot parse: a JSON 400, as the spec says
     }
     try:
         if workers > 1:

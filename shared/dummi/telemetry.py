@@ -26,6 +26,7 @@ def in_lambda() -> bool:
 def count(name: str, value: float = 1.0) -> None:
     """Add ``value`` to the counter ``name`` (dimensionless: the function's service dimension only)."""
     if in_lambda():
+        # Powertools: only in Lambda (EMF, Parameters); elsewhere nothing imports it
         from aws_lambda_powertools import Metrics
         from aws_lambda_powertools.metrics import MetricUnit
 

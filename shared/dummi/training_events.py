@@ -7,7 +7,13 @@ import json
 import logging
 from typing import Any
 
+from dummi.artifacts.store import get_artifact_store
+from dummi.db.connection import get_database
+from dummi.progress import LogProgress
+from dummi.services.embedding_queue import process
 from dummi.services.training_dispatch import RUN_EVENT_KEY
+from dummi.training.params import TrainingParams
+from dummi.training.runs import TrainingAlreadyRunningError, execute_run, run_now
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +27,6 @@ def is_scheduled_event(event: dict[str, Any]) -> bool:
 
 
 def handle_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from dummi.artifacts.store import get_artifact_store
-    from dummi.db.connection import get_database
-    from dummi.progress import LogProgress
-    from dummi.training.params import TrainingParams
-    from dummi.training.runs import TrainingAlreadyRunningError, execute_run, run_now
-
     db, store = get_database(), get_artifact_store()
     if RUN_EVENT_KEY in event:
         run = execute_run(db, store, str(event[RUN_EVENT_KEY]), progress=LogProgress())
@@ -52,8 +52,6 @@ def handle_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def handle_embedding_message(body: str) -> None:
     """One SQS message: {"kind": "content" | "user", "keys": [...]}."""
-    from dummi.services.embedding_queue import process
-
     message = json.loads(body)
     kind = message["kind"]
     if kind not in ("content", "user"):

@@ -23,7 +23,7 @@ WEIGHTS = {"like": 5.0, "click": 2.0, "view_time": 1.0, "skip": -1.0}
 
 
 def load(folder: Path):
-    from dummi.db.records import Event
+    from dummi.domain.events import Event
     from dummi.ml.embeddings import get_embedder
     from dummi.ml.text import content_text
 

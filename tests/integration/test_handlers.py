@@ -62,7 +62,32 @@ def test_handler_errors_keep_their_status_and_field(seeded, lambda_context):
     )
     assert (status, body["field"]) == (404, "content_id")
     status, body = _call("users", "users_create", lambda_context, body='{"user_id": ')
-    assert status == 422
+    assert status == 422 and body["detail"][0]["type"] == "json_invalid"
+
+
+MALFORMED = {"detail": "malformed HTTP request: the server cannot parse it", "code": "malformed_request", "field": None}
+
+
+def test_an_event_that_cannot_be_a_request_is_the_400_dummi_run_gives(db, lambda_context):
+    """What uvicorn refuses before any route (a NUL in the URL or a header) and what Mangum cannot turn into
+    a request (a body that is not base64, a lone surrogate) answer the 400 every operation documents, as
+    JSON; not a crashed invocation (a 500 from API Gateway)."""
+    bad = [
+        {"rawQueryString": "category=a\x00b"},
+        {"rawPath": "/content/category/a\x00b"},
+        {"headers": {"x-api-key": "a\x00b"}},
+        {"rawQueryString": "category=\udcff"},
+    ]
+    for changes in bad:
+        response = _handler("content")(load_event("content_category", **changes), lambda_context)
+        assert response["statusCode"] == 400, changes
+        assert response["headers"]["content-type"] == "application/json"
+        assert json.loads(response["body"]) == MALFORMED
+    status, body = _call("users", "users_create", lambda_context, body="!!!not base64", isBase64Encoded=True)
+    assert (status, body) == (400, MALFORMED)
+    # a NUL sent percent-encoded is a value like any other: the route's own rules judge it
+    status, body = _call("content", "content_category", lambda_context, rawQueryString="limit=%00")
+    assert status == 422 and body["detail"][0]["loc"] == ["query", "limit"]
 
 
 def test_handler_accepts_a_base64_body_as_api_gateway_may_send(db, lambda_context):

@@ -150,17 +150,22 @@ def test_a_like_moves_similar_items_up_and_a_skip_moves_them_down(client, catalo
     cooking_after = sum(i.startswith("cooking-") for i in after)
     assert cooking_after > cooking_before
 
-    # a skip pushes the skipped item's close neighbours down
-    ranked = ids(recommend(client, "cooking-fan-0", n_recommendations=20, explore_slots=0))
-    target = "cooking-9"  # "Grilling steak": its neighbours are the other cooking items
-    client.post(
-        "/recommendations/interact",
-        json={"user_id": "cooking-fan-0", "content_id": "cooking-6", "interaction_type": "skip"},
-    )
-    reranked = ids(recommend(client, "cooking-fan-0", n_recommendations=20, explore_slots=0))
-    assert "cooking-6" not in reranked
-    cooking_rank = lambda lst: sum(lst.index(i) for i in lst if i.startswith("cooking-") and i != target)  # noqa: E731
-    assert target not in ranked or cooking_rank(reranked) >= cooking_rank([i for i in ranked if i != "cooking-6"])
+    # a skip counts against the skipped item's close neighbours: two users with cooking-fan-0's likes
+    # (cooking-0..5) act on cooking-6 ("vegetarian curry"), one with a skip, the other with a click (either
+    # takes it out of the list); its neighbours cooking-7 and cooking-8 score lower for the skipper
+    # (cooking-9, "grilling steak", is not one of them)
+    skipped, neighbours = "cooking-6", {"cooking-7", "cooking-8"}
+    scores = lambda answer: {r["content_id"]: r["score"] for r in answer["recommendations"]}  # noqa: E731
+    for user, action in (("skipper", "skip"), ("clicker", "click")):
+        client.post("/users/", json={"user_id": user, "interests": ["cooking"], "skill_level": "intermediate"})
+        for item in [f"cooking-{k}" for k in range(6)] + [skipped]:
+            event = {"user_id": user, "content_id": item, "interaction_type": action if item == skipped else "like"}
+            assert client.post("/recommendations/interact", json=event).status_code == 201
+    skipper = scores(recommend(client, "skipper", n_recommendations=20, explore_slots=0))
+    clicker = scores(recommend(client, "clicker", n_recommendations=20, explore_slots=0))
+    assert skipped not in skipper and skipped not in clicker
+    assert neighbours <= set(skipper) & set(clicker), (skipper, clicker)  # listed by both: comparable
+    assert all(skipper[i] < clicker[i] for i in neighbours), (skipper, clicker)
 
 
 def test_cold_start_users_get_interest_matched_items(client, catalog):

@@ -56,8 +56,8 @@ def test_status_says_where_a_run_ran_why_and_its_stages_in_order(client, db):
 def test_the_spark_engine_where_there_is_none_is_a_422_naming_the_engine(client, db, monkeypatch):
     monkeypatch.setattr("dummi.training.planner.importlib.util.find_spec", lambda name: None)
     response = client.post("/training/train", json={"engine": "spark"})
-    assert response.status_code == 422 and response.json()["field"] == "engine"
-    assert "pyspark is not installed" in response.json()["detail"]
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "engine"]
+    assert "pyspark is not installed" in response.json()["detail"][0]["msg"]
     assert client.get("/training/status").json()["runs"] == []  # nothing was queued
 
 

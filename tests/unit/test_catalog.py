@@ -125,6 +125,7 @@ def _warm(rec: HybridRecommender, german: np.ndarray) -> UserState:
 GERMAN = (("properties.lang", "in", ("de",)),)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("n_items", "kind", "share"), [(100_000, "flat", 0.01), (30_000, "hnsw", 0.01), (30_000, "hnsw", 0.8)]
 )

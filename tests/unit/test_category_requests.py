@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from dummi.ml.catalog import Catalog
 from dummi.ml.cf import FactorModel
@@ -37,6 +38,7 @@ def _recommender(n: int = 6000, rare: int = 15) -> HybridRecommender:
     return HybridRecommender(bundle)
 
 
+@pytest.mark.slow
 def test_a_rare_category_fills_the_list_from_its_own_items():
     recommender = _recommender()
     liked = [p for p in range(recommender.size) if recommender.categories[p] == "topic-0"][:12]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.choice.holdout import (
     COLD_KEEP,
     MIN_EVENTS_FOR_COLD,
@@ -16,10 +16,12 @@ from dummi.ml.choice.holdout import (
     split_holdout,
 )
 from dummi.ml.choice.noise import SIMPLIFY_MARGIN, Noise, Trial, comparison, costs_nothing
-from dummi.ml.choice.steps import PLAIN_SETTINGS, Cuts, Record, guard, newcomers
+from dummi.ml.choice.steps import NEWCOMER_SOURCES, PLAIN_SETTINGS, Cuts, Record, guard, newcomers
 from dummi.ml.embeddings import get_embedder
 from dummi.ml.vector_index import build_index
 from dummi.training.choice import choose_recipe
+
+pytestmark = pytest.mark.slow  # a recipe chosen on a catalog: ~30 s of the module fixture
 
 N_ITEMS, N_USERS, PER_USER, CATEGORIES = 150, 160, 20, 10
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -175,8 +177,9 @@ def test_newcomers_learned_weights_are_published_only_where_they_beat_every_sing
     wins = [all(beats(f) for f in t["out_of_fold"]) for t in out["tried"]]
     if out["published"] == "learned":
         assert any(wins) and choice.settings["newcomer_weights"] == out["weights"]
-    else:
-        assert not any(wins) and "newcomer_weights" not in choice.settings or out["published"] == "popularity"
+    else:  # the best single source, as its settings say it
+        assert not any(wins) and out["published"] in NEWCOMER_SOURCES
+        assert choice.settings.get("newcomer_weights") == NEWCOMER_SOURCES[out["published"]]["newcomer_weights"]
 
 
 def test_too_few_newcomers_keep_the_hand_set_formula():

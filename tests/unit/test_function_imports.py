@@ -52,6 +52,7 @@ def test_the_write_functions_go_without_numpy():
     assert not any(functions[f"functions/{name}/"] for name in ("users", "content", "interactions"))
 
 
+@pytest.mark.slow  # a fresh interpreter per function
 @pytest.mark.parametrize("code_uri", sorted(_zip_functions()))
 def test_a_function_imports_only_what_its_layers_hold(code_uri):
     blocked = TRAINING_ONLY + (() if _zip_functions()[code_uri] else SERVING)

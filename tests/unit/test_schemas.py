@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from dummi.api.schemas import (
+from dummi.domain.inputs import (
     MAX_DESCRIPTION_LENGTH,
     MAX_ID_LENGTH,
     MAX_TAGS,
@@ -72,7 +72,7 @@ def test_interaction_types_are_the_seeds():
 def test_text_bounds_hold_for_the_text_as_sent_then_it_is_stripped():
     # found by make fuzz: a 101-character category with a leading space was stripped to 100 and accepted,
     # while the spec's maxLength (on what the client sends) says it is too long
-    from dummi.api.schemas import MAX_CATEGORY_LENGTH, MAX_TAG_LENGTH, MAX_TITLE_LENGTH
+    from dummi.domain.inputs import MAX_CATEGORY_LENGTH, MAX_TAG_LENGTH, MAX_TITLE_LENGTH
 
     too_long = {
         "category": " " + "c" * MAX_CATEGORY_LENGTH,

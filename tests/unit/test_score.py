@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.cf import Fitter
 from dummi.ml.interactions import build_matrix, popularity
 from dummi.ml.model_bundle import ModelBundle

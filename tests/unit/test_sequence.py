@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.cf import ItemItemModel
 from dummi.ml.model_bundle import ModelBundle, bundle_files, parse_bundle
 from dummi.ml.recommender import HybridRecommender, RankRequest, UserEvent, UserState

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.embeddings import from_bytes, to_bytes
 from dummi.ml.interactions import MAX_PAIR_WEIGHT, build_matrix, event_weight, popularity
 from dummi.ml.text import content_text, interests_text, text_hash

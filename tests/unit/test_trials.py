@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.cf import Fitter, fit_cooccurrence
 from dummi.ml.choice.holdout import newcomer_folds, split_holdout, user_states
 from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
@@ -123,6 +123,7 @@ def test_trials_list_what_serving_lists_for_every_held_out_user(cut, config, set
         assert [ids[p] for p in result.lists[k] if p >= 0] == served, user
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("diversity", [0.3, 1.0])
 def test_the_diversity_re_rank_in_trials_is_servings(cut, diversity):
     holdout, trials, states = cut

@@ -9,12 +9,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from dummi import __version__
 from dummi.api.auth import API_KEY_HEADER
-from dummi.api.errors import install_error_handlers, reject_unknown_query
+from dummi.api.errors import document_errors, install_error_handlers, reject_unknown_query
 from dummi.api.limits import BodySizeLimit, LoadShedding
 from dummi.config import get_settings
 
 DESCRIPTION = (
-    "Hybrid content recommendations: users, content, interactions and feedback in; personal top-K recommendations out."
+    "Hybrid content recommendations: users, content, interactions and feedback in; personal top-K recommendations"
+    ' out.\n\nErrors are JSON, in one shape for every 4xx: a 422 is `{"detail": [{"loc", "msg", "type"}]}`'
+    ' (`loc` names the field at fault); any other 4xx is `{"detail": "a sentence", "code", "field"}`.'
 )
 
 
@@ -31,6 +33,7 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
         dependencies=[Depends(reject_unknown_query)],
     )
     install_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     settings = get_settings()
     app.add_middleware(BodySizeLimit, max_bytes=settings.dummi_max_body_bytes)
     if settings.cors_origins:  # in AWS the HttpApi answers CORS itself (template parameter CorsAllowOrigins)
@@ -48,7 +51,16 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
     return app
 
 
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document of the app, with the error answers every operation may give (built once)."""
+    if app.openapi_schema is None:
+        document_errors(FastAPI.openapi(app))
+    return app.openapi_schema  # type: ignore[return-value]
+
+
 def all_routers() -> list[APIRouter]:
+    # numpy and FAISS (the recommendations and meta routers): each Lambda imports this module with its own
+    # routers only, and the write functions ship neither; every router is for the local server and the spec
     from dummi.api import (
         batch,
         console,

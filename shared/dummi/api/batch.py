@@ -10,17 +10,16 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from dummi.api.auth import ADMIN
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictModel, bounded_whole
+from dummi.batch.dispatch import get_batch_jobs
 from dummi.batch.jobs import DEFAULT_CHUNK_SIZE, KEY_PATTERN, MAX_CHUNK_SIZE, BatchJobs, key_problem
 from dummi.batch.options import BatchOptions
 from dummi.db.batch_repository import BatchJob
+from dummi.domain.inputs import StrictModel, bounded_whole
 
 router = APIRouter(prefix="/batch-jobs", tags=["batch"], dependencies=[ADMIN], responses=error_responses(401, 403))
 
 
 async def _jobs() -> BatchJobs:
-    from dummi.batch.dispatch import get_batch_jobs
-
     return get_batch_jobs()
 
 
@@ -40,7 +39,9 @@ JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f-]+$"
 
 class BatchJobRequest(StrictModel):
     input: StoreKey = Field(description='one JSON object a line: {"userId": ...} or {"itemId": ...}')
-    output: StoreKey = Field(description="where the answers go, one line for every input line, in its order")
+    output: StoreKey = Field(
+        description="where the answers go, one line for every input line, in its order; not the input (else a 422)"
+    )
     options: BatchOptions = BatchOptions()
     chunk_size: bounded_whole(1, MAX_CHUNK_SIZE, "lines a chunk: the unit of parallel work and of resume") = (
         DEFAULT_CHUNK_SIZE

@@ -10,17 +10,16 @@ from starlette.concurrency import run_in_threadpool
 from dummi.api.auth import READ, WRITE, ApiKey, check_scope
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep, ReadDatabaseDep
 from dummi.api.errors import create_responses, error_responses
-from dummi.api.schemas import (
+from dummi.api.schemas import ContentPage, ContentPublic
+from dummi.db.records import ContentRecord
+from dummi.domain.inputs import (
     DEFAULT_PAGE_SIZE,
     MAX_CATEGORY_LENGTH,
     MAX_ID_LENGTH,
     MAX_PAGE_SIZE,
     ContentCreate,
-    ContentPage,
-    ContentPublic,
     ContentUpdate,
 )
-from dummi.db.records import ContentRecord
 from dummi.services import content_service
 from dummi.services.api_keys import Scope
 

@@ -1,4 +1,12 @@
-"""The one place that maps domain errors to HTTP statuses and JSON bodies."""
+"""The one place that maps domain errors to HTTP statuses and JSON bodies, and that states them in the spec.
+
+One error shape for every 4xx, JSON, with ``detail``:
+
+- 422 (the request breaks the schema, or a rule across fields the schema cannot state): FastAPI's validation
+  array, ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``, whether the schema or the service found
+  the fault; ``loc`` names the field (``["body", "available_until"]``).
+- every other 4xx (and 5xx): ``{"detail": "<a sentence>", "code": "<a word>", "field": <name or null>}``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from dummi.api.schemas import ErrorResponse
 from dummi.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -49,6 +58,28 @@ def error_body(detail: str, code: str, field: str | None = None) -> dict:
     return {"detail": detail, "code": code, "field": field}
 
 
+# The answer to a request the server cannot parse, before any route sees it (`dummi run`'s HTTP server, and
+# the Lambda handler for an event that cannot be a request): the 400 every operation documents.
+MALFORMED_REQUEST = error_body("malformed HTTP request: the server cannot parse it", "malformed_request")
+
+
+def validation_body(message: str, code: str, field: str | None = None) -> dict:
+    """A 422 the service raised, in the shape of the schema's own: ``field`` (``variants[0].overrides``)
+    becomes ``loc`` (``["body", "variants", 0, "overrides"]``)."""
+    return {"detail": [{"type": code, "loc": ["body", *_location(field)], "msg": message}]}
+
+
+def _location(field: str | None) -> list[str | int]:
+    if not field:
+        return []
+    parts: list[str | int] = []
+    for name in field.split("."):
+        base, *indexes = name.replace("]", "").split("[")
+        parts.append(base)
+        parts.extend(int(i) if i.isdigit() else i for i in indexes)
+    return parts
+
+
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DummiError)
     status = status_for(exc)
@@ -60,6 +91,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
             "the database is unavailable; retry shortly" if isinstance(exc, DatabaseUnavailableError) else exc.message
         )
         return JSONResponse(error_body(detail, exc.code), status_code=status, headers=headers)
+    if status == 422:
+        return JSONResponse(validation_body(exc.message, exc.code, exc.field), status_code=status)
     headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
     return JSONResponse(error_body(exc.message, exc.code, exc.field), status_code=status, headers=headers)
 
@@ -136,12 +169,65 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-# OpenAPI descriptions of the error answers, for the routes' ``responses=``.
-def error_responses(*statuses: int) -> dict[int | str, dict]:
+# What every operation may answer, whatever its route declares: a request the server cannot parse (before
+# any route is chosen) is a 400, and an unknown or repeated query parameter a 422 (reject_unknown_query).
+MALFORMED = (
+    "a malformed request: not HTTP the server can parse (a NUL or a non-UTF-8 byte in the URL, a URL over"
+    " 64 KiB), or a body that is not JSON (or not UTF-8)"
+)
+INVALID = (
+    "the request breaks the schema, or a rule across its fields that the schema cannot state (named in the"
+    " operation's description): `detail[].loc` names the field"
+)
+ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
+VALIDATION_SCHEMA = {"$ref": "#/components/schemas/HTTPValidationError"}
+
+
+def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """State the error shape in ``spec`` (FastAPI's document of the app), for every operation: a 400 and a
+    422 each may answer, in the one shape each has (the module's docstring)."""
     from dummi.api.schemas import ErrorResponse
 
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorResponse", ErrorResponse.model_json_schema())
+    schemas["ValidationError"] = {
+        "title": "ValidationError",
+        "type": "object",
+        "required": ["loc", "msg", "type"],
+        "properties": {
+            "loc": {
+                "title": "Location",
+                "type": "array",
+                "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            },
+            "msg": {"title": "Message", "type": "string"},
+            "type": {"title": "Error Type", "type": "string"},
+            "input": {"title": "Input"},
+            "ctx": {"title": "Context", "type": "object"},
+        },
+    }
+    schemas["HTTPValidationError"] = {
+        "title": "HTTPValidationError",
+        "description": "The body of every 422: what is wrong, and where (`loc`).",
+        "type": "object",
+        "required": ["detail"],
+        "properties": {
+            "detail": {"title": "Detail", "type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}
+        },
+    }
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("400", {"description": MALFORMED})
+            responses["400"]["content"] = {"application/json": {"schema": ERROR_SCHEMA}}
+            responses["422"] = {"description": INVALID, "content": {"application/json": {"schema": VALIDATION_SCHEMA}}}
+    return spec
+
+
+# OpenAPI descriptions of the error answers, for the routes' ``responses=``.
+def error_responses(*statuses: int) -> dict[int | str, dict]:
     descriptions = {
-        400: "the body is not JSON (or not UTF-8)",
+        400: MALFORMED,
         401: "no API key, or an unknown or revoked one (when DUMMI_AUTH=on)",
         403: "the API key lacks the scope this route needs",
         404: "not found",

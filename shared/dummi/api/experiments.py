@@ -11,11 +11,9 @@ from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import Instant, StrictFloat, StrictModel, bounded_whole
+from dummi.domain.inputs import Instant, StrictFloat, StrictModel, bounded_whole
 from dummi.experiments.assignment import Experiment
-from dummi.experiments.overrides import SETTING_BOUNDS
-from dummi.ml.cf import ALGORITHMS
-from dummi.ml.recommender import DEFAULT_SETTINGS
+from dummi.experiments.overrides import ALGORITHM_NAMES, SETTING_BOUNDS, SETTING_DEFAULTS
 from dummi.services import experiments_service
 from dummi.services.experiments_service import Results
 
@@ -29,7 +27,7 @@ Percent = Annotated[StrictFloat, Field(gt=0, le=100)]
 
 def _setting_field(key: str) -> tuple[Any, Any]:
     low, high, whole = SETTING_BOUNDS[key]
-    default = DEFAULT_SETTINGS[key]
+    default = SETTING_DEFAULTS[key]
     bounds = Field(ge=low, le=high, description=f"ranking setting (the model's own is tuned; default {default})")
     # a whole number may come as 3 or 3.0 (JSON Schema's integer), never as "3" or true
     kind = bounded_whole(int(low), int(high), bounds.description) if whole else Annotated[StrictFloat, bounds]
@@ -42,7 +40,7 @@ VariantOverrides = create_model(
     "VariantOverrides",
     __base__=StrictModel,
     algorithm=(
-        Literal[tuple(sorted(ALGORITHMS))] | None,  # type: ignore[valid-type]
+        Literal[ALGORITHM_NAMES] | None,  # type: ignore[valid-type]
         Field(default=None, description="a CF algorithm: training publishes it beside the chosen one"),
     ),
     cf_weight=(Annotated[StrictFloat, Field(ge=0, le=1)] | None, None),

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Response
 from dummi.api.auth import WRITE
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import FeedbackCreate, FeedbackPublic, InteractionCreate, InteractionPublic, model_response
+from dummi.api.schemas import FeedbackPublic, InteractionPublic, model_response
+from dummi.domain.inputs import FeedbackCreate, InteractionCreate
 from dummi.services import interactions_service
 
 router = APIRouter(

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from dummi.api.auth import ADMIN
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictModel
 from dummi.db.records import ApiKeyRecord
+from dummi.domain.inputs import StrictModel
 from dummi.services import api_keys
 from dummi.services.api_keys import MAX_NAME_LENGTH, Scope
 

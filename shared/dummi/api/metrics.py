@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from dummi.api.auth import READ
 from dummi.api.deps import ReadDatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import MAX_ID_LENGTH
+from dummi.domain.inputs import MAX_ID_LENGTH
 from dummi.services import online_metrics_service
 from dummi.services.online_metrics_service import DIMENSIONS
 

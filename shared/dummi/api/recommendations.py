@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError,
 from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import (
+from dummi.api.schemas import model_response
+from dummi.domain.inputs import (
     MAX_CATEGORY_LENGTH,
     MAX_FILTERS,
     MAX_ID_LENGTH,
@@ -26,11 +27,9 @@ from dummi.api.schemas import (
     WholeNumber,
     bounded_whole,
     conditions,
-    model_response,
     one_subject,
 )
-from dummi.errors import InvalidRequestError
-from dummi.ml.recommender import Promotion, RankRequest, Recommendation
+from dummi.domain.ranking import Promotion, RankRequest, Recommendation
 from dummi.services import answers_service
 from dummi.services.impressions_service import DEFAULT_SURFACE, log_answer
 from dummi.services.page_tokens import PAGE_TOKEN_TTL_SECONDS
@@ -291,23 +290,16 @@ def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -
         filters=conditions(body.filters),
         promotion=(Promotion(promotion.name, promotion.share, conditions(promotion.filters)) if promotion else None),
     )
-    try:
-        answer = answers_service.recommend(
-            db,
-            engine,
-            request,
-            user_id=body.user_id,
-            session_id=body.session_id,
-            surface=body.surface,
-            preview=body.preview,
-            page_token=body.page_token,
-        )
-    except InvalidRequestError as exc:  # a bad, expired or foreign token: a 422 in the schema errors' format
-        if exc.field != "page_token":
-            raise
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body", "page_token"), "msg": exc.message, "input": body.page_token}]
-        ) from None
+    answer = answers_service.recommend(
+        db,
+        engine,
+        request,
+        user_id=body.user_id,
+        session_id=body.session_id,
+        surface=body.surface,
+        preview=body.preview,
+        page_token=body.page_token,
+    )
     served = answer.served
     response = RecommendationsResponse(
         user_id=body.user_id,

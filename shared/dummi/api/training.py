@@ -11,12 +11,10 @@ from pydantic import BaseModel, Field, StrictBool
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
-from dummi.api.schemas import StrictModel
-from dummi.db.training_repository import TrainingRun
-from dummi.errors import InvalidRequestError, UnavailableError
+from dummi.domain.inputs import StrictModel
+from dummi.services import training_service
 from dummi.services.training_dispatch import TrainingDispatcher, get_training_dispatcher
-from dummi.training import runs as training_runs
-from dummi.training.params import TrainingParams
+from dummi.services.training_service import TrainingRun
 
 router = APIRouter(prefix="/training", tags=["training"], responses=error_responses(401, 403))
 
@@ -100,25 +98,15 @@ def public_run(run: TrainingRun) -> TrainingRunPublic:
 def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None = None) -> TrainingRunPublic:
     """Queue a training run and start it in the background; 409 if a run is already queued or running."""
     body = body or TrainRequest()
-    if body.engine == "spark":
-        from dummi.training.planner import spark_available
-
-        available, where = spark_available()
-        if not available:
-            raise InvalidRequestError(f"the spark engine is not available here: {where}", field="engine")
-    params = TrainingParams.configured(
+    run = training_service.start_run(
+        db,
+        dispatcher,
         retrain_cf=body.retrain_cf,
         regenerate_embeddings=body.regenerate_embeddings,
         force=body.force,
         engine=body.engine,
         full_choice=body.full_choice,
     )
-    run = training_runs.request_run(db, "api", params)
-    try:
-        dispatcher.dispatch(run.run_id)
-    except Exception as exc:
-        training_runs.fail_undispatched(db, run.run_id, f"could not start the run: {exc}")
-        raise UnavailableError("could not start the training run; retry shortly") from exc
     return public_run(run)
 
 
@@ -126,6 +114,6 @@ def train(db: DatabaseDep, dispatcher: DispatcherDep, body: TrainRequest | None 
 def status(db: DatabaseDep, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TrainingStatus:
     """The latest runs: state, start and finish times, per-step timings, counts, version, error (any key
     that may read: watching training is not running it)."""
-    runs = training_runs.latest_runs(db, limit)
+    runs = training_service.latest_runs(db, limit)
     active = next((r for r in runs if r.state in ("queued", "running")), None)
     return TrainingStatus(active=public_run(active) if active else None, runs=[public_run(r) for r in runs])

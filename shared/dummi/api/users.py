@@ -10,14 +10,8 @@ from pydantic import BaseModel, Field
 from dummi.api.auth import ADMIN, READ, WRITE
 from dummi.api.deps import DatabaseDep, EmbeddingQueueDep, ReadDatabaseDep
 from dummi.api.errors import create_responses, error_responses
-from dummi.api.schemas import (
-    DEFAULT_HISTORY_LIMIT,
-    MAX_HISTORY_LIMIT,
-    MAX_ID_LENGTH,
-    UserCreate,
-    UserPublic,
-    UserUpdate,
-)
+from dummi.api.schemas import UserPublic
+from dummi.domain.inputs import DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_ID_LENGTH, UserCreate, UserUpdate
 from dummi.services import users_service
 from dummi.services.users_service import UserWithHistory
 

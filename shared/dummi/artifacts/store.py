@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from dummi import aws
+from dummi.config import get_settings
+
 
 class ArtifactNotFoundError(Exception):
     pass
@@ -137,9 +140,8 @@ class S3Store:
         ``dummi.aws.reset_clients``)."""
         if self._client is not None:
             return self._client
-        from dummi.aws import get_client
 
-        return get_client("s3")
+        return aws.get_client("s3")
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -156,6 +158,7 @@ class S3Store:
         return self._get(key, etag)
 
     def _get(self, key: str, etag: str | None) -> tuple[bytes, str] | None:
+        # botocore: only an s3:// store needs it; the CLI's parser and file:// stores run without it
         from botocore.exceptions import ClientError
 
         kwargs = {"Bucket": self.bucket, "Key": self._key(key)}
@@ -183,6 +186,7 @@ class S3Store:
         return sorted(keys)
 
     def exists(self, key: str) -> bool:
+        # botocore: only an s3:// store needs it; the CLI's parser and file:// stores run without it
         from botocore.exceptions import ClientError
 
         try:
@@ -228,7 +232,5 @@ def store_from_uri(uri: str) -> ArtifactStore:
 
 
 def get_artifact_store() -> ArtifactStore:
-    from dummi.config import get_settings
-
     settings = get_settings()
     return store_from_uri(settings.artifacts_uri)

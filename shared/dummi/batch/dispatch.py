@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from functools import lru_cache
 from typing import Any
 
+from dummi import aws
+from dummi.artifacts.store import get_artifact_store
 from dummi.batch.jobs import BatchJobs
+from dummi.config import get_settings
+from dummi.db.connection import get_database
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +31,7 @@ class SqsDispatcher:
         self.queue_url = queue_url
 
     def send(self, messages: list[Message]) -> None:
-        from dummi.aws import get_client
-
-        sqs = get_client("sqs")
+        sqs = aws.get_client("sqs")
         for start in range(0, len(messages), 10):
             batch = messages[start : start + 10]
             entries = [{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(batch)]
@@ -113,10 +118,6 @@ def _in_processes(
 ) -> None:
     """The chunk steps over a pool of fresh processes (spawned: no connection or thread of this one is
     inherited); the first failure stops the rest and is raised (finished chunks stay finished)."""
-    import multiprocessing
-    import os
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-
     # one core per worker: with each process's math on every core, two workers on two cores answered 209
     # users/s against 644 on one thread each (100K items)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -156,9 +157,7 @@ def handle_sqs_body(body: str) -> None:
 
 @lru_cache(maxsize=1)
 def get_batch_jobs() -> BatchJobs:
-    from dummi.artifacts.store import get_artifact_store
-    from dummi.config import get_settings
-    from dummi.db.connection import get_database
+    # numpy and FAISS (the engine answers the lines): the routes that start and read jobs run without them
     from dummi.services.recommendation_service import get_engine
 
     url = get_settings().dummi_batch_queue_url

@@ -18,9 +18,10 @@ from dummi.batch.dispatch import InlineDispatcher
 from dummi.batch.jobs import BatchJobs
 from dummi.batch.options import BatchOptions
 from dummi.db.batch_repository import BatchJob
-from dummi.db.connection import Database
+from dummi.db.connection import Database, get_database
 from dummi.errors import NotFoundError
 from dummi.progress import NullProgress, Progress
+from dummi.services.recommendation_service import get_engine
 
 if TYPE_CHECKING:
     from dummi.services.recommendation_service import RecommendationEngine
@@ -91,8 +92,6 @@ def batch_file(
 def _worker_jobs(work: str, database_url: str) -> BatchJobs:
     """A worker process's jobs: the same database and chunk folder, its own engine (the model loaded once)."""
     os.environ["DATABASE_URL"] = database_url
-    from dummi.db.connection import get_database
-    from dummi.services.recommendation_service import get_engine
 
     return BatchJobs(get_database(), FileStore(Path(work)), get_engine, InlineDispatcher())
 

@@ -175,6 +175,8 @@ class BatchJobs:
         if chunk in self.db.read(lambda conn: BatchRepository(conn).done_chunks(job_id)):
             self.assemble(job_id)  # answered before (a redelivery): only make sure the job can end
             return
+
+        # numpy and FAISS (answering a line ranks): the routes that only start and read jobs ship neither
         from dummi.batch.lines import answer_lines
 
         started = time.perf_counter()

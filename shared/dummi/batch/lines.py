@@ -21,8 +21,8 @@ from typing import Any
 
 from dummi.batch.options import BatchOptions
 from dummi.db.connection import Database
+from dummi.domain.ranking import Recommendation
 from dummi.errors import InvalidRequestError, NotFoundError
-from dummi.ml.recommender import Recommendation
 from dummi.services.recommendation_service import RecommendationEngine, Served
 
 

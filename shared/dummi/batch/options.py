@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, StrictBool
 
-from dummi.api.schemas import Category, Filters, StrictFloat, StrictModel, WholeNumber, bounded_whole, conditions
+from dummi.domain.inputs import Category, Filters, StrictFloat, StrictModel, WholeNumber, bounded_whole, conditions
+from dummi.domain.ranking import RankRequest
 
 if TYPE_CHECKING:
-    from dummi.ml.recommender import RankRequest
+    from dummi.domain.ranking import RankRequest
 
 MAX_RESULTS = 100
 
@@ -27,8 +28,6 @@ class BatchOptions(StrictModel):
     max_per_category: bounded_whole(1, MAX_RESULTS, "at most this many items of one category") | None = None
 
     def rank_request(self) -> RankRequest:
-        from dummi.ml.recommender import RankRequest
-
         return RankRequest(
             n=self.num_results,
             use_cf=self.use_cf,

@@ -40,6 +40,7 @@ class Tool:
 def _candidates(name: str) -> list[Path]:
     found = [shutil.which(name), *sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))]
     try:
+        # pgserver: the local extra, only on a laptop's embedded Postgres
         from pgserver._commands import POSTGRES_BIN_PATH
 
         found.append(str(POSTGRES_BIN_PATH / name))

@@ -18,6 +18,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pg8000.native
+
+from dummi.db import urls  # a module: urls imports this one too
+
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "dummi"
@@ -37,6 +41,7 @@ def start_embedded_postgres(data_dir: Path, *, database: str = DATABASE_NAME) ->
                 # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
                 warnings.simplefilter("ignore")
                 try:
+                    # pgserver: the local extra, only on a laptop's embedded Postgres
                     import pgserver
                 except ImportError as exc:  # pragma: no cover - depends on the install
                     raise RuntimeError(
@@ -74,6 +79,7 @@ def postmaster(data_dir: Path) -> Any | None:
 
 def _alive(pid: int | None) -> Any | None:
     """psutil's process ``pid`` if it runs; a zombie (dead, not yet reaped by init) does not."""
+    # psutil: with pgserver (the local extra), only on a laptop's embedded Postgres
     import psutil
 
     try:
@@ -87,6 +93,7 @@ def restart_embedded_postgres(data_dir: Path, *, timeout: float = 120.0) -> str:
     """Start this process's embedded server again after it died, on the same data folder and socket (so every
     URL handed out stays valid); Postgres replays its WAL first (crash recovery), which ``timeout`` bounds.
     Raises RuntimeError (with the end of Postgres' log) when it does not come up."""
+    # pgserver: the local extra, only on a laptop's embedded Postgres
     from pgserver._commands import pg_ctl
     from pgserver.utils import PostmasterInfo, find_suitable_socket_dir
 
@@ -131,6 +138,7 @@ def restart_embedded_postgres(data_dir: Path, *, timeout: float = 120.0) -> str:
 def _wait_until_reaped(pid: int, timeout: float = 10.0) -> None:
     """A dead postmaster stays a zombie until its parent (init) reaps it, and Postgres will not start while the
     pid in postmaster.pid exists: wait for it (reaping it where this process is the parent, as PID 1 is)."""
+    # psutil: with pgserver (the local extra), only on a laptop's embedded Postgres
     import psutil
 
     deadline = time.monotonic() + timeout
@@ -160,6 +168,7 @@ def _forget_dead_handles(pgdata: Path) -> None:
         pids = json.loads(path.read_text())
     except (OSError, ValueError):
         return
+    # psutil: with pgserver (the local extra), only on a laptop's embedded Postgres
     import psutil
 
     live = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
@@ -168,14 +177,10 @@ def _forget_dead_handles(pgdata: Path) -> None:
 
 
 def _ensure_database(server: Any, database: str) -> None:
-    import pg8000.native
-
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", database):
         raise ValueError(f"invalid database name {database!r}")
 
-    from dummi.db.urls import parse_database_url
-
-    params = parse_database_url(server.get_uri("postgres"))
+    params = urls.parse_database_url(server.get_uri("postgres"))
     conn = pg8000.native.Connection(**params.kwargs())
     try:
         exists = conn.run("SELECT 1 FROM pg_database WHERE datname = :name", name=database)

@@ -11,7 +11,8 @@ from pg8000.exceptions import DatabaseError
 from dummi.db.connection import Connection
 from dummi.db.errors import is_foreign_key_violation
 from dummi.db.impressions_repository import Attribution
-from dummi.db.records import Event, InteractionRecord
+from dummi.db.records import InteractionRecord
+from dummi.domain.events import Event
 from dummi.errors import ConflictError, NotFoundError
 
 _COLUMNS = (

@@ -83,18 +83,6 @@ class EmbeddingResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """One interaction or feedback event, as training reads it."""
-
-    user_id: str
-    content_id: str
-    kind: str
-    event_type: str
-    duration_seconds: float | None
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """An API key as stored: never the key itself, only its SHA-256."""
 

@@ -21,7 +21,9 @@ from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import TypeVar
 
+from dummi.config import get_settings
 from dummi.db.connection import Connection, Database, database_from_settings, get_database, sqlstate
+from dummi.db.urls import resolve_read_url
 from dummi.errors import DatabaseUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -80,9 +82,6 @@ class ReadRouted:
 @lru_cache(maxsize=1)
 def get_read_database() -> Database | ReadRouted:
     """Where read-only work reads: the replica routed over the primary, or the primary when none is set."""
-    from dummi.config import get_settings
-    from dummi.db.urls import resolve_read_url
-
     settings = get_settings()
     if not (settings.database_read_url or settings.database_read_secret_arn):
         return get_database()

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from dummi.config import Settings
+from dummi.db import embedded  # a module: embedded imports this one too
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def url_from_secret(secret: dict[str, Any]) -> str:
 
 def _url_from_secret_arn(arn: str, settings: Settings) -> str:
     """The URL in a Secrets Manager secret, read through Powertools Parameters (cached for max_age)."""
+    # Powertools: only in Lambda (EMF, Parameters); elsewhere nothing imports it
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(arn, transform="json", max_age=settings.database_secret_max_age)
@@ -98,6 +100,5 @@ def resolve_database_url(settings: Settings) -> str:
         return settings.database_url
     if settings.database_secret_arn:
         return _url_from_secret_arn(settings.database_secret_arn, settings)
-    from dummi.db.embedded import start_embedded_postgres
 
-    return start_embedded_postgres(settings.data_dir)
+    return embedded.start_embedded_postgres(settings.data_dir)

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dummi.domain.ranking import RankRequest
 from dummi.ml.cf import ALGORITHMS
-from dummi.ml.recommender import DEFAULT_SETTINGS, RankRequest
+from dummi.ml.recommender import DEFAULT_SETTINGS
 
 REQUEST_FIELDS = {
     "cf_weight": (0.0, 1.0),
@@ -37,6 +38,9 @@ SETTING_BOUNDS: dict[str, tuple[float, float, bool]] = {
     key: _SPECIAL.get(key, (0.0, 1e6, False)) for key in DEFAULT_SETTINGS
 }
 ALLOWED = sorted({"algorithm", *REQUEST_FIELDS, *SETTING_BOUNDS})
+# What the API's schema of a variant's overrides offers (the routes do not reach into dummi.ml for it).
+ALGORITHM_NAMES: tuple[str, ...] = tuple(sorted(ALGORITHMS))
+SETTING_DEFAULTS: dict[str, Any] = dict(DEFAULT_SETTINGS)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-Condition = tuple[str, str, Any]  # (field, op, value), checked by the API's schema
+from dummi.domain.ranking import Condition
 
 
 def epoch(value: str | datetime | None, missing: float) -> float:

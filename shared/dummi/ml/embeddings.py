@@ -22,6 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
+from dummi.config import get_settings
+from dummi.ml.onnx_export import METADATA_FILE, MODEL_FILE, TOKENIZER_FILE, export_model, source_model_dir
 from dummi.ml.text import DIMENSION, MODEL_NAME, content_text, interests_text, text_hash
 
 __all__ = ["DIMENSION", "MODEL_NAME", "content_text", "interests_text", "text_hash", "Embedder", "get_embedder"]
@@ -61,10 +63,9 @@ class OnnxEmbedder:
     dimension = DIMENSION
 
     def __init__(self, model_dir: Path, *, threads: int | None = None) -> None:
+        # ONNX Runtime and tokenizers: the embed extra, only where text is embedded
         import onnxruntime as ort
         from tokenizers import Tokenizer
-
-        from dummi.ml.onnx_export import METADATA_FILE, MODEL_FILE, TOKENIZER_FILE
 
         model_dir = Path(model_dir)
         metadata = json.loads((model_dir / METADATA_FILE).read_text())
@@ -118,11 +119,10 @@ class SentenceTransformerEmbedder:
     dimension = DIMENSION
 
     def __init__(self, model_path: Path | None = None) -> None:
+        # torch: the reference backend, for parity tests and benchmarks only
         from sentence_transformers import SentenceTransformer
 
         if model_path is None:
-            from dummi.ml.onnx_export import source_model_dir
-
             model_path = source_model_dir()
         self._model = SentenceTransformer(str(model_path), device="cpu")
 
@@ -140,8 +140,6 @@ class SentenceTransformerEmbedder:
 def ensure_onnx_model(model_dir: Path) -> Path:
     """The exported model folder; exported now (a few seconds, no torch) if it is missing and the export
     extras are installed. In Lambda the model comes in a layer and is never exported at run time."""
-    from dummi.ml.onnx_export import MODEL_FILE, export_model
-
     model_dir = Path(model_dir)
     if not (model_dir / MODEL_FILE).exists():
         try:
@@ -165,7 +163,5 @@ def load_embedder(backend: str, model_dir: str, threads: int | None = None) -> E
 
 def get_embedder() -> Embedder:
     """The process-wide embedder the settings name (created on first use, then kept)."""
-    from dummi.config import get_settings
-
     settings = get_settings()
     return load_embedder(settings.dummi_embedding_backend, str(settings.model_dir), settings.dummi_embedding_threads)

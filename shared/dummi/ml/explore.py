@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import lgamma
 
 import numpy as np
 
@@ -110,8 +111,6 @@ def choice_probabilities(a: np.ndarray, b: np.ndarray, taken: np.ndarray | None 
 
 
 def _log_beta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from math import lgamma
-
     return np.array([lgamma(x) + lgamma(y) - lgamma(x + y) for x, y in zip(a, b, strict=True)])
 
 

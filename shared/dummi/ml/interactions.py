@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 
 INTERACTION_WEIGHTS = {"like": 5.0, "click": 2.0, "view_time": 1.0, "skip": -1.0}
 FEEDBACK_WEIGHTS = {"positive": 5.0, "negative": -1.0, "neutral": 0.0}
@@ -65,6 +65,7 @@ def pair_totals(events: list[Event]) -> dict[tuple[str, str], float]:
 def build_matrix(events: list[Event], item_ids: list[str]) -> InteractionMatrix:
     """Rows: users with at least one event on a known item, sorted by id. Columns: ``item_ids`` as given
     (the same order as the vector index)."""
+    # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy import sparse
 
     column = {cid: j for j, cid in enumerate(item_ids)}
@@ -121,6 +122,7 @@ def engagement_matrices(events: list[Event], item_ids: list[str], user_ids: list
     positive feedback) and of likes (like or positive feedback), rows in ``user_ids`` order (default: every
     user with an event, sorted). Skips are left out of both: "users who engaged with i" means users who
     engaged with it willingly."""
+    # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy import sparse
 
     column = {cid: j for j, cid in enumerate(item_ids)}

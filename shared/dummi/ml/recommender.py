@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from dummi.ml.catalog import Catalog, Condition
+from dummi.domain.ranking import Condition, Promotion, RankRequest, Recommendation
+from dummi.ml.catalog import Catalog
 from dummi.ml.cf import CFModel
 from dummi.ml.model_bundle import ModelBundle
 from dummi.ml.ranking import lists, promotions
@@ -36,9 +37,6 @@ from dummi.ml.ranking.settings import DEFAULT_SETTINGS, Settings
 from dummi.ml.ranking.types import (
     ExploreArms,
     FreshItems,
-    Promotion,
-    RankRequest,
-    Recommendation,
     UserEvent,
     UserState,
     explore_slots,

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.cf import ItemItemModel, top_per_sparse_row
 from dummi.ml.interactions import event_weight
 
@@ -40,6 +40,7 @@ def fit_transitions(
     smoothing: float = SMOOTHING,
     seed: int = 0,
 ) -> ItemItemModel:
+    # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy import sparse
 
     n = len(item_ids)

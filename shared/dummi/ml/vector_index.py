@@ -64,6 +64,7 @@ class VectorIndex:
     def stored_vectors(self) -> np.ndarray:
         """All stored vectors as an (n, d) float32 array sharing the index's memory (no copy: at 100K items
         a copy would cost 150 MB and a few hundred ms of cold start). Valid while this index lives."""
+        # FAISS loads a large native library (~0.5 s here): only building or searching an index pays it
         import faiss
 
         if self.kind == "ivfpq":
@@ -76,6 +77,7 @@ class VectorIndex:
 
     # -- persistence (the ids are saved beside the index by the model bundle) -------------------------
     def serialize(self) -> bytes:
+        # FAISS loads a large native library (~0.5 s here): only building or searching an index pays it
         import faiss
 
         return faiss.serialize_index(self.index).tobytes()
@@ -84,6 +86,7 @@ class VectorIndex:
     def deserialize(
         cls, blob: bytes, ids: list[str], kind: str, *, params: dict | None = None, vectors: np.ndarray | None = None
     ) -> VectorIndex:
+        # FAISS loads a large native library (~0.5 s here): only building or searching an index pays it
         import faiss
 
         # read straight from the bytes (deserialize_index copies them into a vector first: at 100K items ~70 ms
@@ -106,6 +109,7 @@ def choose_kind(n_items: int, *, exact_max: int = EXACT_MAX_ITEMS) -> str:
 
 def build_index(ids: list[str], vectors: np.ndarray, *, kind: str | None = None) -> VectorIndex:
     """Build the index for ``vectors`` (rows aligned with ``ids``, L2-normalized float32)."""
+    # FAISS loads a large native library (~0.5 s here): only building or searching an index pays it
     import faiss
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -136,6 +140,7 @@ def ivfpq_params(n_items: int, dim: int = 384) -> dict:
 def empty_ivfpq(training_vectors: np.ndarray, params: dict):
     """An IVF-PQ index (inner product) trained on ``training_vectors`` and holding nothing yet: the shards
     each add their vectors to a copy of it, and the copies are merged (``merge_from``)."""
+    # FAISS loads a large native library (~0.5 s here): only building or searching an index pays it
     import faiss
 
     dim = training_vectors.shape[1]

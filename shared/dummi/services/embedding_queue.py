@@ -19,7 +19,9 @@ import threading
 from functools import lru_cache
 from typing import Literal, Protocol
 
+from dummi import aws
 from dummi.config import get_settings
+from dummi.db.connection import get_database
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +34,9 @@ class EmbeddingQueue(Protocol):
 
 def process(kind: Kind, keys: list[str]) -> None:
     """Embed the given rows now (what every mode ends up running)."""
-    from dummi.db.connection import get_database
+    # numpy and ONNX Runtime: the write functions only enqueue and ship neither; the embedding worker has them
     from dummi.ml.embeddings import get_embedder
-    from dummi.services.embedding_service import embed_content, embed_user_interests
+    from dummi.training.embedding import embed_content, embed_user_interests
 
     if kind == "content":
         embed_content(get_database(), get_embedder(), content_ids=keys)
@@ -99,10 +101,8 @@ class SqsQueue:
         self._url = queue_url
 
     def enqueue(self, kind: Kind, keys: list[str]) -> None:
-        from dummi.aws import get_client
-
         try:
-            get_client("sqs").send_message(QueueUrl=self._url, MessageBody=json.dumps({"kind": kind, "keys": keys}))
+            aws.get_client("sqs").send_message(QueueUrl=self._url, MessageBody=json.dumps({"kind": kind, "keys": keys}))
         except Exception:
             logger.exception("could not queue %s %s for embedding; left pending for training", kind, keys)
 

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from dummi.artifacts.loader import ModelCache
+from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
 from dummi.artifacts.store import FileStore
 from dummi.db.connection import Database
+from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from dummi.db.migrations import migrate
+from dummi.domain.ranking import RankRequest
 from dummi.ml.metrics import list_figures, summarize, users_per_item
 from dummi.ml.model_bundle import parse_bundle
-from dummi.ml.recommender import RankRequest
 from dummi.progress import NullProgress, Progress
 from dummi.services.import_service import import_directory
 from dummi.services.recommendation_service import RecommendationEngine
@@ -58,8 +60,6 @@ def evaluate_directory(
         work = Path(tmp)
         stop = None
         if database_url is None:
-            from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
-
             database_url = start_embedded_postgres(work / "data")
             stop = lambda: stop_embedded_postgres(work / "data")  # noqa: E731
         db = Database(database_url, pool_size=2, statement_timeout_ms=3_600_000)
@@ -150,8 +150,6 @@ def _choice(store: FileStore) -> dict[str, Any]:
     """The published model's choice (from its manifest): CF configuration, settings, the holdout's figures and
         noise, the confirmation cut's figure, the guard against plain candidates, the newcomers' learned weights,
     the simplifications tried, each step's seconds, the diversity curves."""
-    from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
-
     pointer = read_pointer(store)
     if pointer is None:
         return {}

@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, model_validator
 
-from dummi.api.schemas import ContentCreate, FeedbackCreate, Identifier, InteractionCreate, StrictModel, UserCreate
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.import_repository import ImportRepository
 from dummi.db.users_repository import UsersRepository
+from dummi.domain.inputs import ContentCreate, FeedbackCreate, Identifier, InteractionCreate, StrictModel, UserCreate
 from dummi.errors import InvalidRequestError
 
 INTERACTION_FILES = ("interactions.jsonl", "train.jsonl")
@@ -131,9 +131,17 @@ def _event(raw: dict[str, Any]) -> tuple:
         raw.setdefault("feedback_type", raw.pop("interaction_type", None))
         raw.pop("duration_seconds", None)
         f = _validate(FeedbackCreate, raw)
+        _named_user(f)
         return (f.user_id, f.content_id, "feedback", f.feedback_type.value, None, at)
     i = _validate(InteractionCreate, raw)
+    _named_user(i)
     return (i.user_id, i.content_id, "interaction", i.interaction_type.value, i.duration_seconds, at)
+
+
+def _named_user(event) -> None:
+    """An imported event is a user's: anonymous sessions' events come through the API only."""
+    if event.user_id is None or event.session_id is not None:
+        raise _LineError("user_id", "an imported event names a user_id and no session_id")
 
 
 def _content(raw: dict[str, Any]) -> tuple:

@@ -19,7 +19,7 @@ from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 from dummi.telemetry import count
 
 if TYPE_CHECKING:  # the interactions function attributes events without numpy: no runtime import of ml
-    from dummi.ml.recommender import Recommendation
+    from dummi.domain.ranking import Recommendation
 
 logger = logging.getLogger(__name__)
 

@@ -29,14 +29,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from dummi.config import get_settings
 from dummi.db.connection import Database
+from dummi.db.content_repository import ContentRepository
 from dummi.db.experiments_repository import CLICK_TYPES, LIKE_TYPES
 from dummi.db.metrics_repository import ROW_COLUMNS, MetricsRepository
+from dummi.errors import NotFoundError
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.metrics import category_spread, intra_list_diversity, self_information
 from dummi.progress import NullProgress, Progress
-from dummi.services import promotions_service, sessions_service
+from dummi.services import experiments_service, promotions_service, sessions_service
+from dummi.services.impressions_service import delete_expired
+from dummi.telemetry import in_lambda, metrics_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -277,8 +283,6 @@ def compute(db: Database, *, now: datetime | None = None, progress: Progress | N
 def item_days(db: Database, content_id: str, start: date, end: date) -> list[dict[str, Any]]:
     """One item's stored daily figures, every day of [start, end] (zeros where it was not shown); a
     NotFoundError when there is no such item."""
-    from dummi.db.content_repository import ContentRepository
-    from dummi.errors import NotFoundError
 
     def read(conn):
         return ContentRepository(conn).get(content_id), MetricsRepository(conn).item_days(content_id, start, end)
@@ -344,8 +348,6 @@ def _zero() -> dict[str, Any]:
 def emf_blobs(rows: Iterable[dict[str, Any]], timestamp: datetime, namespace: str) -> list[dict[str, Any]]:
     """One EMF document per (surface, variant, method): counts and sums for the hour (dashboards divide sums,
     never average ratios). Dimensions: surface, variant ("experiment:variant" or "none"), method, service."""
-    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-
     merged: dict[tuple[str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in rows:
         variant = f"{r['experiment']}:{r['variant']}" if r["experiment"] else "none"
@@ -380,8 +382,6 @@ def ctr_against_baseline(db: Database, today: date) -> float | None:
 def emit(db: Database, now: datetime, namespace: str) -> int:
     """Send last-but-one hour's figures, the CTR against its baseline and the SRM count as EMF (stdout,
     which Lambda ships to CloudWatch Logs, which makes the metrics). How many documents were printed."""
-    from dummi.services import experiments_service
-
     hour_end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     rows = aggregate_period(db, hour_end - timedelta(hours=1), hour_end).rows()
     blobs = emf_blobs(rows, hour_end - timedelta(hours=1), namespace)
@@ -391,8 +391,6 @@ def emit(db: Database, now: datetime, namespace: str) -> int:
         extra["CtrVsBaseline"] = ratio
     running = [e for e in experiments_service.list_all(db) if experiments_service.status(e, now) == "running"]
     extra["SampleRatioMismatches"] = float(sum(experiments_service.results(db, e.name).srm for e in running))
-    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-
     summary = EphemeralMetrics(namespace=namespace, service="metrics")
     for name, value in extra.items():
         summary.add_metric(
@@ -407,10 +405,6 @@ def emit(db: Database, now: datetime, namespace: str) -> int:
 def run(db: Database, *, now: datetime | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """The scheduled job: recompute the open days, delete impressions past retention, and in Lambda send the
     figures to CloudWatch. Returns what it did (the function's answer, `dummi metrics`' output)."""
-    from dummi.config import get_settings
-    from dummi.services.impressions_service import delete_expired
-    from dummi.telemetry import in_lambda, metrics_namespace
-
     now = now or datetime.now(UTC)
     settings = get_settings()
     done = compute(db, now=now, progress=progress)

@@ -27,7 +27,9 @@ from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
 
-from dummi.ml.recommender import RankRequest, Recommendation, UserState
+from dummi.config import get_settings
+from dummi.domain.ranking import RankRequest, Recommendation
+from dummi.ml.recommender import UserState
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class ResultCache:
         timeout: float = TIMEOUT_SECONDS,
         retry_seconds: float = RETRY_SECONDS,
     ) -> None:
+        # redis: the cache extra, only when a result cache is configured
         import redis
 
         self.ttl, self._retry_seconds = ttl, retry_seconds
@@ -120,8 +123,6 @@ class ResultCache:
 
 @lru_cache(maxsize=1)
 def get_result_cache() -> ResultCache | None:
-    from dummi.config import get_settings
-
     settings = get_settings()
     if not settings.dummi_result_cache_url:
         return None

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from dummi.api.schemas import ContentCreate, FeedbackCreate, InteractionCreate, UserCreate
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.state_repository import StateRepository
 from dummi.db.users_repository import UsersRepository
+from dummi.domain.inputs import ContentCreate, FeedbackCreate, InteractionCreate, UserCreate
 from dummi.errors import ConflictError
 from dummi.services.interactions_service import KIND_FEEDBACK, KIND_INTERACTION
 

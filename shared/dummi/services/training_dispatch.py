@@ -12,7 +12,12 @@ import threading
 from functools import lru_cache
 from typing import Protocol
 
+from dummi import aws
+from dummi.artifacts.store import get_artifact_store
 from dummi.config import get_settings
+from dummi.db.connection import get_database
+from dummi.progress import LogProgress
+from dummi.training.runs import execute_run
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +41,6 @@ class ThreadDispatcher:
 
     @staticmethod
     def _run(run_id: str) -> None:
-        from dummi.artifacts.store import get_artifact_store
-        from dummi.db.connection import get_database
-        from dummi.progress import LogProgress
-        from dummi.training.runs import execute_run
-
         try:
             execute_run(get_database(), get_artifact_store(), run_id, progress=LogProgress())
         except Exception:  # execute_run records failures itself; this is a last resort
@@ -54,9 +54,7 @@ class LambdaDispatcher:
         self.function_name = function_name
 
     def dispatch(self, run_id: str) -> None:
-        from dummi.aws import get_client
-
-        get_client("lambda").invoke(
+        aws.get_client("lambda").invoke(
             FunctionName=self.function_name,
             InvocationType="Event",
             Payload=json.dumps({RUN_EVENT_KEY: run_id}).encode(),
@@ -71,9 +69,7 @@ class StepFunctionsDispatcher:
         self.state_machine_arn = state_machine_arn
 
     def dispatch(self, run_id: str) -> None:
-        from dummi.aws import get_client
-
-        get_client("stepfunctions").start_execution(
+        aws.get_client("stepfunctions").start_execution(
             stateMachineArn=self.state_machine_arn, name=f"run-{run_id}", input=json.dumps({"run_id": run_id})
         )
 

@@ -4,9 +4,21 @@ test or a benchmark can call it on a catalog of its own."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
+
+from dummi.ml import cf
+from dummi.ml.cf import Fitter, fit_cooccurrence
+from dummi.ml.choice import MIN_USERS_TO_TUNE, choose
+from dummi.ml.choice.holdout import confirmation_holdout, newcomer_folds, split_holdout, user_states
+from dummi.ml.choice.steps import Cuts
+from dummi.ml.choice.trials import TrialItems, Trials
+from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
+from dummi.ml.interests import item_labels, label_index
+from dummi.ml.sequence import fit_transitions
+from dummi.ml.text import interests_text
 
 
 def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dict[str, Any]]:
@@ -14,10 +26,8 @@ def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dic
     fits, the item-item models (and their blend) beside NMF, on either engine (the Spark engine fits them on
     its driver). Beyond, the factorizations: NMF and ALS in process, ALS alone on Spark (MLlib's; an NMF of
     the matrices Spark is for would not fit one process)."""
-    from dummi.ml.cf import EASE_MAX_ITEMS
-
     nmf = {"algorithm": "nmf", "n_components": factors}
-    if n_items <= EASE_MAX_ITEMS:
+    if n_items <= cf.EASE_MAX_ITEMS:  # read at the call: a test lowers it
         candidates: list[dict[str, Any]] = [nmf]
         candidates += [{"algorithm": "ease", "l2": l2} for l2 in (250.0, 500.0, 1000.0)]
         candidates += [{"algorithm": "itemknn"}]
@@ -30,11 +40,6 @@ def cf_candidates(n_items: int, factors: int, engine: str = "local") -> list[dic
 def choose_recipe(events, catalog, interests, embedder, *, factors: int, baseline=None, engine: str = "local"):
     """The choice (``dummi.ml.choice.choose``) on a catalog ``(ids, titles, categories, tags, index, vectors)``
     and the users' stored ``interests`` ({user: (names, vector)}); None with too few users to hold out."""
-    from dummi.ml.choice import MIN_USERS_TO_TUNE, choose
-    from dummi.ml.choice.holdout import confirmation_holdout, newcomer_folds, split_holdout
-    from dummi.ml.choice.steps import Cuts
-    from dummi.ml.interests import item_labels, label_index
-
     ids, titles, categories, tags, index, vectors = catalog
     search = split_holdout(events)
     if len(search.relevant) < MIN_USERS_TO_TUNE:
@@ -58,12 +63,6 @@ def choose_recipe(events, catalog, interests, embedder, *, factors: int, baselin
 
 def trials_on(holdout, items, interests):
     """The ``Trials`` of one cut: the models fitted on what it keeps, its scored users as serving reads them."""
-    from dummi.ml.cf import Fitter, fit_cooccurrence
-    from dummi.ml.choice.holdout import user_states
-    from dummi.ml.choice.trials import TrialItems, Trials
-    from dummi.ml.interactions import build_matrix, engagement_matrices, popularity
-    from dummi.ml.sequence import fit_transitions
-
     ids, categories, vectors, labels = items
     fit = holdout.fit_events
     fitter = Fitter(build_matrix(fit, ids).matrix)  # each configuration fitted once, sharing EASE's Gram matrix
@@ -88,10 +87,6 @@ def interests_at_signup(holdout, labels: list[set[str]], ids: list[str], embedde
     most frequent among the items it engaged with in its kept history stand in for what it would have
     declared at sign-up.
     """
-    from collections import Counter
-
-    from dummi.ml.text import interests_text
-
     labels_of = dict(zip(ids, labels, strict=True))
     kept: dict[str, Counter] = {u: Counter() for u in holdout.cold_users}
     for e in holdout.fit_events:

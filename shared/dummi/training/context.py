@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dummi.ml.embeddings import get_embedder
 from dummi.training.report import RunReport
 
 if TYPE_CHECKING:
@@ -41,8 +43,6 @@ class Catalog:
 
     def vectors_digest(self) -> str:
         """sha256 of the ids and vectors: two runs with the same digest build the same index."""
-        import hashlib
-
         digest = hashlib.sha256()
         digest.update("\n".join(self.ids).encode())
         digest.update(np.ascontiguousarray(self.vectors, dtype="<f4").tobytes())
@@ -89,7 +89,5 @@ class RunContext:
     def embedder(self) -> Any:
         """The embedder, made on first use (a run that embeds nothing and reuses its choice loads none)."""
         if self._embedder is None:
-            from dummi.ml.embeddings import get_embedder
-
             self._embedder = (self.embedder_factory or get_embedder)()
         return self._embedder

@@ -18,7 +18,7 @@ import json
 import logging
 from typing import Any
 
-from dummi.db.connection import Database
+from dummi.db.connection import Database, get_database
 from dummi.db.training_repository import TrainingRepository
 from dummi.training.params import TrainingParams
 from dummi.training.runs import TrainingAlreadyRunningError, get_run, plan_run, request_run
@@ -80,8 +80,6 @@ STEPS = {"plan": plan_step, "verify": verify_step, "fail": fail_step}
 
 
 def handle_step(event: dict[str, Any]) -> dict[str, Any]:
-    from dummi.db.connection import get_database
-
     action = event.get("action")
     if action not in STEPS:
         raise ValueError(f"unknown step {action!r}: one of {', '.join(STEPS)}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dummi.config import get_settings
+
 ENGINES = ("auto", "local", "spark")
 
 
@@ -32,8 +34,6 @@ class TrainingParams:
         full_choice: bool = False,
     ) -> TrainingParams:
         """A run's parameters: the trigger's choices plus the algorithm settings of this deployment."""
-        from dummi.config import get_settings
-
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; one of {', '.join(ENGINES)}")
         settings = get_settings()

@@ -21,21 +21,21 @@ from dummi.progress import Progress
 from dummi.training.context import RunContext
 from dummi.training.params import TrainingParams
 from dummi.training.report import RunReport
+from dummi.training.spark.pipeline import spark_stages
 from dummi.training.stage import Stage, run_stages
+from dummi.training.stages.cf import FitCF
+from dummi.training.stages.choose import Choose
+from dummi.training.stages.embed import EmbedChangedText
+from dummi.training.stages.index import BuildIndex
+from dummi.training.stages.item_item import FitItemItem
+from dummi.training.stages.matrix import BuildMatrix
+from dummi.training.stages.publish import Publish
+from dummi.training.stages.read import ReadCatalogAndEvents
 
 logger = logging.getLogger(__name__)
 
 
 def local_stages() -> list[Stage]:
-    from dummi.training.stages.cf import FitCF
-    from dummi.training.stages.choose import Choose
-    from dummi.training.stages.embed import EmbedChangedText
-    from dummi.training.stages.index import BuildIndex
-    from dummi.training.stages.item_item import FitItemItem
-    from dummi.training.stages.matrix import BuildMatrix
-    from dummi.training.stages.publish import Publish
-    from dummi.training.stages.read import ReadCatalogAndEvents
-
     return [
         EmbedChangedText(),
         ReadCatalogAndEvents(),
@@ -65,8 +65,6 @@ def train_and_publish(
     """Run every stage of ``engine`` and return the version serving afterwards (the new one, or the serving
     one when the publish gate kept it)."""
     if engine == "spark":
-        from dummi.training.spark.pipeline import spark_stages
-
         stages = spark_stages()
     elif engine == "local":
         stages = local_stages()

@@ -15,7 +15,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from dummi.config import get_settings
 from dummi.db.connection import Database
+from dummi.db.training_repository import TrainingRepository
 from dummi.training.params import TrainingParams
 
 # Item-item models (EASE, item-kNN) are candidates up to this many items (dummi.ml.cf).
@@ -77,8 +79,6 @@ COST_MODEL = CostModel()
 def limits() -> dict[str, float | None]:
     """What the in-process path may use where it would run: the training Lambda's share of 15 minutes and
     its memory in AWS (the template sets both), this machine's memory elsewhere (time unbounded)."""
-    from dummi.config import get_settings
-
     settings = get_settings()
     memory = settings.dummi_training_max_memory_mb
     if memory is None:
@@ -92,8 +92,6 @@ def limits() -> dict[str, float | None]:
 def spark_available() -> tuple[bool, str]:
     """(whether the Spark engine can run here, where): an EMR Serverless application in AWS, pyspark on a
     laptop."""
-    from dummi.config import get_settings
-
     if get_settings().dummi_emr_application_id:
         return True, "EMR Serverless"
     if importlib.util.find_spec("pyspark") is not None:
@@ -131,7 +129,5 @@ def choose_engine(
 
 def plan(db: Database, params: TrainingParams) -> dict[str, Any]:
     """The plan for a run with ``params`` against what the database holds now."""
-    from dummi.db.training_repository import TrainingRepository
-
     counts = db.read(lambda conn: TrainingRepository(conn).input_counts())
     return choose_engine(params, counts, limits(), spark_available())

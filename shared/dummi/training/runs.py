@@ -20,13 +20,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from dummi.artifacts.publish import MANIFEST, MODELS, discard_unfinished, read_pointer
 from dummi.artifacts.store import ArtifactStore
 from dummi.db.connection import Database
 from dummi.db.training_repository import TrainingRepository, TrainingRun
 from dummi.errors import ConflictError
 from dummi.progress import NullProgress, Progress
 from dummi.training.params import TrainingParams
+from dummi.training.planner import plan
 from dummi.training.report import RunReport
+from dummi.training.spark.events import STAGING  # the Spark engine's staged files: staging/<run id>/...
+from dummi.training.spark.session import start_session
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +81,6 @@ def get_run(db: Database, run_id: str) -> TrainingRun | None:
 def plan_run(db: Database, run: TrainingRun) -> tuple[str, dict[str, Any]]:
     """(engine, plan) for a queued run: the engine its trigger pinned, or the planner's choice for auto;
     recorded on the run either way."""
-    from dummi.training.planner import plan
-
     params = TrainingParams.from_dict(run.params)
     decided = plan(db, params)
     with db.transaction() as conn:
@@ -127,6 +129,7 @@ def execute_run(
             with db.transaction() as conn:
                 TrainingRepository(conn).record_progress(run_id, report.timings, report.counts, report.stages)
 
+        # numpy, SciPy and FAISS (the stages): the routes that queue and list runs import this module without them
         from dummi.training.pipeline import train_and_publish
 
         try:
@@ -168,9 +171,6 @@ def recover_from_killed_runs(db: Database, store: ArtifactStore, run_id: str) ->
     the pointer's version if the run that published it was killed before recording it, and delete what killed
     runs left half-published (``dummi.artifacts.publish.discard_unfinished``) or staged for Spark. Best effort:
     a store that cannot be read now is cleaned by a later run, and this run goes on."""
-    from dummi.artifacts.publish import MANIFEST, MODELS, discard_unfinished, read_pointer
-    from dummi.training.spark.events import STAGING  # the Spark engine's staged files: staging/<run id>/...
-
     try:
         pointer = read_pointer(store)
         with db.transaction() as conn:
@@ -220,7 +220,6 @@ def _session(engine: str, given: Any) -> Iterator[Any]:
     if engine != "spark" or given is not None:
         yield given
         return
-    from dummi.training.spark.session import start_session
 
     started = start_session()
     try:

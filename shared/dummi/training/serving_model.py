@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
+from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
 from dummi.artifacts.store import ArtifactStore
+from dummi.ml.model_bundle import ITEMS_FILE
 from dummi.ml.publish_gate import Serving, algorithms, recipe
 
 logger = logging.getLogger(__name__)
@@ -14,9 +16,6 @@ logger = logging.getLogger(__name__)
 def serving_model(store: ArtifactStore) -> Serving | None:
     """The pointer's version: its recipe and item ids, or None before the first model. A version that cannot
     be read counts as none: the new model is published."""
-    from dummi.artifacts.publish import MANIFEST, MODELS, read_pointer
-    from dummi.ml.model_bundle import ITEMS_FILE
-
     try:
         pointer = read_pointer(store)
         if pointer is None:

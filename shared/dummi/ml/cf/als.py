@@ -42,6 +42,7 @@ class ALSAlgorithm:
         self.seed = seed
 
     def fit(self, matrix: Any) -> FactorModel:
+        # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
         from scipy import sparse
 
         m = sparse.csr_matrix(matrix, dtype=np.float32)
@@ -69,6 +70,7 @@ class ALSAlgorithm:
 
     def _half_step(self, rows: Any, other: np.ndarray, current: np.ndarray) -> np.ndarray:
         """New factors for every row of ``rows`` (a CSR matrix of weights) given the other side's factors."""
+        # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
         from scipy import sparse
 
         r, c = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr)), rows.indices

@@ -43,6 +43,7 @@ class CooccurrenceModel:
     def lift_batch(self, engaged: Any, shares: np.ndarray, prior_strength: float | None = None) -> np.ndarray:
         """``lift`` for every row of ``engaged`` (a users x items binary scipy CSR: each user's items) at
         once, as one sparse product (training's trials)."""
+        # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
         from scipy import sparse
 
         a = self.prior_strength if prior_strength is None else prior_strength

@@ -66,6 +66,7 @@ def gram_matrix(matrix: Any, *, binary: bool) -> np.ndarray:
 def _spd_inverse(a: np.ndarray) -> np.ndarray:
     """The inverse of a symmetric positive definite float32 matrix by Cholesky (half the work of LU; float32
     halves it again: on ml-100k's EASE the weights differ from float64 LU by < 4e-7), in ``a``'s memory."""
+    # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
     from scipy.linalg import lapack
 
     factor, info = lapack.spotrf(a, lower=False, overwrite_a=True, clean=False)

@@ -91,6 +91,7 @@ class ItemItemModel:
     def as_sparse(self) -> Any:
         """The weights as a float64 scipy CSR matrix (made once; training only)."""
         if self._sparse is None:
+            # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
             from scipy import sparse
 
             n = self.n_items

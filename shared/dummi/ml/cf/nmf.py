@@ -42,6 +42,7 @@ class NMFAlgorithm:
         self.random_state = random_state
 
     def fit(self, matrix: Any) -> FactorModel:
+        # scikit-learn: training only; the serving layer ships numpy and FAISS, not scikit-learn
         from sklearn.decomposition import NMF
         from sklearn.exceptions import ConvergenceWarning
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dummi.db.records import Event
+from dummi.domain.events import Event
 from dummi.ml.recommender import UserEvent, UserState
 
 HOLDOUT_SHARE = 0.2

@@ -45,6 +45,7 @@ def learn_weights(
     trials: Trials, config: dict[str, Any] | None, settings: dict[str, Any], names: list[str], *, seed: int = 0
 ) -> dict[str, float]:
     """Weights of ``names`` learned on ``trials``' newcomers (all of its scored users), rounded."""
+    # scikit-learn: training only; the serving layer ships numpy and FAISS, not scikit-learn
     from sklearn.linear_model import LogisticRegression
 
     rows = np.arange(len(trials.users))

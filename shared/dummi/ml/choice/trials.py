@@ -87,6 +87,7 @@ class Trials:
     # -- the users, once ---------------------------------------------------------------------------
     def _rows(self, states: dict[str, UserState]) -> None:
         """Each user's profile as serving builds it (``HybridRecommender._profile``), as flat arrays."""
+        # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
         from scipy import sparse
 
         n = self.items.size
@@ -151,6 +152,7 @@ class Trials:
         """(users x items CSR of profile weights, of next-item recency weights) as serving weighs them."""
 
         def make():
+            # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
             from scipy import sparse
 
             recency = 0.5 ** (self.p_sessions / half_life) if half_life > 0 else np.ones(len(self.p_sessions))
@@ -162,6 +164,7 @@ class Trials:
 
     def _next_profile(self, half_life: float):
         def make():
+            # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
             from scipy import sparse
 
             recency = 0.5 ** (self.p_sessions / half_life) if half_life > 0 else np.ones(len(self.p_sessions))

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dummi.domain.ranking import RankRequest
 from dummi.ml.ranking.items import ItemSpace
-from dummi.ml.ranking.types import RankRequest, UserState
+from dummi.ml.ranking.types import UserState
 
 
 @dataclass(frozen=True)

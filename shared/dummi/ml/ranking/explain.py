@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from dummi.domain.ranking import Recommendation
 from dummi.ml.interests import item_labels, label
 from dummi.ml.ranking.items import ItemSpace
 from dummi.ml.ranking.profile import Profile
 from dummi.ml.ranking.scorers import Cold, Warm
-from dummi.ml.ranking.types import Recommendation, UserState
+from dummi.ml.ranking.types import UserState
 
 
 def explain(items: ItemSpace, pos: int, score: float, scored: Warm | Cold, user: UserState, profile: Profile):

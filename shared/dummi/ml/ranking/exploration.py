@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dummi.domain.ranking import Recommendation
 from dummi.ml.explore import FIRST_SLOT, posterior, thompson
 from dummi.ml.ranking.calibration import Calibration
 from dummi.ml.ranking.eligibility import Eligibility
 from dummi.ml.ranking.items import ItemSpace
 from dummi.ml.ranking.scorers import Cold, Warm
-from dummi.ml.ranking.types import ExploreArms, Recommendation
+from dummi.ml.ranking.types import ExploreArms
 
 # Exploration draws from at most this many young items that match the user, best match first.
 EXPLORE_CANDIDATES = 50

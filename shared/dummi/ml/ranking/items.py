@@ -9,10 +9,11 @@ import time
 
 import numpy as np
 
+from dummi.domain.ranking import RankRequest
 from dummi.ml.catalog import Catalog, ItemFacts, allowed_mask, epoch
 from dummi.ml.interests import label, label_index
 from dummi.ml.model_bundle import ModelBundle
-from dummi.ml.ranking.types import FreshItems, RankRequest
+from dummi.ml.ranking.types import FreshItems
 
 # Cosine between an item's embedding and the embedded interests from which the item matches them (besides
 # an equal category or tag): where precision reaches ~0.9 on both calibration catalogs (the ml-100k genres:

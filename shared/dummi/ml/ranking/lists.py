@@ -10,12 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dummi.ml.catalog import Condition, allowed_mask
+from dummi.domain.ranking import Condition, Recommendation
+from dummi.ml.catalog import allowed_mask
 from dummi.ml.ranking.calibration import Calibration
 from dummi.ml.ranking.items import ItemSpace
 from dummi.ml.ranking.settings import Settings
 from dummi.ml.ranking.sources import nearest
-from dummi.ml.ranking.types import Recommendation
 
 # Up to this many items every item's cosine is computed; beyond, the nearest through the index (plus the
 # items newer than the model) and the scale from an evenly spread sample of this many items.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dummi.domain.ranking import RankRequest
 from dummi.ml.ranking.calibration import Calibration
 from dummi.ml.ranking.eligibility import Eligibility
 from dummi.ml.ranking.items import ItemSpace
@@ -16,7 +17,7 @@ from dummi.ml.ranking.profile import Profile, profile_of
 from dummi.ml.ranking.rerankers import ordering, rerank
 from dummi.ml.ranking.scorers import Cold, Warm, score_cold, score_warm
 from dummi.ml.ranking.settings import Settings
-from dummi.ml.ranking.types import RankRequest, UserState
+from dummi.ml.ranking.types import UserState
 
 
 @dataclass

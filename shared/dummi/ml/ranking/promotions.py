@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from dummi.ml.ranking.types import Promotion, Recommendation
+from dummi.domain.ranking import Promotion, Recommendation
 from dummi.ml.relevance import top_n
 
 

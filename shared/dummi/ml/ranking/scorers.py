@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dummi.domain.ranking import RankRequest
 from dummi.ml.ranking.eligibility import Eligibility
 from dummi.ml.ranking.items import ItemSpace
 from dummi.ml.ranking.profile import Profile
 from dummi.ml.ranking.settings import Settings
 from dummi.ml.ranking.sources import Signals, next_items, pool, signals
-from dummi.ml.ranking.types import RankRequest, UserState
+from dummi.ml.ranking.types import UserState
 from dummi.ml.relevance import newcomer_relevance, skip_closeness, skip_push, standardised, warm_blend
 
 # The skip push-down looks at the user's latest this many skipped items (its cost is candidates x skipped).

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dummi.domain.ranking import RankRequest
 from dummi.ml.ranking.eligibility import Eligibility
 from dummi.ml.ranking.items import ItemSpace
 from dummi.ml.ranking.profile import Profile
 from dummi.ml.ranking.settings import Settings
-from dummi.ml.ranking.types import RankRequest
 from dummi.ml.relevance import standardised
 
 # A filter matching at most this many items is scored exactly over them rather than through the approximate

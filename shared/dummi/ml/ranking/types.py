@@ -9,32 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from dummi.ml.catalog import Condition, ItemFacts
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """A share of a list's slots for items that match ``filters`` (``dummi.ml.ranking.promotions``)."""
-
-    name: str
-    share: float  # 0..1: ceil(share x n) slots
-    filters: tuple[Condition, ...] = ()
-
-
-@dataclass(frozen=True)
-class RankRequest:
-    n: int = 10
-    use_cf: bool = True
-    use_embeddings: bool = True
-    cf_weight: float = 0.5
-    category: str | None = None
-    exclude: frozenset[str] = frozenset()
-    diversity: float | None = None  # 0..1: MMR re-rank (None: the model's setting); 0 is the ranked order
-    max_per_category: int | None = None  # a hard cap on items of one category in the list
-    explore_slots: int | None = None  # slots for young items (None: 1 from n = 10 up, else 0)
-    filters: tuple[Condition, ...] = ()  # business rules every listed item meets (``dummi.ml.catalog``)
-    at: float | None = None  # the request's time, seconds since 1970 (None: now): availability windows
-    promotion: Promotion | None = None  # a share of the slots for items matching its filters
+from dummi.domain.ranking import RankRequest
+from dummi.ml.catalog import ItemFacts
 
 
 def explore_slots(request: RankRequest) -> int:
@@ -84,16 +60,3 @@ class ExploreArms:
     impressions: np.ndarray  # attributed impressions per item
     clicks: np.ndarray  # attributed clicks per item
     global_ctr: float  # the prior's centre
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    content_id: str
-    title: str
-    category: str
-    score: float
-    method: str  # hybrid | cf | embedding | interest | popular | explore
-    reason: str
-    propensity: float | None = None  # explore: the probability the exploration policy had of choosing it
-    explore_context: dict[str, Any] | None = None  # explore: the decision as made (for off-policy evaluation)
-    promoted: str | None = None  # the promotion whose slot the item holds (None: a personal slot)

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from dummi.ml.cf import ALSAlgorithm, FactorModel, ridge_projection
+
 # ALS cuts the lineage of its factor RDDs every this many iterations (without it, long runs overflow the
 # stack with their lineage); the blocks are fixed so that the work is split the same way at any parallelism
 BLOCKS = 4
@@ -17,10 +19,9 @@ CHECKPOINT_INTERVAL = 5
 
 def fit_als(matrix, config: dict[str, Any]):
     """``matrix``: a ``dummi.training.spark.matrix.SparkMatrix``; ``config``: an ``als`` configuration."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.ml.recommendation import ALS
     from pyspark.sql import functions as F
-
-    from dummi.ml.cf import ALSAlgorithm, FactorModel, ridge_projection
 
     twin = ALSAlgorithm(**{k: v for k, v in config.items() if k != "algorithm"})
     n_users, n_items = matrix.shape

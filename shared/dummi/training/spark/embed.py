@@ -1,7 +1,7 @@
 """Embedding changed text on Spark: the texts go out as a DataFrame, each executor's Python worker loads the
 ONNX embedder once (``load_embedder`` is cached per process, and Spark reuses its workers) and embeds its
 partitions with ``mapInPandas``; the driver stores the vectors through the same path as in process
-(``dummi.services.embedding_service``: only rows whose text hash changed, a row changed meanwhile is left)."""
+(``dummi.training.embedding``: only rows whose text hash changed, a row changed meanwhile is left)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dummi.ml.embeddings import load_embedder
 from dummi.ml.text import DIMENSION
 
 # texts per Spark job: each ``encode`` call is one job (a few hundred ms of scheduling), so many at once
@@ -17,9 +18,8 @@ SPARK_EMBED_BATCH = 20_000
 
 def _embed_partitions(model_dir: str):
     def run(frames):
+        # pandas: the spark extra, only on the Spark engine
         import pandas as pd
-
-        from dummi.ml.embeddings import load_embedder
 
         embedder = load_embedder("onnx", model_dir, 1)  # one thread: Spark runs one worker per core
         for frame in frames:

@@ -18,6 +18,11 @@ import io
 import logging
 from typing import Any
 
+from dummi.config import get_settings
+from dummi.db.interactions_repository import EVENTS_QUERY, InteractionsRepository
+from dummi.db.urls import parse_database_url
+from dummi.training.spark.session import jdbc_jar
+
 logger = logging.getLogger(__name__)
 
 EXPORT_CHUNK_BYTES = 64 * 2**20  # CSV bytes per Parquet file
@@ -36,10 +41,6 @@ _COLUMNS = (
 
 def how_to_read(database_url: str) -> str:
     """``DUMMI_SPARK_EVENTS``, or for auto: jdbc when the driver jar is there and the database is on TCP."""
-    from dummi.config import get_settings
-    from dummi.db.urls import parse_database_url
-    from dummi.training.spark.session import jdbc_jar
-
     setting = get_settings().dummi_spark_events
     if setting != "auto":
         return setting
@@ -60,9 +61,6 @@ def read_events(spark, db, store, run_id: str, *, how: str, partitions: int | No
 
 
 def read_jdbc(spark, db, *, partitions: int | None = None):
-    from dummi.db.interactions_repository import EVENTS_QUERY, InteractionsRepository
-    from dummi.db.urls import parse_database_url
-
     lo, hi = db.read(lambda conn: InteractionsRepository(conn).id_range())
     params = parse_database_url(db.url())
     if params.unix_sock:
@@ -110,6 +108,7 @@ class _ParquetSink:
             self.buffer.clear()
 
     def _flush(self, csv_bytes: bytes) -> None:
+        # pyarrow: the spark extra, only on the Spark engine
         import pyarrow as pa
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
@@ -130,8 +129,6 @@ class _ParquetSink:
 
 def export_parquet(db, store, prefix: str) -> list[str]:
     """Every event, through COPY, as Parquet files under ``prefix`` in the artifact store; their keys."""
-    from dummi.db.interactions_repository import InteractionsRepository
-
     sink = _ParquetSink(store, prefix)
     try:
         db.read(lambda conn: InteractionsRepository(conn).export_events(sink))
@@ -144,6 +141,7 @@ def export_parquet(db, store, prefix: str) -> list[str]:
 
 
 def _with_time(frame):
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
 
     return frame.withColumn("at", F.timestamp_micros("at_us"))

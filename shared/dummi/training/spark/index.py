@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dummi.artifacts.store import store_from_uri
+from dummi.ml.vector_index import VectorIndex, empty_ivfpq, from_npy, ivfpq_params, to_npy
 from dummi.training.context import RunContext
 from dummi.training.stages.index import BuildIndex
 
@@ -26,11 +28,9 @@ SHARD_VECTORS = 100_000  # vectors per shard: each executor task reads one shard
 
 def _encode_shards(store_uri: str, empty_index: bytes):
     def run(frames):
+        # FAISS loads a large native library (~0.5 s here): only building or searching an index pays it
         import faiss
         import pandas as pd
-
-        from dummi.artifacts.store import store_from_uri
-        from dummi.ml.vector_index import from_npy
 
         store = store_from_uri(store_uri)
         index = faiss.deserialize_index(np.frombuffer(empty_index, np.uint8))
@@ -47,9 +47,8 @@ def build_ivfpq(spark, store, prefix: str, ids: list[str], vectors: np.ndarray, 
     """A ``VectorIndex`` of kind ivfpq over ``vectors`` (rows aligned with ``ids``). The vectors go to the
     executors as shards under ``prefix`` in the artifact store (not through the driver's JVM: a million
     vectors are 1.5 GB), deleted afterwards."""
+    # FAISS loads a large native library (~0.5 s here): only building or searching an index pays it
     import faiss
-
-    from dummi.ml.vector_index import VectorIndex, empty_ivfpq, ivfpq_params, to_npy
 
     params = params or ivfpq_params(len(ids), vectors.shape[1])
     rng = np.random.default_rng(0)

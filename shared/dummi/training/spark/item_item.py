@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from dummi.ml.cf import CooccurrenceModel, ItemItemModel
+from dummi.ml.interactions import POPULARITY_WEIGHTS
+from dummi.ml.sequence import KEEP, SMOOTHING, WINDOW
+from dummi.training.spark.matrix import event_weight_column
+
 
 def _known(spark, events, item_ids: list[str]):
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
 
     items = spark.createDataFrame([(cid, j) for j, cid in enumerate(item_ids)], "content_id string, col int")
@@ -21,9 +27,8 @@ def _known(spark, events, item_ids: list[str]):
 def popularity(spark, events, item_ids: list[str]) -> np.ndarray:
     """``dummi.ml.interactions.popularity`` (no decay): likes, a quarter per click or view, less a quarter
     per skip, floored at zero, scaled to [0, 1]."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
-
-    from dummi.ml.interactions import POPULARITY_WEIGHTS
 
     weight = F.lit(0.0)
     for name, value in POPULARITY_WEIGHTS.items():
@@ -46,6 +51,7 @@ def _top_k_csr(spark_rows, n_items: int, value: str) -> tuple[np.ndarray, np.nda
 
 
 def _keep_top(frame, keep: int, value: str):
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -56,10 +62,8 @@ def _keep_top(frame, keep: int, value: str):
 def cooccurrence(spark, events, item_ids: list[str], *, keep: int = 200, prior_strength: float = 50.0):
     """``dummi.ml.cf.fit_cooccurrence``: for items i != j, the users who engaged with i (any
     positive event) and liked j; each row's ``keep`` largest."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
-
-    from dummi.ml.cf import CooccurrenceModel
-    from dummi.training.spark.matrix import event_weight_column
 
     known = _known(spark, events, item_ids)
     engaged = known.where(event_weight_column() > 0).select("user_id", F.col("col").alias("i")).distinct()
@@ -78,12 +82,9 @@ def transitions(spark, events, item_ids: list[str]):
     """``dummi.ml.sequence.fit_transitions``: each item j within the next ``WINDOW`` positive events after i
     counts once for i -> j; rows normalized to next-item shares shrunk by ``SMOOTHING``, the strongest
     ``KEEP`` kept."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import Window
     from pyspark.sql import functions as F
-
-    from dummi.ml.cf import ItemItemModel
-    from dummi.ml.sequence import KEEP, SMOOTHING, WINDOW
-    from dummi.training.spark.matrix import event_weight_column
 
     positive = _known(spark, events, item_ids).where(event_weight_column() > 0)
     order = Window.partitionBy("user_id").orderBy("at", F.xxhash64("interaction_id"), "interaction_id")

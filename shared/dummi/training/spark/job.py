@@ -13,6 +13,12 @@ import argparse
 import logging
 import sys
 
+from dummi.artifacts.store import get_artifact_store
+from dummi.db.connection import get_database
+from dummi.progress import LogProgress
+from dummi.training.runs import execute_run
+from dummi.training.spark.session import prepare, start_session
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dummi-spark-job", description=__doc__)
@@ -23,16 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from dummi.artifacts.store import get_artifact_store
-    from dummi.db.connection import get_database
-    from dummi.progress import LogProgress
-    from dummi.training.runs import execute_run
-    from dummi.training.spark.session import prepare, start_session
-
     store = get_artifact_store()
     if args.master:
         spark = start_session(args.master)
     else:
+        # pyspark: the spark extra, only on the Spark engine
         from pyspark.sql import SparkSession
 
         spark = SparkSession.builder.appName("dummi-training").getOrCreate()

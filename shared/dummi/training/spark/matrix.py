@@ -10,17 +10,20 @@ from typing import Any
 
 import numpy as np
 
+from dummi.ml.interactions import (
+    FEEDBACK_WEIGHTS,
+    INTERACTION_WEIGHTS,
+    MAX_PAIR_WEIGHT,
+    MAX_VIEW_FACTOR,
+    REFERENCE_VIEW_SECONDS,
+    InteractionMatrix,
+)
+
 
 def event_weight_column():
     """``dummi.ml.interactions.event_weight`` as a Spark column expression."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
-
-    from dummi.ml.interactions import (
-        FEEDBACK_WEIGHTS,
-        INTERACTION_WEIGHTS,
-        MAX_VIEW_FACTOR,
-        REFERENCE_VIEW_SECONDS,
-    )
 
     event_type, duration = F.col("event_type"), F.col("duration_seconds")
     feedback = F.lit(None).cast("double")
@@ -51,9 +54,8 @@ class SparkMatrix:
     def collect(self):
         """The same matrix in this process (``dummi.ml.interactions.InteractionMatrix``), for the in-process
         fits where they fit and for tests."""
+        # SciPy: training only; the serving layer ships numpy and FAISS, not SciPy
         from scipy import sparse
-
-        from dummi.ml.interactions import InteractionMatrix
 
         users = self.users.orderBy("row").toPandas()
         pairs = self.pairs.toPandas()
@@ -76,9 +78,8 @@ class SparkMatrix:
 
 def build_matrix(spark, events, item_ids: list[str]) -> SparkMatrix:
     """``events``: the DataFrame of ``dummi.training.spark.events``; ``item_ids``: the catalog in index order."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
-
-    from dummi.ml.interactions import MAX_PAIR_WEIGHT
 
     items = spark.createDataFrame([(cid, j) for j, cid in enumerate(item_ids)], "content_id string, col int")
     weighted = events.withColumn("w", event_weight_column()).join(F.broadcast(items), "content_id")

@@ -16,7 +16,22 @@ from typing import Any
 
 import numpy as np
 
+from dummi.config import get_settings
+from dummi.db.users_repository import UsersRepository
+from dummi.domain.events import Event
+from dummi.ml.embeddings import ensure_onnx_model, from_bytes
+from dummi.training.choice import choose_recipe
 from dummi.training.context import RunContext
+from dummi.training.embedding import embed_content, embed_user_interests
+from dummi.training.spark.als import fit_als
+from dummi.training.spark.embed import SPARK_EMBED_BATCH, SparkEmbedder
+from dummi.training.spark.events import how_to_read, read_events
+from dummi.training.spark.index import SparkIndex
+from dummi.training.spark.item_item import cooccurrence, popularity, transitions
+from dummi.training.spark.matrix import build_matrix
+from dummi.training.stages.cf import FitCF, fit
+from dummi.training.stages.choose import Choose
+from dummi.training.stages.publish import Publish
 from dummi.training.stages.read import ReadCatalogAndEvents
 
 logger = logging.getLogger(__name__)
@@ -34,11 +49,6 @@ class SparkEmbed:
     engine = "spark"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.config import get_settings
-        from dummi.ml.embeddings import ensure_onnx_model
-        from dummi.services.embedding_service import embed_content, embed_user_interests
-        from dummi.training.spark.embed import SPARK_EMBED_BATCH, SparkEmbedder
-
         embedder = SparkEmbedder(ctx.spark, str(ensure_onnx_model(get_settings().model_dir)))
         pending_only = not ctx.params.regenerate_embeddings
         result = embed_content(
@@ -60,8 +70,6 @@ class SparkRead(ReadCatalogAndEvents):
     engine = "spark"
 
     def read_events(self, ctx: RunContext) -> tuple[int, str]:
-        from dummi.training.spark.events import how_to_read, read_events
-
         how = how_to_read(ctx.db.url())
         events, staged = read_events(ctx.spark, ctx.db, ctx.store, ctx.run_id or "adhoc", how=how)
         if staged:
@@ -76,20 +84,14 @@ class SparkBuildMatrix:
     engine = "spark"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.training.spark.matrix import build_matrix
-
         ctx.matrix = build_matrix(ctx.spark, ctx.events, ctx.catalog.ids)
         ctx.report.counts.update(cf_users=ctx.matrix.shape[0], cf_nonzeros=ctx.matrix.nnz)
 
 
 def sample_choice(ctx: RunContext):
     """The full choice, in process on the driver, on the events of a hash sample of whole users."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import functions as F
-
-    from dummi.db.records import Event
-    from dummi.db.users_repository import UsersRepository
-    from dummi.ml.embeddings import from_bytes
-    from dummi.training.choice import choose_recipe
 
     total = int(ctx.report.counts.get("interactions", 0))
     share = min(1.0, CHOICE_MAX_EVENTS / max(total, 1))
@@ -126,10 +128,7 @@ def spark_fit(config: dict[str, Any], matrix):
     """MLlib ALS on the executors; the item-item models and NMF on the driver, on the collected matrix (they
     are candidates only where their items x items matrix fits: ``cf_candidates``)."""
     if config["algorithm"] == "als":
-        from dummi.training.spark.als import fit_als
-
         return fit_als(matrix, config)
-    from dummi.training.stages.cf import fit
 
     return fit(config, matrix.collect())
 
@@ -139,8 +138,6 @@ class SparkItemItem:
     engine = "spark"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.training.spark.item_item import cooccurrence, popularity, transitions
-
         ids = ctx.catalog.ids
         ctx.popularity = popularity(ctx.spark, ctx.events, ids)
         if int(ctx.report.counts.get("interactions", 0)) > 0:
@@ -153,11 +150,6 @@ class SparkItemItem:
 
 
 def spark_stages() -> list:
-    from dummi.training.spark.index import SparkIndex
-    from dummi.training.stages.cf import FitCF
-    from dummi.training.stages.choose import Choose
-    from dummi.training.stages.publish import Publish
-
     choose = Choose(choose=sample_choice)
     choose.engine = "driver"
     cf = FitCF(fitter=spark_fit)

@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dummi.config import get_settings
+
 logger = logging.getLogger(__name__)
 
 DEBIAN_JDBC_JAR = Path("/usr/share/java/postgresql.jar")
@@ -16,16 +18,12 @@ DEBIAN_JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 
 def jdbc_jar() -> Path | None:
     """The PostgreSQL JDBC driver jar: ``DUMMI_JDBC_JAR``, else Debian's (package libpostgresql-jdbc-java)."""
-    from dummi.config import get_settings
-
     configured = get_settings().dummi_jdbc_jar
     path = Path(configured) if configured else DEBIAN_JDBC_JAR
     return path if path.is_file() else None
 
 
 def local_master() -> str:
-    from dummi.config import get_settings
-
     return get_settings().dummi_spark_master or f"local[{os.cpu_count() or 1}]"
 
 
@@ -33,9 +31,8 @@ def start_session(master: str | None = None, *, app_name: str = "dummi-training"
     """A session on ``master`` (default ``DUMMI_SPARK_MASTER`` or local[<cores>]) with what the engine needs:
     Arrow for pandas UDFs, a checkpoint folder for ALS, the JDBC driver when there is one, few shuffle
     partitions on a laptop (the default 200 would make thousands of tiny tasks on small data), no UI."""
+    # pyspark: the spark extra, only on the Spark engine
     from pyspark.sql import SparkSession
-
-    from dummi.config import get_settings
 
     master = master or local_master()
     if master.startswith("local"):

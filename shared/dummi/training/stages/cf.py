@@ -7,20 +7,21 @@ from typing import Any
 
 import numpy as np
 
+from dummi.artifacts.loader import load_version
+from dummi.artifacts.publish import read_pointer
+from dummi.ml.cf import BlendModel, FactorModel, Fitter, ItemItemModel
+from dummi.ml.model_bundle import parse_bundle
+from dummi.training.choice import cf_candidates
 from dummi.training.context import RunContext
 
 
 def fit(config: dict[str, Any], matrix: Any):
     """``matrix``: an ``InteractionMatrix``."""
-    from dummi.ml.cf import Fitter
-
     return Fitter(matrix.matrix).fit(config)
 
 
 def alternative_config(name: str, n_items: int, factors: int, metrics: dict[str, Any]) -> dict[str, Any]:
     """The configuration of ``name`` that scored best on this run's holdout, else its first candidate."""
-    from dummi.training.choice import cf_candidates
-
     trials = [t for t in metrics.get("trials", []) if (t.get("cf") or {}).get("algorithm") == name]
     if trials:
         return max(trials, key=lambda t: t.get("ndcg", 0.0))["cf"]
@@ -40,9 +41,9 @@ class FitCF:
     def run(self, ctx: RunContext) -> None:
         matrix = ctx.matrix
         fit_one = self._fit
-        if fit_one is fit:  # in process: one Fitter for the run, so that the chosen model, the newcomers' blend
-            from dummi.ml.cf import Fitter  # and the experiments' share EASE's Gram and members
-
+        # in process: one Fitter for the run, so that the chosen model, the newcomers' blend and the experiments'
+        # share EASE's Gram and members
+        if fit_one is fit:
             shared = Fitter(matrix.matrix)
             fit_one = lambda config, _: shared.fit(config)  # noqa: E731
         if ctx.params.retrain_cf and matrix.nnz > 0 and ctx.cf_config is not None:
@@ -67,10 +68,6 @@ class FitCF:
 def previous_cf(store, ids: list[str]):
     """retrain_cf=false: keep the published CF model, its ranking settings and the newcomers' CF model,
     re-aligned to today's items."""
-    from dummi.artifacts.loader import load_version
-    from dummi.artifacts.publish import read_pointer
-    from dummi.ml.model_bundle import parse_bundle
-
     pointer = read_pointer(store)
     if pointer is None:
         return None, {}, None
@@ -85,8 +82,6 @@ def previous_cf(store, ids: list[str]):
 
 def realign(cf, old_position: dict[str, int], ids: list[str], version: str):
     """A published CF model on today's item positions; items it never saw get no CF signal."""
-    from dummi.ml.cf import BlendModel, FactorModel, ItemItemModel
-
     if isinstance(cf, BlendModel):  # each member on its own
         first, second = realign(cf.first, old_position, ids, version), realign(cf.second, old_position, ids, version)
         return BlendModel(cf.algorithm, first, second, cf.weight, {**cf.params, "reused_from": version})

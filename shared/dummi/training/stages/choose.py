@@ -16,6 +16,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from dummi.db.experiments_repository import ExperimentsRepository
+from dummi.db.users_repository import UsersRepository
+from dummi.ml import publish_gate
+from dummi.ml.embeddings import from_bytes
+from dummi.training.choice import cf_candidates, choose_recipe
 from dummi.training.context import RunContext
 
 logger = logging.getLogger(__name__)
@@ -74,8 +79,6 @@ class Choose:
         self._choose = choose or full_choice
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.ml.publish_gate import decide
-
         params = ctx.params
         ctx.cf_config = explicit_cf_config(params)
         reused = None
@@ -110,7 +113,7 @@ class Choose:
         wanted = (
             experiment_algorithms(ctx.db, ctx.catalog.size, params.cf_factors) if params.retrain_cf else frozenset()
         )
-        ctx.report.decision = decide(
+        ctx.report.decision = publish_gate.decide(
             force=params.force,
             serving=serving,
             item_ids=ctx.catalog.ids,
@@ -133,10 +136,6 @@ class Choose:
 
 def full_choice(ctx: RunContext):
     """The choice on every event the run read (in process)."""
-    from dummi.db.users_repository import UsersRepository
-    from dummi.ml.embeddings import from_bytes
-    from dummi.training.choice import choose_recipe
-
     raw = ctx.db.read(lambda conn: UsersRepository(conn).interest_vectors())
     interests = {u: (names, from_bytes(v) if v is not None else None) for u, (names, v) in raw.items()}
     c = ctx.catalog
@@ -155,9 +154,6 @@ def experiment_algorithms(db, n_items: int, factors: int) -> frozenset[str]:
     """CF algorithms that experiments not yet ended name, among those this catalog's size allows (the
     item-item ones stop at EASE_MAX_ITEMS): training publishes each beside the chosen one. An experiment
     naming one the catalog does not allow stays without users (serving puts nobody in it)."""
-    from dummi.db.experiments_repository import ExperimentsRepository
-    from dummi.training.choice import cf_candidates
-
     live = db.read(lambda conn: ExperimentsRepository(conn).live())
     named = {v.overrides["algorithm"] for e in live for v in e.variants if "algorithm" in v.overrides}
     allowed = {c["algorithm"] for c in cf_candidates(n_items, factors)}

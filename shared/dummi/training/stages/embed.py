@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dummi.training.context import RunContext
+from dummi.training.embedding import embed_content, embed_user_interests
 
 
 class EmbedChangedText:
@@ -11,8 +12,7 @@ class EmbedChangedText:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.services.embedding_service import embed_content, embed_user_interests
-
+        # the embedder is the run's own (RunContext.embedder: the caller's factory, else the ONNX one)
         pending_only = not ctx.params.regenerate_embeddings
         result = embed_content(
             ctx.db,

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import logging
 
+from dummi.artifacts.publish import MODELS, sha256
+from dummi.ml.model_bundle import INDEX_FILE
+from dummi.ml.vector_index import VectorIndex, build_index
 from dummi.training.context import RunContext
 
 logger = logging.getLogger(__name__)
@@ -14,10 +17,6 @@ logger = logging.getLogger(__name__)
 def reusable_index(ctx: RunContext, digest: str):
     """The serving model's index when it was built on exactly these ids and vectors (and its file is the one
     its manifest names), else None."""
-    from dummi.artifacts.publish import MODELS, sha256
-    from dummi.ml.model_bundle import INDEX_FILE
-    from dummi.ml.vector_index import VectorIndex
-
     manifest = (ctx.serving.manifest or {}) if ctx.serving else {}
     facts = manifest.get("model") or {}
     if facts.get("vectors_sha256") != digest:
@@ -50,6 +49,4 @@ class BuildIndex:
         ctx.progress.finish(f"{ctx.index.size} items, {ctx.index.kind}{params}, {how}")
 
     def build(self, ctx: RunContext):
-        from dummi.ml.vector_index import build_index
-
         return build_index(ctx.catalog.ids, ctx.catalog.vectors)

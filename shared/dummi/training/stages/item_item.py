@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dummi.ml.cf import fit_cooccurrence
+from dummi.ml.interactions import engagement_matrices, popularity
+from dummi.ml.sequence import fit_transitions
 from dummi.training.context import RunContext
 
 
@@ -10,10 +13,6 @@ class FitItemItem:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.ml.cf import fit_cooccurrence
-        from dummi.ml.interactions import engagement_matrices, popularity
-        from dummi.ml.sequence import fit_transitions
-
         ids = ctx.catalog.ids
         ctx.popularity = popularity(ctx.events, ids)
         if ctx.events:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dummi.ml.interactions import build_matrix
 from dummi.training.context import RunContext
 
 
@@ -10,7 +11,5 @@ class BuildMatrix:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.ml.interactions import build_matrix
-
         ctx.matrix = build_matrix(ctx.events, ctx.catalog.ids)
         ctx.report.counts.update(cf_users=ctx.matrix.shape[0], cf_nonzeros=int(ctx.matrix.matrix.nnz))

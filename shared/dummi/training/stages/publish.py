@@ -8,6 +8,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from dummi.artifacts.publish import new_version, prune_trained_before, publish
+from dummi.config import get_settings
+from dummi.db.interests_repository import InterestsRepository
+from dummi.db.training_repository import TrainingRepository
+from dummi.ml.interests import suggest
+from dummi.ml.model_bundle import ModelBundle, bundle_files
 from dummi.training.context import RunContext
 
 SUGGESTIONS_KEPT = 100
@@ -15,8 +21,6 @@ SUGGESTIONS_KEPT = 100
 
 def interest_suggestions(categories: list[str], tags: list[list[str]], popularity: np.ndarray):
     """The interests worth asking newcomers about, by engagement (by items when nothing is engaged yet)."""
-    from dummi.ml.interests import suggest
-
     source = "engagement" if float(popularity.sum()) > 0 else "catalog"
     weights = popularity.tolist() if source == "engagement" else [1.0] * len(categories)
     return suggest(zip(categories, tags, weights, strict=True), n=SUGGESTIONS_KEPT), source
@@ -27,12 +31,6 @@ class Publish:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.artifacts.publish import new_version, prune_trained_before, publish
-        from dummi.config import get_settings
-        from dummi.db.interests_repository import InterestsRepository
-        from dummi.db.training_repository import TrainingRepository
-        from dummi.ml.model_bundle import ModelBundle, bundle_files
-
         c = ctx.catalog
         bundle = ModelBundle(
             item_ids=np.array(c.ids, dtype=object),

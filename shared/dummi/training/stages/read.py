@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from dummi.db.content_repository import ContentRepository
+from dummi.db.interactions_repository import InteractionsRepository
+from dummi.db.users_repository import UsersRepository
+from dummi.ml.embeddings import from_bytes
 from dummi.training.context import Catalog, RunContext
+from dummi.training.serving_model import serving_model
 
 
 def read_catalog(db) -> Catalog:
     """The embedded items in content_id order, with the clock and snapshot xmin read before them."""
-    from dummi.db.content_repository import ContentRepository
-    from dummi.ml.embeddings import from_bytes
-
     # serving treats content created after this moment as "fresh" (not in this model), and reads every
     # change by a transaction from this snapshot xmin on (dummi.services.catalog_view)
     as_of = db.read(lambda conn: ContentRepository(conn).clock())
@@ -36,9 +38,6 @@ def read_catalog(db) -> Catalog:
 def read_clocks(db):
     """(now by the database's clock, the latest user deletion): a user deleted before that reading is in
     none of the events read after it."""
-    from dummi.db.content_repository import ContentRepository
-    from dummi.db.users_repository import UsersRepository
-
     return db.read(lambda conn: (ContentRepository(conn).clock(), UsersRepository(conn).last_deletion()))
 
 
@@ -50,8 +49,6 @@ class ReadCatalogAndEvents:
     engine = "local"
 
     def run(self, ctx: RunContext) -> None:
-        from dummi.training.serving_model import serving_model
-
         ctx.progress.start("reading the catalog and events")
         ctx.catalog = read_catalog(ctx.db)
         ctx.events_as_of, ctx.users_deleted_at = read_clocks(ctx.db)
@@ -62,7 +59,5 @@ class ReadCatalogAndEvents:
 
     def read_events(self, ctx: RunContext) -> tuple[int, str]:
         """Sets ``ctx.events``; (how many, a note on how they were read)."""
-        from dummi.db.interactions_repository import InteractionsRepository
-
         ctx.events = ctx.db.read(lambda conn: InteractionsRepository(conn).all_events())
         return len(ctx.events), ""

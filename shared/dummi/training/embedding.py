@@ -1,4 +1,5 @@
-"""Keep stored embeddings in step with the text they were made from.
+"""Keep stored embeddings in step with the text they were made from (the embed stage's work, which the write
+path's embedding queue runs too: it lives here, below the services, so training never imports a service).
 
 Content text and users' interests are embedded right after they are written (the embedding queue) and by
 every training run (the backstop). Either way only rows whose text hash differs from the stored one are

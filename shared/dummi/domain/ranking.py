@@ -1,0 +1,47 @@
+"""What a ranking is asked and what it answers, as serving, batch, evaluation, experiments and the API share
+them: the request and one recommended item (the ranking's own working types stay in ``dummi.ml.ranking``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Condition = tuple[str, str, Any]  # (field, op, value), checked by the API's schema
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A share of a list's slots for items that match ``filters`` (``dummi.ml.ranking.promotions``)."""
+
+    name: str
+    share: float  # 0..1: ceil(share x n) slots
+    filters: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    n: int = 10
+    use_cf: bool = True
+    use_embeddings: bool = True
+    cf_weight: float = 0.5
+    category: str | None = None
+    exclude: frozenset[str] = frozenset()
+    diversity: float | None = None  # 0..1: MMR re-rank (None: the model's setting); 0 is the ranked order
+    max_per_category: int | None = None  # a hard cap on items of one category in the list
+    explore_slots: int | None = None  # slots for young items (None: 1 from n = 10 up, else 0)
+    filters: tuple[Condition, ...] = ()  # business rules every listed item meets (applied by ``dummi.ml.catalog``)
+    at: float | None = None  # the request's time, seconds since 1970 (None: now): availability windows
+    promotion: Promotion | None = None  # a share of the slots for items matching its filters
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    content_id: str
+    title: str
+    category: str
+    score: float
+    method: str  # hybrid | cf | embedding | interest | popular | explore
+    reason: str
+    propensity: float | None = None  # explore: the probability the exploration policy had of choosing it
+    explore_context: dict[str, Any] | None = None  # explore: the decision as made (for off-policy evaluation)
+    promoted: str | None = None  # the promotion whose slot the item holds (None: a personal slot)
