@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     dummi_impression_retention_days: float = Field(
         default=90.0, gt=0, description="impressions older than this are deleted by the metrics job"
     )
+    dummi_session_idle_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="an anonymous session with no event for this many days expires: the metrics job deletes "
+        "its events (those a signed-in user took over stay the user's)",
+    )
+    dummi_page_token_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        description="the key page tokens are signed with (HMAC-SHA256); unset: one made once and kept in Postgres",
+    )
     dummi_metrics_interval_seconds: float = Field(
         default=3600.0, ge=0, description="make run: how often the online metrics are computed (0: never)"
     )

@@ -3,13 +3,15 @@ on a local socket), the recommendations function's cold start (fresh process: im
 and peak RSS, on synthetic data: N items in topics (clustered unit vectors), N users with ~10 events each.
 
     .venv/bin/python tests/benchmarks/bench_recommend.py [items=100000] [users=100000] [--core-only 1000000]
-        [--keep=DIR] [--logging-cost] [--explore-cost] [--filter-cost] [--batch=N]
+        [--keep=DIR] [--logging-cost] [--explore-cost] [--filter-cost] [--page-cost] [--batch=N]
 
 --logging-cost measures what logging each answer (the impression INSERT) adds: blocks of 50 requests with
 the log written and 50 with it replaced by a stub, interleaved, 1,000 of each, in one process.
 --explore-cost likewise compares the default request (one exploration slot) with explore_slots 0.
 --filter-cost likewise compares unfiltered requests with requests filtered to 10% and to 1% of the items
 (`properties.p10` / `properties.p1`), each filtered answer checked to hold 10 matching items.
+--page-cost likewise compares plain requests, page-token requests (page 2 of a list whose first page an
+untimed request just logged) and promotion requests (30% of the slots for `properties.p10`), side by side.
 
 --batch=N answers N users (u0..) as `dummi batch-recommend` does (the model loaded once per process,
 chunks of 1,000, the output written whole) and prints users per second; --batch-workers=K answers the
@@ -174,9 +176,57 @@ def bench_filter_cost(n_users: int, per_kind: int = 1000, block: int = 50) -> di
     return {name: _summary(t) for name, t in times.items()}
 
 
+PROMOTION = {"name": "bench", "share": 0.3, "filters": [{"field": "properties.p10", "op": "in", "value": [True]}]}
+
+
+def bench_page_cost(n_users: int, per_kind: int = 1000, block: int = 50) -> dict[str, dict]:
+    """Plain requests, page-token requests (page 2: an untimed first page gives the token) and promotion
+    requests, interleaved in blocks in one process; each page and promoted answer is checked."""
+    sys.path.insert(0, str(ROOT / "functions" / "recommendations"))
+    import app
+
+    event = json.loads((ROOT / "tests" / "events" / "recommendations_recommend.json").read_text())
+    rng = np.random.default_rng(2)
+
+    def call(body: dict) -> tuple[float, dict]:
+        event["body"] = json.dumps({"n_recommendations": 10, **body})
+        started = time.perf_counter()
+        response = app.handler(event, LambdaContext())
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response["statusCode"] == 200, response["body"]
+        return elapsed, json.loads(response["body"])
+
+    def plain() -> float:
+        return call({"user_id": f"u{int(rng.integers(0, n_users))}"})[0]
+
+    def page() -> float:
+        user = f"u{int(rng.integers(0, n_users))}"
+        _, first = call({"user_id": user})
+        elapsed, second = call({"user_id": user, "page_token": first["next_page_token"]})
+        shown = {r["content_id"] for r in first["recommendations"]}
+        assert second["page"] == 2 and not shown & {r["content_id"] for r in second["recommendations"]}
+        return elapsed
+
+    def promoted() -> float:
+        elapsed, answer = call({"user_id": f"u{int(rng.integers(0, n_users))}", "promotion": PROMOTION})
+        held = [r["content_id"] for r in answer["recommendations"] if r["promoted"]]
+        assert len(held) == 3 and all(int(c[1:]) % 10 == 0 for c in held), answer
+        return elapsed
+
+    loops = {"plain": plain, "page token": page, "promotion": promoted}
+    for one in loops.values():
+        for _ in range(50):
+            one()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(per_kind // block):
+        for name, one in loops.items():
+            times[name].extend(one() for _ in range(block))
+    return {name: _summary(t) for name, t in times.items()}
+
+
 def bench_logging_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
     """(with the impression log, with a stub in its place), interleaved in blocks in one process."""
-    import dummi.api.recommendations as route
+    import dummi.services.answers_service as route
 
     one = _handler_loop(n_users)
     for _ in range(50):
@@ -358,6 +408,15 @@ def main() -> None:
                     print(
                         f"{name:>17}: p50 {figures['p50']:.2f} ms, p99 {figures['p99']:.2f} ms "
                         f"({figures['p99'] / base:.2f}x the unfiltered p99; goal <= 2x)"
+                    )
+                return
+            if "--page-cost" in sys.argv:
+                found = bench_page_cost(n_users, per_kind=int(os.environ.get("BENCH_PER_KIND", "1000")))
+                base = found["plain"]["p99"]
+                for name, figures in found.items():
+                    print(
+                        f"{name:>10}: p50 {figures['p50']:.2f} ms, p99 {figures['p99']:.2f} ms "
+                        f"({figures['p99'] / base:.2f}x the plain p99; goal <= 1.2x)"
                     )
                 return
             if "--logging-cost" in sys.argv:

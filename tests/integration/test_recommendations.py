@@ -108,7 +108,9 @@ def test_response_shape_and_model_version(client, catalog):
     assert answer["user_id"] == "python-fan-0" and answer["model_version"] == catalog.model_version
     assert answer["timestamp"] and len(answer["recommendations"]) == 3
     first = answer["recommendations"][0]
-    assert set(first) == {"content_id", "title", "category", "score", "method", "reason"}
+    assert set(first) == {"content_id", "title", "category", "score", "method", "reason", "promoted", "promotion"}
+    assert first["promoted"] is False and first["promotion"] is None  # no promotion asked for
+    assert answer["page"] == 1 and answer["next_page_token"] and answer["session_id"] is None
     assert first["method"] in {"hybrid", "cf", "embedding", "interest", "popular"} and first["reason"]
 
 

@@ -22,7 +22,18 @@ class FakeInteractions:
         self.users, self.content = users, content
         self.stored: list[InteractionRecord] = []
 
-    def add(self, user_id, content_id, *, kind, event_type, duration_seconds=None, event_id=None, attribution=None):
+    def add(
+        self,
+        user_id,
+        content_id,
+        *,
+        kind,
+        event_type,
+        duration_seconds=None,
+        event_id=None,
+        attribution=None,
+        session_id=None,
+    ):
         if user_id not in self.users:
             raise NotFoundError("user", user_id, field="user_id")
         if content_id not in self.content:
@@ -53,7 +64,7 @@ class FakeImpressions:
     def get(self, recommendation_id: str) -> Impression | None:
         return self.answers.get(recommendation_id)
 
-    def latest_listing(self, user_id, content_id, window):
+    def latest_listing(self, user_id, content_id, window, session_id=None):
         self.windows.append(window)
         return self.latest
 

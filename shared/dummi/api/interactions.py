@@ -23,9 +23,10 @@ router = APIRouter(
 
 @router.post("/interact", status_code=201, response_model=InteractionPublic, responses=error_responses(404, 409, 503))
 def record_interaction(body: InteractionCreate, db: DatabaseDep) -> Response:
-    """Record a click, like, skip, view_time (with duration_seconds) or a type defined with PUT /event-types/{name};
-    422 names an unknown interaction_type; 404 an unknown user, content or recommendation_id; 409 a
-    recommendation_id whose answer did not list the content."""
+    """Record a click, like, skip, view_time (with duration_seconds) or a type defined with PUT /event-types/{name},
+    of a user, of an anonymous session (session_id, no user_id) or of a user in a session (the session's earlier
+    events become the user's); 422 names an unknown interaction_type; 404 an unknown user, content or
+    recommendation_id; 409 a recommendation_id whose answer did not list the content."""
     event = interactions_service.record_interaction(
         db,
         body.user_id,
@@ -34,10 +35,12 @@ def record_interaction(body: InteractionCreate, db: DatabaseDep) -> Response:
         body.duration_seconds,
         event_id=body.event_id,
         recommendation_id=_text(body.recommendation_id),
+        session_id=body.session_id,
     )
     public = InteractionPublic(
         interaction_id=event.interaction_id,
         user_id=event.user_id,
+        session_id=event.session_id,
         content_id=event.content_id,
         interaction_type=event.event_type,
         duration_seconds=event.duration_seconds,
@@ -60,10 +63,12 @@ def record_feedback(body: FeedbackCreate, db: DatabaseDep) -> Response:
         body.feedback_type.value,
         event_id=body.event_id,
         recommendation_id=_text(body.recommendation_id),
+        session_id=body.session_id,
     )
     public = FeedbackPublic(
         interaction_id=event.interaction_id,
         user_id=event.user_id,
+        session_id=event.session_id,
         content_id=event.content_id,
         feedback_type=event.event_type,
         timestamp=event.created_at,

@@ -39,6 +39,13 @@ class ServingModel(BaseModel):
     age_seconds: float = Field(description="seconds since it was published")
 
 
+class PromotionCtr(BaseModel):
+    name: str
+    impressions: int = Field(description="promoted items shown (one per promoted slot of a logged answer)")
+    clicks: int = Field(description="promoted items clicked (attributed, once per answer and item)")
+    ctr: float | None = Field(description="clicks / impressions; null without impressions")
+
+
 class OverviewResponse(BaseModel):
     generated_at: datetime
     totals: Totals
@@ -51,6 +58,11 @@ class OverviewResponse(BaseModel):
     ctr_vs_baseline: float | None = Field(
         description="yesterday's CTR / the CTR of the 7 days before it (what the CtrVsBaseline alarm watches; "
         "below 0.8 it fires); null without impressions in either"
+    )
+    promotions: list[PromotionCtr] = Field(
+        default=[],
+        description=f"each promotion's figures over the last {overview_service.DAYS} UTC days as the metrics job "
+        "last computed them, most shown first",
     )
 
 
@@ -78,4 +90,13 @@ def overview(db: ReadDatabaseDep) -> OverviewResponse:
         active_run=public_run(found.active_run) if found.active_run else None,
         experiments_running=found.experiments_running,
         ctr_vs_baseline=round(found.ctr_vs_baseline, 6) if found.ctr_vs_baseline is not None else None,
+        promotions=[
+            PromotionCtr(
+                name=p.name,
+                impressions=p.impressions,
+                clicks=p.clicks,
+                ctr=round(p.ctr, 6) if p.ctr is not None else None,
+            )
+            for p in found.promotions
+        ],
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError, model_validator
 
 from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
@@ -21,14 +21,18 @@ from dummi.domain.inputs import (
     Category,
     Filters,
     Identifier,
+    SessionId,
     StrictFloat,
     StrictModel,
     WholeNumber,
     bounded_whole,
     conditions,
+    one_subject,
 )
-from dummi.domain.ranking import RankRequest, Recommendation
+from dummi.domain.ranking import Promotion, RankRequest, Recommendation
+from dummi.services import answers_service
 from dummi.services.impressions_service import DEFAULT_SURFACE, log_answer
+from dummi.services.page_tokens import PAGE_TOKEN_TTL_SECONDS
 from dummi.services.recommendation_service import RecommendationEngine, Served, get_engine
 
 router = APIRouter(tags=["recommendations"], dependencies=[READ], responses=error_responses(401, 403))
@@ -118,8 +122,40 @@ def _query_filters(raw: str | None) -> tuple:
         ) from None
 
 
+class PromotionRequest(StrictModel):
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=SURFACE_PATTERN,
+            description="the campaign's name: promoted items carry it, online metrics count them by it",
+        ),
+    ]
+    share: StrictFloat = Field(
+        ge=0.0,
+        le=1.0,
+        description="ceil(share x n_recommendations) slots hold the best-scored items matching filters (fewer "
+        "when fewer match); placed from position 2 on, spread evenly (slot i of k in a list of L items at "
+        "2 + floor(i (L - 1) / k)); the rest is the personal list in its order; no item twice",
+    )
+    filters: Filters = []
+
+
+PAGE_TOKEN_DESCRIPTION = (
+    "the next_page_token of the previous page: the next n of the same list, with no item of the earlier pages "
+    f"(the same user_id or session_id; a token expires {PAGE_TOKEN_TTL_SECONDS // 60} minutes after it was "
+    "issued). A bad, expired or foreign token is a 422 naming page_token"
+)
+
+
 class RecommendationRequest(StrictModel):
-    user_id: Identifier
+    user_id: Identifier | None = Field(default=None, description="the user; or session_id, or both")
+    session_id: SessionId | None = None
+    page_token: Annotated[str, Field(min_length=1, max_length=1000, description=PAGE_TOKEN_DESCRIPTION)] | None = None
+    promotion: PromotionRequest | None = Field(
+        default=None, description="a share of the slots for items matching a campaign's filters"
+    )
     n_recommendations: WholeNumber = Field(default=10, ge=1, le=MAX_RECOMMENDATIONS)
     use_cf: StrictBool = Field(default=True, description="use collaborative filtering")
     use_embeddings: StrictBool = Field(default=True, description="use content similarity")
@@ -159,6 +195,10 @@ class RecommendationRequest(StrictModel):
         "figure and no interaction is attributed to it",
     )
 
+    @model_validator(mode="after")
+    def check_subject(self):
+        return one_subject(self)
+
 
 class RecommendedItem(BaseModel):
     content_id: str
@@ -175,6 +215,8 @@ class RecommendedItem(BaseModel):
     )
     method: str = Field(description="hybrid | cf | embedding | interest | popular | trending | explore")
     reason: str
+    promoted: bool = Field(default=False, description="true: the item holds a slot of the request's promotion")
+    promotion: str | None = Field(default=None, description="the promotion's name when promoted")
 
 
 RECOMMENDATION_ID = Field(
@@ -184,8 +226,15 @@ RECOMMENDATION_ID = Field(
 
 
 class RecommendationsResponse(BaseModel):
-    user_id: str
+    user_id: str | None = Field(description="null: an answer to an anonymous session")
+    session_id: str | None = None
     recommendation_id: str | None = RECOMMENDATION_ID
+    next_page_token: str | None = Field(
+        default=None,
+        description="send it as page_token for the next page (no item of this or earlier pages); null for a "
+        "preview, an answer that could not be logged, or a page shorter than n (the catalog is used up)",
+    )
+    page: int = Field(default=1, ge=1, description="this page's number in its list (1: the first)")
     recommendations: list[RecommendedItem]
     model_version: str | None = Field(description="the published model used; null before the first training")
     experiment: str | None = Field(default=None, description="the experiment the user takes part in, if any")
@@ -213,6 +262,8 @@ def _items(recs: list[Recommendation]) -> list[RecommendedItem]:
             score=round(r.score, 6),
             method=r.method,
             reason=r.reason,
+            promoted=r.promoted is not None,
+            promotion=r.promoted,
         )
         for r in recs
     ]
@@ -222,47 +273,48 @@ def _items(recs: list[Recommendation]) -> list[RecommendedItem]:
 @router.post("/recommendations", include_in_schema=False, response_model=RecommendationsResponse)
 @router.post("/recommendations/", response_model=RecommendationsResponse, responses=error_responses(400, 404, 413, 503))
 def recommend(body: RecommendationRequest, db: DatabaseDep, engine: EngineDep) -> Response:
-    """Personal top-K for a user: hybrid CF + content similarity for users with history, interest- and
-    popularity-based for newcomers. Never returns what the user has already interacted with."""
-    served = engine.recommend(
-        db,
-        body.user_id,
-        RankRequest(
-            n=body.n_recommendations,
-            use_cf=body.use_cf,
-            use_embeddings=body.use_embeddings,
-            cf_weight=body.cf_weight,
-            category=body.category,
-            exclude=frozenset(body.exclude),
-            diversity=body.diversity,
-            max_per_category=body.max_per_category,
-            explore_slots=body.explore_slots,
-            filters=conditions(body.filters),
-        ),
+    """Personal top-K for a user or an anonymous session: hybrid CF + content similarity for users with
+    history, interest- and popularity-based for newcomers, a session's own events folded in. Never returns
+    what the user (or session) has already interacted with, nor, with page_token, an item of earlier pages."""
+    promotion = body.promotion
+    request = RankRequest(
+        n=body.n_recommendations,
+        use_cf=body.use_cf,
+        use_embeddings=body.use_embeddings,
+        cf_weight=body.cf_weight,
+        category=body.category,
+        exclude=frozenset(body.exclude),
+        diversity=body.diversity,
+        max_per_category=body.max_per_category,
+        explore_slots=body.explore_slots,
+        filters=conditions(body.filters),
+        promotion=(Promotion(promotion.name, promotion.share, conditions(promotion.filters)) if promotion else None),
     )
-    recommendation_id = None
-    if not body.preview:
-        recommendation_id = log_answer(
-            db,
-            served.recommendations,
-            user_id=body.user_id,
-            surface=body.surface,
-            endpoint="recommend",
-            model_version=served.model_version,
-            experiment=served.experiment,
-            variant=served.variant,
-        )
-    answer = RecommendationsResponse(
+    answer = answers_service.recommend(
+        db,
+        engine,
+        request,
         user_id=body.user_id,
-        recommendation_id=recommendation_id,
+        session_id=body.session_id,
+        surface=body.surface,
+        preview=body.preview,
+        page_token=body.page_token,
+    )
+    served = answer.served
+    response = RecommendationsResponse(
+        user_id=body.user_id,
+        session_id=body.session_id,
+        recommendation_id=answer.recommendation_id,
+        next_page_token=answer.next_page_token,
+        page=answer.page,
         recommendations=_items(served.recommendations),
         model_version=served.model_version,
         experiment=served.experiment,
         variant=served.variant,
-        needs_interests=served.needs_interests,
+        needs_interests=answer.needs_interests,
         timestamp=datetime.now(UTC),
     )
-    return model_response(answer)
+    return model_response(response)
 
 
 @router.get("/recommendations/popular", responses=error_responses(503), openapi_extra=FILTERS_PARAMETER)

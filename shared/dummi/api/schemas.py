@@ -53,7 +53,8 @@ class Attributed(BaseModel):
 
 class InteractionPublic(Attributed):
     interaction_id: int
-    user_id: str
+    user_id: str | None = Field(description="null: an anonymous session's event")
+    session_id: str | None = None
     content_id: str
     interaction_type: str
     duration_seconds: float | None
@@ -63,7 +64,8 @@ class InteractionPublic(Attributed):
 
 class FeedbackPublic(Attributed):
     interaction_id: int
-    user_id: str
+    user_id: str | None = Field(description="null: an anonymous session's event")
+    session_id: str | None = None
     content_id: str
     feedback_type: FeedbackType
     timestamp: datetime

@@ -26,6 +26,11 @@ class Impression:
     methods: list[str]
     propensities: list[float | None] | None = None  # exploration's, per position (None: ranked)
     explore: list[dict] | None = None  # each exploration decision as made (dummi.ml.explore.target_probability)
+    session_id: str | None = None  # the anonymous session it was shown to
+    lineage: str | None = None  # the first page's recommendation_id (itself on page 1; None: not paged)
+    page: int | None = None  # 1, 2, ... within the lineage
+    promotion: str | None = None  # the request's promotion
+    promoted: list[int] | None = None  # the 1-based positions the promotion held
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +50,15 @@ class ImpressionsRepository:
         for the delete and then names nobody), so a deleted user leaves no impression behind."""
         self.conn.run(
             "INSERT INTO impressions (recommendation_id, user_id, surface, endpoint, model_version, experiment,"
-            " variant, created_at, item_ids, scores, methods, propensities, explore)"
+            " variant, created_at, item_ids, scores, methods, propensities, explore, session_id, lineage, page,"
+            " promotion, promoted)"
             " VALUES (CAST(:id AS uuid),"
             "         (SELECT u.user_id FROM users u WHERE u.user_id = CAST(:user_id AS text) FOR KEY SHARE),"
             "         :surface, :endpoint, :model_version, :experiment, :variant,"
             "         COALESCE(CAST(:created_at AS timestamptz), now()), CAST(:item_ids AS text[]),"
             "         CAST(:scores AS real[]), CAST(:methods AS text[]), CAST(:propensities AS real[]),"
-            "         CAST(:explore AS jsonb))"
+            "         CAST(:explore AS jsonb), CAST(:session_id AS text), CAST(:lineage AS uuid),"
+            "         CAST(:page AS integer), CAST(:promotion AS text), CAST(:promoted AS integer[]))"
             " ON CONFLICT (recommendation_id) DO NOTHING",
             id=impression.recommendation_id,
             user_id=impression.user_id,
@@ -66,18 +73,27 @@ class ImpressionsRepository:
             methods=impression.methods,
             propensities=impression.propensities,
             explore=json.dumps(impression.explore) if impression.explore else None,
+            session_id=impression.session_id,
+            lineage=impression.lineage,
+            page=impression.page,
+            promotion=impression.promotion,
+            promoted=impression.promoted,
         )
 
-    def latest_listing(self, user_id: str, content_id: str, window: timedelta) -> Attribution | None:
-        """The latest answer to ``user_id`` within ``window`` (before now) that listed ``content_id``."""
+    def latest_listing(
+        self, user_id: str | None, content_id: str, window: timedelta, session_id: str | None = None
+    ) -> Attribution | None:
+        """The latest answer to ``user_id`` (or, without one, to the session) within ``window`` (before now)
+        that listed ``content_id``."""
+        who = "user_id = :user_id" if user_id is not None else "session_id = :session_id AND user_id IS NULL"
         rows = self.conn.run(
             "SELECT CAST(recommendation_id AS text), array_position(item_ids, :content_id) FROM impressions"
-            " WHERE user_id = :user_id AND created_at >= now() - CAST(:window AS interval)"
+            f" WHERE {who} AND created_at >= now() - CAST(:window AS interval)"
             "   AND :content_id = ANY(item_ids)"
             " ORDER BY created_at DESC LIMIT 1",
-            user_id=user_id,
             content_id=content_id,
             window=f"{window.total_seconds()} seconds",
+            **({"user_id": user_id} if user_id is not None else {"session_id": session_id}),
         )
         return Attribution(rows[0][0], int(rows[0][1]), "window") if rows else None
 
@@ -96,8 +112,8 @@ class ImpressionsRepository:
     def get(self, recommendation_id: str) -> Impression | None:
         rows = self.conn.run(
             "SELECT CAST(recommendation_id AS text), user_id, surface, endpoint, model_version, experiment, variant,"
-            " created_at, item_ids, scores, methods, propensities, explore FROM impressions"
-            " WHERE recommendation_id = CAST(:id AS uuid)",
+            " created_at, item_ids, scores, methods, propensities, explore, session_id, CAST(lineage AS text), page,"
+            " promotion, promoted FROM impressions WHERE recommendation_id = CAST(:id AS uuid)",
             id=recommendation_id,
         )
         if not rows:
@@ -106,7 +122,17 @@ class ImpressionsRepository:
         propensities = list(r[11]) if r[11] is not None else None
         explore = (json.loads(r[12]) if isinstance(r[12], str) else r[12]) if r[12] is not None else None
         return Impression(
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], list(r[8]), list(r[9]), list(r[10]), propensities, explore
+            *r[:8],
+            list(r[8]),
+            list(r[9]),
+            list(r[10]),
+            propensities,
+            explore,
+            r[13],
+            r[14],
+            r[15],
+            r[16],
+            list(r[17]) if r[17] is not None else None,
         )
 
     def for_user(self, user_id: str) -> list[dict]:

@@ -17,15 +17,17 @@ from dummi.errors import ConflictError, NotFoundError
 
 _COLUMNS = (
     "interaction_id, user_id, content_id, kind, event_type, duration_seconds, created_at, event_id,"
-    " CAST(recommendation_id AS text), position, attribution"
+    " CAST(recommendation_id AS text), position, attribution, session_id"
 )
 
 
 # The training set as the Spark engine reads it (partitioned JDBC reads, or a COPY export to Parquet): one
 # row per event, its time as microseconds since the epoch (a plain integer both readers keep exactly).
+# Anonymous sessions' events are not trained on (they join training once their session signs in).
 EVENTS_QUERY = (
     "SELECT interaction_id, user_id, content_id, kind, event_type, duration_seconds,"
     " CAST(floor(extract(epoch FROM created_at) * 1000000) AS bigint) AS at_us FROM interactions"
+    " WHERE user_id IS NOT NULL"
 )
 
 
@@ -39,7 +41,7 @@ class InteractionsRepository:
 
     def add(
         self,
-        user_id: str,
+        user_id: str | None,
         content_id: str,
         *,
         kind: str,
@@ -48,6 +50,7 @@ class InteractionsRepository:
         created_at: datetime | None = None,
         event_id: str | None = None,
         attribution: Attribution | None = None,
+        session_id: str | None = None,
     ) -> InteractionRecord:
         """Store one event; NotFoundError names the missing user or content. ``created_at`` defaults to now.
 
@@ -57,11 +60,12 @@ class InteractionsRepository:
             rows = self.conn.run(
                 f"INSERT INTO interactions"
                 f" (user_id, content_id, kind, event_type, duration_seconds, created_at, event_id,"
-                f"  recommendation_id, position, attribution)"
-                f" SELECT :user_id, :content_id, :kind, :event_type, CAST(:duration AS double precision),"
+                f"  recommendation_id, position, attribution, session_id)"
+                f" SELECT CAST(:user_id AS text), :content_id, :kind, :event_type, CAST(:duration AS double precision),"
                 f"        COALESCE(CAST(:created_at AS timestamptz), now()), :event_id,"
-                f"        CAST(:recommendation_id AS uuid), CAST(:position AS integer), :attribution"
-                f" WHERE EXISTS (SELECT 1 FROM users WHERE user_id = :user_id)"
+                f"        CAST(:recommendation_id AS uuid), CAST(:position AS integer), :attribution,"
+                f"        CAST(:session_id AS text)"
+                f" WHERE (CAST(:user_id AS text) IS NULL OR EXISTS (SELECT 1 FROM users WHERE user_id = :user_id))"
                 f"   AND EXISTS (SELECT 1 FROM content WHERE content_id = :content_id)"
                 f" ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING"
                 f" RETURNING {_COLUMNS}",
@@ -75,6 +79,7 @@ class InteractionsRepository:
                 recommendation_id=attribution.recommendation_id if attribution else None,
                 position=attribution.position if attribution else None,
                 attribution=attribution.how if attribution else None,
+                session_id=session_id,
             )
         except DatabaseError as exc:  # a concurrent delete slipped between the check and the insert
             if not is_foreign_key_violation(exc):
@@ -104,7 +109,7 @@ class InteractionsRepository:
         buffer = io.BytesIO()
         self.conn.run(
             "COPY (SELECT user_id, content_id, kind, event_type, duration_seconds, created_at FROM interactions"
-            " ORDER BY created_at, interaction_id) TO STDOUT WITH (FORMAT csv)",
+            " WHERE user_id IS NOT NULL ORDER BY created_at, interaction_id) TO STDOUT WITH (FORMAT csv)",
             stream=buffer,
         )
         rows = csv.reader(io.StringIO(buffer.getvalue().decode("utf-8")))
@@ -127,13 +132,13 @@ class InteractionsRepository:
     def count(self) -> int:
         return int(self.conn.run("SELECT count(*) FROM interactions")[0][0])
 
-    def _missing(self, user_id: str, content_id: str) -> NotFoundError:
+    def _missing(self, user_id: str | None, content_id: str) -> NotFoundError:
         user_exists, content_exists = self.conn.run(
             "SELECT EXISTS (SELECT 1 FROM users WHERE user_id = :user_id),"
             " EXISTS (SELECT 1 FROM content WHERE content_id = :content_id)",
             user_id=user_id,
             content_id=content_id,
         )[0]
-        if not user_exists:
+        if user_id is not None and not user_exists:
             return NotFoundError("user", user_id, field="user_id")
         return NotFoundError("content", content_id, field="content_id")

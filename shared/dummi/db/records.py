@@ -51,7 +51,7 @@ class CatalogChange:
 @dataclass(frozen=True, slots=True)
 class InteractionRecord:
     interaction_id: int
-    user_id: str
+    user_id: str | None  # None: an anonymous session's event
     content_id: str
     kind: str
     event_type: str
@@ -61,6 +61,7 @@ class InteractionRecord:
     recommendation_id: str | None = None  # the answer it is attributed to (None: unattributed)
     position: int | None = None  # the item's 1-based position in that answer
     attribution: str | None = None  # explicit | window
+    session_id: str | None = None  # the visitor's session, when the event named one
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,21 @@ Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
 ]
+SessionId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
+    Field(
+        description="an anonymous visitor's session (the client's id for it, e.g. from a cookie): events of a "
+        "session without user_id are its own; naming both moves the session's events to the user once"
+    ),
+]
+
+
+def one_subject(model):
+    """A request about a user, a session, or both: never neither."""
+    if model.user_id is None and model.session_id is None:
+        raise ValueError("user_id or session_id is required")
+    return model
 
 
 # Categories also appear in a path (/content/category/{category}): no slashes. Labels, titles and
@@ -337,17 +352,27 @@ RecommendationId = Annotated[
 
 
 class InteractionCreate(StrictModel):
-    user_id: Identifier
+    user_id: Identifier | None = None
+    session_id: SessionId | None = None
     content_id: Identifier
     interaction_type: EventTypeName
     duration_seconds: Annotated[StrictFloat, Field(ge=0, le=MAX_DURATION_SECONDS)] | None = None
     event_id: EventId | None = None
     recommendation_id: RecommendationId | None = None
 
+    @model_validator(mode="after")
+    def check_subject(self):
+        return one_subject(self)
+
 
 class FeedbackCreate(StrictModel):
-    user_id: Identifier
+    user_id: Identifier | None = None
+    session_id: SessionId | None = None
     content_id: Identifier
     feedback_type: FeedbackType
     event_id: EventId | None = None
     recommendation_id: RecommendationId | None = None
+
+    @model_validator(mode="after")
+    def check_subject(self):
+        return one_subject(self)

@@ -20,6 +20,15 @@ class ItemGate(Protocol):
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """A share of a list's slots for items that match ``filters`` (``dummi.ml.ranking.promotions``)."""
+
+    name: str
+    share: float  # 0..1: ceil(share x n) slots
+    filters: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
 class RankRequest:
     n: int = 10
     use_cf: bool = True
@@ -33,6 +42,7 @@ class RankRequest:
     filters: tuple[Condition, ...] = ()  # business rules every listed item meets (applied by ``dummi.ml.catalog``)
     at: float | None = None  # the request's time, seconds since 1970 (None: now): availability windows
     gate: ItemGate | None = None  # a caller's own mask, ANDed with the filters (None: none)
+    promotion: Promotion | None = None  # a share of the slots for items matching its filters
 
 
 @dataclass(frozen=True)
@@ -45,3 +55,4 @@ class Recommendation:
     reason: str
     propensity: float | None = None  # explore: the probability the exploration policy had of choosing it
     explore_context: dict[str, Any] | None = None  # explore: the decision as made (for off-policy evaluation)
+    promoted: str | None = None  # the promotion whose slot the item holds (None: a personal slot)

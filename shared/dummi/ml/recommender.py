@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from dummi.domain.ranking import Condition, RankRequest, Recommendation
+from dummi.domain.ranking import Condition, Promotion, RankRequest, Recommendation
 from dummi.ml.catalog import Catalog
 from dummi.ml.cf import CFModel
 from dummi.ml.model_bundle import ModelBundle
-from dummi.ml.ranking import lists
+from dummi.ml.ranking import lists, promotions
 from dummi.ml.ranking.calibration import DEFAULT_CALIBRATION, calibration
 from dummi.ml.ranking.explain import explain
 from dummi.ml.ranking.exploration import explore
@@ -53,6 +53,7 @@ __all__ = [
     "ExploreArms",
     "FreshItems",
     "HybridRecommender",
+    "Promotion",
     "RankRequest",
     "Recommendation",
     "Settings",
@@ -160,15 +161,28 @@ class HybridRecommender:
         Thompson sampling over young items that match the user (``dummi.ml.ranking.exploration``)."""
         ranked = self.rank(user, request)
         scored, calibration_ = ranked.scored, ranked.calibration
-        recs = [
-            explain(self.items, int(p), calibration_.score(scored.relevance[p]), scored, user, ranked.profile)
-            for p in ranked.top
-        ]
+
+        def explained(positions) -> list[Recommendation]:
+            return [
+                explain(self.items, int(p), calibration_.score(scored.relevance[p]), scored, user, ranked.profile)
+                for p in positions
+            ]
+
+        top = ranked.top
+        k = promotions.slots(request.promotion, request.n)
+        chosen = promotions.picks(scored.relevance, ranked.eligible.promoted, k)
+        if len(chosen):  # the personal list gives up the promoted items and the last places
+            top = top[~np.isin(top, chosen)][: max(0, request.n - len(chosen))]
+        recs = explained(top)
         slots = explore_slots(request)
-        if arms is None or slots <= 0:
+        if arms is not None and slots > 0:
+            rng = rng or np.random.default_rng()
+            shown = np.concatenate([top, chosen]) if len(chosen) else top
+            recs = explore(self.items, recs, shown, scored, ranked.eligible, arms, slots, rng, calibration_)
+        if not len(chosen):
             return recs
-        rng = rng or np.random.default_rng()
-        return explore(self.items, recs, ranked.top, scored, ranked.eligible, arms, slots, rng, calibration_)
+        promoted = promotions.mark(explained(chosen), request.promotion.name)
+        return promotions.renumber_explored(promotions.place(recs, promoted, request.n))
 
     def ranked_ids(self, user: UserState, request: RankRequest) -> list[str]:
         """The ids ``recommend`` answers, in its order, without the explanations."""

@@ -134,11 +134,19 @@ def _event(raw: dict[str, Any], defined: frozenset[str] | None = None) -> tuple:
         raw.setdefault("feedback_type", raw.pop("interaction_type", None))
         raw.pop("duration_seconds", None)
         f = _validate(FeedbackCreate, raw)
+        _named_user(f)
         return (f.user_id, f.content_id, "feedback", f.feedback_type.value, None, at)
     i = _validate(InteractionCreate, raw)
+    _named_user(i)
     if defined is not None and i.interaction_type not in defined:
         raise _LineError("interaction_type", f"unknown event type {i.interaction_type!r} (GET /event-types lists them)")
     return (i.user_id, i.content_id, "interaction", i.interaction_type, i.duration_seconds, at)
+
+
+def _named_user(event) -> None:
+    """An imported event is a user's: anonymous sessions' events come through the API only."""
+    if event.user_id is None or event.session_id is not None:
+        raise _LineError("user_id", "an imported event names a user_id and no session_id")
 
 
 def _content(raw: dict[str, Any]) -> tuple:

@@ -53,10 +53,17 @@ def log_answer(
     model_version: str | None,
     experiment: str | None = None,
     variant: str | None = None,
+    session_id: str | None = None,
+    page: int | None = None,
+    lineage: str | None = None,
 ) -> str | None:
     """Log the answer in one statement and give its id; None when it could not be written (the answer still
-    goes out, unattributable; counted as ImpressionWriteFailures, which an alarm watches)."""
+    goes out, unattributable; counted as ImpressionWriteFailures, which an alarm watches). A ``page`` of a
+    lineage (``dummi.services.page_tokens``): page 1 starts its own lineage (its id)."""
     recommendation_id = new_recommendation_id()
+    if page is not None and lineage is None:
+        lineage = recommendation_id
+    promoted = [k for k, r in enumerate(recs, start=1) if getattr(r, "promoted", None)]
     impression = Impression(
         recommendation_id=recommendation_id,
         user_id=user_id,
@@ -71,6 +78,11 @@ def log_answer(
         methods=[r.method for r in recs],
         propensities=[r.propensity for r in recs] if any(r.propensity is not None for r in recs) else None,
         explore=[r.explore_context for r in recs if r.explore_context is not None] or None,
+        session_id=session_id,
+        lineage=lineage,
+        page=page,
+        promotion=recs[promoted[0] - 1].promoted if promoted else None,
+        promoted=promoted or None,
     )
     try:
         work_of(db).autocommit(lambda repos: repos.impressions.log(impression))
@@ -83,18 +95,21 @@ def log_answer(
 
 def attribute(
     impressions: ImpressionsRepository,
-    user_id: str,
+    user_id: str | None,
     content_id: str,
     recommendation_id: str | None,
     *,
     window: timedelta,
     retention: timedelta,
+    session_id: str | None = None,
 ) -> Attribution | None:
-    """The answer an interaction of ``user_id`` with ``content_id`` came from, or None (unattributed).
+    """The answer an interaction of ``user_id`` (or, without one, of the session) with ``content_id`` came
+    from, or None (unattributed).
 
-    An explicit id must name an answer to this user (or to nobody: /popular, /similar) that listed the item:
-    otherwise a ConflictError. An id the log does not hold is a NotFoundError, unless it is older than the
-    retention period (its answer was deleted): then the interaction is kept, unattributed."""
+    An explicit id must name an answer to this user (or to nobody: /popular, /similar; or to the event's
+    session) that listed the item: otherwise a ConflictError. An id the log does not hold is a NotFoundError,
+    unless it is older than the retention period (its answer was deleted): then the interaction is kept,
+    unattributed."""
     repo = impressions
     if recommendation_id is not None:
         impression = repo.get(recommendation_id)
@@ -103,6 +118,11 @@ def attribute(
             if made is not None and made < datetime.now(UTC) - retention:
                 return None
             raise NotFoundError("recommendation", recommendation_id, field="recommendation_id")
+        to_session = impression.user_id is None and impression.session_id is not None
+        if to_session and impression.session_id != session_id:
+            raise ConflictError(
+                f"recommendation {recommendation_id!r} was an answer to another session", field="recommendation_id"
+            )
         if impression.user_id is not None and impression.user_id != user_id:
             raise ConflictError(
                 f"recommendation {recommendation_id!r} was an answer to another user", field="recommendation_id"
@@ -114,7 +134,9 @@ def attribute(
         return Attribution(recommendation_id, impression.item_ids.index(content_id) + 1, "explicit")
     if window.total_seconds() <= 0:
         return None
-    return repo.latest_listing(user_id, content_id, window)
+    if user_id is None and session_id is None:
+        return None
+    return repo.latest_listing(user_id, content_id, window, session_id)
 
 
 def delete_expired(db: Source | UnitOfWork, retention: timedelta, *, progress: Progress | None = None) -> int:

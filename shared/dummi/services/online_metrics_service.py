@@ -2,9 +2,10 @@
 
 The job (hourly: the metrics function in AWS, a background thread on `make run`, `dummi metrics` by hand)
 recomputes every day from yesterday to today from the impressions log and the attributed events, and
-replaces those days' rows in one transaction, so running it twice leaves the same rows. It then deletes
-impressions past the retention period (in batches), rebuilds the per-item counts exploration learns from
-(``item_stats``) and, in Lambda, sends the hour that ended an hour ago
+replaces those days' rows in one transaction, so running it twice leaves the same rows (promotions' figures
+too: ``dummi.services.promotions_service``). It then deletes impressions past the retention period and the
+anonymous events of expired sessions (``dummi.services.sessions_service``), in batches, rebuilds the
+per-item counts exploration learns from (``item_stats``) and, in Lambda, sends the hour that ended an hour ago
 to CloudWatch as EMF (an hour late, so that the clicks of the attribution window are in), plus the CTR
 against its 7-day baseline and the number of experiments with a sample-ratio mismatch (both alarmed on).
 
@@ -38,7 +39,7 @@ from dummi.errors import NotFoundError
 from dummi.ml.embeddings import from_bytes
 from dummi.ml.metrics import category_spread, intra_list_diversity, self_information
 from dummi.progress import NullProgress, Progress
-from dummi.services import experiments_service, trending_service
+from dummi.services import experiments_service, promotions_service, sessions_service, trending_service
 from dummi.services.event_types_service import event_types
 from dummi.services.impressions_service import delete_expired
 from dummi.telemetry import in_lambda, metrics_namespace
@@ -277,7 +278,8 @@ def compute(db: Database, *, now: datetime | None = None, progress: Progress | N
     with db.transaction() as conn:
         MetricsRepository(conn).replace_days(days, rows)
         MetricsRepository(conn).replace_item_days(days, agg.item_rows())
-    return {"days": [d.isoformat() for d in days], "rows": len(rows)}
+    promotion_rows = promotions_service.recompute(db, days, start, end)
+    return {"days": [d.isoformat() for d in days], "rows": len(rows), "promotion_rows": promotion_rows}
 
 
 def item_days(db: Database, content_id: str, start: date, end: date) -> list[dict[str, Any]]:
@@ -410,6 +412,9 @@ def run(db: Database, *, now: datetime | None = None, progress: Progress | None 
     done = compute(db, now=now, progress=progress)
     done["impressions_deleted"] = delete_expired(
         db, timedelta(days=settings.dummi_impression_retention_days), progress=progress
+    )
+    done["session_events_deleted"] = sessions_service.delete_expired(
+        db, timedelta(days=settings.dummi_session_idle_days), progress=progress
     )
     done["trending_rollup"] = trending_service.roll_up(db)  # the hours trending's baselines read
     clicks = sorted(event_types(db).clicks())

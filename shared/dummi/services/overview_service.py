@@ -1,16 +1,17 @@
 """The overview an operator opens first (GET /overview, the console's first view): how much there is, what
 happened on the last days, which model serves and how old it is, the last training run, the running
-experiments and yesterday's CTR against its baseline (what the CtrVsBaseline alarm watches)."""
+experiments, yesterday's CTR against its baseline (what the CtrVsBaseline alarm watches) and each
+promotion's CTR."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from dummi.db.connection import Database
 from dummi.db.overview_repository import OverviewRepository
 from dummi.db.training_repository import TrainingRun
-from dummi.services import experiments_service
+from dummi.services import experiments_service, promotions_service
 from dummi.services.online_metrics_service import ctr_against_baseline
 from dummi.training import runs as training_runs
 
@@ -36,6 +37,7 @@ class Overview:
     active_run: TrainingRun | None  # queued or running
     experiments_running: int
     ctr_vs_baseline: float | None
+    promotions: list[promotions_service.PromotionFigures] = field(default_factory=list)  # the last DAYS days
 
 
 def overview(db: Database, now: datetime | None = None) -> Overview:
@@ -62,4 +64,5 @@ def overview(db: Database, now: datetime | None = None) -> Overview:
         active_run=next((r for r in runs if r.state in ("queued", "running")), None),
         experiments_running=sum(experiments_service.status(e, now) == "running" for e in experiments),
         ctr_vs_baseline=ctr_against_baseline(db, today),
+        promotions=promotions_service.by_name(db, today, DAYS),
     )

@@ -17,6 +17,7 @@ from dummi.db.replica import get_read_database
 from dummi.domain.ranking import ItemGate
 from dummi.errors import NotFoundError
 from dummi.ml.embeddings import from_bytes
+from dummi.ml.interactions import DEFAULT_EVENT_TYPES, EventTypes
 from dummi.ml.model_bundle import ModelBundle
 from dummi.ml.recommender import (
     HybridRecommender,
@@ -86,42 +87,43 @@ class RecommendationEngine:
     def user_state(self, db: Source | UnitOfWork, user_id: str) -> UserState | None:
         """The user as ranking reads it (one round trip to the primary); None for an unknown user."""
         raw = work_of(db).read(lambda repos: repos.recommendations.user_state(user_id))
-        if raw is None:
-            return None
-        return UserState(
-            user_id=user_id,
-            interests=raw["interests"],
-            interests_vector=from_bytes(raw["embedding"]) if raw["embedding"] is not None else None,
-            events=[
-                UserEvent(cid, kind, etype, duration, datetime.fromisoformat(at))
-                for cid, kind, etype, duration, at in raw["events"]
-            ],
-            seen=set(raw["seen"]),
-            event_types=self.event_types.get(self._reads or db),
-        )
+        return None if raw is None else self.state_of(db, user_id, raw)
+
+    def state_of(self, db: Source | UnitOfWork, user_id: str, raw: dict) -> UserState:
+        """A user's (or a session's) state from what a repository read, its events weighed by today's types."""
+        return state_of(user_id, raw, self.event_types.get(self._reads or db))
 
     def recommend(
         self,
         db: Source | UnitOfWork,
         user_id: str,
         request: RankRequest,
+        state: UserState | None = None,
         *,
         unknown_as_newcomer: bool = False,
         serve_variant: tuple[str, str] | None = None,
     ) -> Served:
-        """``unknown_as_newcomer``: an unknown user gets a newcomer's list (else NotFoundError);
-        ``serve_variant``: (experiment, variant) to serve with, whoever the user (else the user's assignment)."""
+        """The user's list. ``state``: the state of an anonymous session as read by the caller (``user_id``
+        naming it; a session takes part in no experiment, whose figures are per user); ``unknown_as_newcomer``:
+        an unknown user gets a newcomer's list (else NotFoundError); ``serve_variant``: (experiment, variant) to
+        serve with, whoever the user (else the user's assignment)."""
         recommender, version = self.recommender(db)
-        state = self.user_state(db, user_id)
+        anonymous = state is not None
+        if state is None:
+            state = self.user_state(db, user_id)
         if state is None:
             if not unknown_as_newcomer:
                 raise NotFoundError("user", user_id, field="user_id")
-            state = UserState(user_id=user_id, interests=[], interests_vector=None, events=[], seen=set())
-        chosen = self.variants.choose(user_id, recommender, request, serve_variant)
-        recommender, request = chosen.recommender, chosen.request
+            state = self.state_of(db, user_id, {"events": [], "seen": []})
+        chosen = None if anonymous else self.variants.choose(user_id, recommender, request, serve_variant)
+        experiment = variant = None
+        if chosen is not None:
+            recommender, request = chosen.recommender, chosen.request
+            experiment, variant = chosen.experiment, chosen.variant
         key = recommendations = None
-        if self.cache is not None and request.gate is None:  # a caller's gate is not part of the key
-            key = answer_key(version, f"{chosen.experiment}/{chosen.variant}", request, state)
+        # a caller's gate is not part of the key, and a promoted list is not cached
+        if self.cache is not None and request.gate is None and request.promotion is None:
+            key = answer_key(version, f"{experiment}/{variant}", request, state)
             found = self.cache.get(key)
             recommendations = _from_cache(recommender, found, request)
             self.cache.count(found, served=recommendations is not None)
@@ -132,7 +134,7 @@ class RecommendationEngine:
             recommendations = recommender.recommend(state, request, arms)
             if key is not None:
                 self.cache.set(key, encode(recommendations))
-        return Served(recommendations, version, recommender.needs_interests(state), chosen.experiment, chosen.variant)
+        return Served(recommendations, version, recommender.needs_interests(state), experiment, variant)
 
     def popular(self, db: Source | UnitOfWork, n: int, category: str | None, filters: tuple = ()) -> Served:
         recommender, version = self.recommender(db)
@@ -153,6 +155,22 @@ class RecommendationEngine:
         if blob is None:  # not embedded yet: nothing to compare with
             return Served([], version)
         return Served(recommender.similar(content_id, n, vector=from_bytes(blob), filters=filters, gate=mask), version)
+
+
+def state_of(user_id: str, raw: dict, event_types: EventTypes = DEFAULT_EVENT_TYPES) -> UserState:
+    """A user's (or a session's) state from what the repository read: interests, their vector, events."""
+    embedding = raw.get("embedding")
+    return UserState(
+        user_id=user_id,
+        interests=raw.get("interests", []),
+        interests_vector=from_bytes(embedding) if embedding is not None else None,
+        events=[
+            UserEvent(cid, kind, etype, duration, datetime.fromisoformat(at))
+            for cid, kind, etype, duration, at in raw["events"]
+        ],
+        seen=set(raw["seen"]),
+        event_types=event_types,
+    )
 
 
 def _from_cache(recommender: HybridRecommender, found: bytes | None, request: RankRequest) -> list | None:

@@ -19,7 +19,10 @@ from dummi.db.experiments_repository import ExperimentsRepository
 from dummi.db.impressions_repository import ImpressionsRepository
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.interests_repository import InterestsRepository
+from dummi.db.promotions_repository import PromotionsRepository
 from dummi.db.recommendations_repository import RecommendationsRepository
+from dummi.db.service_secrets_repository import ServiceSecretsRepository
+from dummi.db.sessions_repository import SessionsRepository
 from dummi.db.users_repository import UsersRepository
 
 T = TypeVar("T")
@@ -72,6 +75,18 @@ class Repositories:
     @cached_property
     def event_types(self) -> EventTypesRepository:
         return EventTypesRepository(self.conn)
+
+    @cached_property
+    def sessions(self) -> SessionsRepository:
+        return SessionsRepository(self.conn)
+
+    @cached_property
+    def service_secrets(self) -> ServiceSecretsRepository:
+        return ServiceSecretsRepository(self.conn)
+
+    @cached_property
+    def promotions(self) -> PromotionsRepository:
+        return PromotionsRepository(self.conn)
 
 
 class UnitOfWork:

@@ -3,6 +3,7 @@ the caller excludes, nor what is taken down, filtered out or in another category
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ class Eligibility:
     allowed: np.ndarray | None  # not taken down at the request's time, meeting its filters and category (None: all)
     seen: np.ndarray  # positions the user interacted with
     excluded: np.ndarray  # positions the caller excludes
+    promoted: np.ndarray | None = None  # items a request's promotion may take a slot with (None: no promotion)
+    promotion_slots: int = 0  # how many slots the promotion asks for
 
     @classmethod
     def of(cls, items: ItemSpace, user: UserState, request: RankRequest) -> Eligibility:
@@ -27,7 +30,17 @@ class Eligibility:
         if request.gate is not None:
             gated = request.gate(items.catalog, position, user)
             allowed = gated if allowed is None else allowed & gated
-        return cls(allowed, seen, excluded)
+        promoted = None
+        promotion = request.promotion
+        if promotion is not None and promotion.share > 0:
+            matching = items.catalog.matching(promotion.filters)
+            promoted = np.ones(items.size, bool) if matching is None else matching.copy()
+            if allowed is not None:
+                promoted &= allowed
+            promoted[seen] = False
+            promoted[excluded] = False
+        slots = min(request.n, math.ceil(promotion.share * request.n - 1e-9)) if promoted is not None else 0
+        return cls(allowed, seen, excluded, promoted, slots)
 
     def mask(self, size: int) -> np.ndarray:
         """True where an item may be listed."""

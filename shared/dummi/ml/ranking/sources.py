@@ -126,14 +126,73 @@ def pool(items: ItemSpace, settings: Settings, s: Signals, eligible: Eligibility
     are standardized over real candidates), ascending."""
     m, allowed = settings.candidates, eligible.allowed
     found: list[np.ndarray] = []
+    cf = content = None
     if s.cf_all is not None:
-        found.append(cf_candidates(items, s, m, allowed))
+        cf = cf_candidates(items, s, m, allowed)
+        found.append(cf)
     if s.vector is not None:
-        found.append(content_candidates(items, s, m, allowed))
+        content = content_candidates(items, s, m, allowed)
+        found.append(content)
     found.append(fresh_candidates(items, s, m))
+    if eligible.promoted is not None:  # a promotion's matches compete too, drawn by the same signals
+        found.extend(promotion_candidates(items, s, eligible.promoted, eligible.promotion_slots, cf, content))
     in_pool = np.zeros(items.size, bool)  # a mask: sorted and unique without a sort
     in_pool[np.concatenate(found)] = True
     in_pool[eligible.seen] = False
     if allowed is not None:
         in_pool &= allowed
     return np.flatnonzero(in_pool)
+
+
+def promotion_candidates(
+    items: ItemSpace,
+    s: Signals,
+    promoted: np.ndarray,
+    slots: int,
+    cf: np.ndarray | None,
+    content: np.ndarray | None,
+) -> list[np.ndarray]:
+    """A promotion's best matching items by each signal, where the personal candidates of that signal hold
+    fewer than promotion_candidates_wanted(slots) of them: a promoted slot takes the best-scored match, and matches
+    need not be near the user's taste (a campaign far from it finds none among the personal candidates)."""
+    need = promotion_candidates_wanted(slots)
+    if not promoted.any():
+        return []
+    found = []
+    if cf is not None and int(promoted[cf].sum()) < need:
+        found.append(cf_candidates(items, s, need, promoted))
+    if content is not None and int(promoted[content].sum()) < need:
+        found.append(promotion_nearest(items, s, need, promoted))
+    fresh = np.flatnonzero(promoted[items.n_model :]) + items.n_model
+    found.append(fresh[:need])
+    return [f[promoted[f]] for f in found]
+
+
+def promotion_candidates_wanted(slots: int) -> int:
+    """How many of a promotion's items each signal offers: four per slot, at least 20."""
+    return max(20, 4 * slots)
+
+
+def promotion_nearest(items: ItemSpace, s: Signals, k: int, promoted: np.ndarray) -> np.ndarray:
+    """k of a promotion's items nearest the profile: every item's cosine on a flat index; else through the
+    approximate index, searched as much wider as the share the promotion leaves out, and exactly over the
+    matches when that finds fewer than k (a campaign far from the user's taste)."""
+    if s.content_all is not None:
+        return content_candidates(items, s, k, promoted)
+    n_model = items.n_model
+    matching = int(promoted[:n_model].sum())
+    if matching > 2 * k:
+        wider = int(np.ceil(1.25 * k * n_model / matching)) + 10
+        if wider <= MAX_PROMOTION_SEARCH:
+            _, found = items.bundle.index.search(s.vector, min(n_model, wider))
+            found = found[0][found[0] >= 0]
+            found = found[promoted[found]][:k]
+            if len(found) >= k:
+                extra = items.vectors.override_positions
+                return np.concatenate([found, extra[promoted[extra]] if len(extra) else extra])
+    return nearest(items, s.vector, k, promoted)
+
+
+# The widest index search a promotion's content candidates take (a rarer promotion is scored exactly over its
+# matches: a gather of its vectors).
+MAX_PROMOTION_SEARCH = 2_000

@@ -1,5 +1,6 @@
 // Overview: totals, activity per day, the serving model and the last training run, and the online metrics
-// per day and surface (GET /overview, GET /metrics/online), with what the alarms watch in words.
+// per day and surface (GET /overview, GET /metrics/online), promotions' CTR by name, with what the alarms
+// watch in words.
 import { api } from "../api.js";
 import { h, clear, num, pct, fixed, ago, when } from "../dom.js";
 import { figure, lines, bars } from "../charts.js";
@@ -111,6 +112,23 @@ export async function render(_arg, { isCurrent }) {
         h("caption", {}, `Per surface, last ${METRIC_DAYS} days`),
         h("thead", {}, h("tr", {}, ["Surface", "Answers", "Items shown", "Clicks", "CTR"].map((c, i) => h("th", { scope: "col", class: i ? "num" : null }, c)))),
         h("tbody", {}, totals.map((r) => h("tr", {}, h("td", {}, r.surface), h("td", { class: "num" }, num(r.lists)), h("td", { class: "num" }, num(r.shown)), h("td", { class: "num" }, num(r.clicks)), h("td", { class: "num" }, pct(r.ctr))))),
+      ),
+    );
+  }
+
+  // promotions: each campaign's promoted slots shown and clicked (GET /overview, from the metrics job)
+  main.append(h("h2", {}, `Promotions (last ${o.days.length} days)`));
+  const promotions = o.promotions || [];
+  if (!promotions.length) {
+    main.append(h("p", { class: "muted", id: "no-promotions" }, "No promoted items shown in these days (a request's promotion field; the metrics job adds them up hourly)."));
+  } else {
+    main.append(
+      h(
+        "table",
+        { id: "promotions" },
+        h("caption", {}, "Per promotion: promoted items shown and clicked"),
+        h("thead", {}, h("tr", {}, ["Promotion", "Items shown", "Clicks", "CTR"].map((c, i) => h("th", { scope: "col", class: i ? "num" : null }, c)))),
+        h("tbody", {}, promotions.map((p) => h("tr", {}, h("td", {}, p.name), h("td", { class: "num" }, num(p.impressions)), h("td", { class: "num" }, num(p.clicks)), h("td", { class: "num" }, p.ctr === null ? "–" : pct(p.ctr))))),
       ),
     );
   }
