@@ -8,7 +8,7 @@ import pytest
 from dummi.errors import InvalidRequestError
 from dummi.ml.recommender import RankRequest, Recommendation
 from dummi.services import answers_service, page_tokens
-from dummi.services.recommendation_service import Served
+from dummi.services.recommendation_service import Served, state_of
 from tests.unit.service_fakes import fake_work
 
 AT = "2026-01-01T00:00:00+00:00"
@@ -52,6 +52,9 @@ class FakeSecrets:
 class FakeEngine:
     def __init__(self, items: int) -> None:
         self.items, self.calls = items, []
+
+    def state_of(self, db, user_id, raw):
+        return state_of(user_id, raw)
 
     def recommend(self, db, user_id, request, state=None):
         self.calls.append((user_id, request, state))
