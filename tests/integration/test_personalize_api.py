@@ -91,7 +91,7 @@ def test_put_events_store_mapped_events_once_at_their_sent_time(aws, db):
     )
     assert [r[:4] + [r[5], r[6]] for r in rows] == [
         ["newbie", "m1", "view_time", 42.5, "s-1", "Watch"],
-        [None, "m2", "click", None, "anon-7", "click"],  # the session's anonymous event,
+        [None, "m2", "click", None, "anon-7", "click"],  # the session's anonymous event
     ]
     assert rows[0][4] == sent
 
