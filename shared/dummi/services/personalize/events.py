@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dummi.config import get_settings
+from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.personalize_repository import PersonalizeEventsRepository
 from dummi.errors import InvalidRequestError
 from dummi.services import content_service, sessions_service, users_service
@@ -110,14 +111,15 @@ def put_events(
                 retention=retention,
                 session_id=session,
             )
+            event_id = dummi_event_id(event.event_id)
             record = interactions.add(
-                user,
+                _owner(interactions, user, session, event_id),
                 event.item_id,
                 kind=kind.kind,
                 event_type=kind.event_type,
                 duration_seconds=duration,
                 created_at=event.sent_at,
-                event_id=dummi_event_id(event.event_id),
+                event_id=event_id,
                 attribution=attribution,
                 session_id=session,
             )
@@ -131,6 +133,15 @@ def put_events(
             )
             stored.append(record.interaction_id)
     return stored
+
+
+def _owner(interactions: InteractionsRepository, user: str | None, session: str, event_id: str | None) -> str | None:
+    """Whose event this is: the user; for an anonymous event sent again (a retry) after its session joined a
+    user, that user (the stored event, so the retry stores nothing new rather than conflicting)."""
+    if user is not None or event_id is None:
+        return user
+    stored = interactions.by_event_id(event_id)
+    return stored.user_id if stored is not None and stored.session_id == session else None
 
 
 # -- items and users -----------------------------------------------------------------------------------
