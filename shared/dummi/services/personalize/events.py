@@ -7,8 +7,8 @@
   it. A user the events name is created if unknown (Personalize learns users from their events). The
   ``sessionId`` is Dummi's anonymous session (``services.sessions_service``): without a ``userId`` the events
   are the session's anonymous events (no user); with both, the session's earlier anonymous events join the
-  user first (once), as on POST /interactions/ (a ``sessionId`` longer than Dummi's 128 characters is the
-  session ``pz-<hash>``). The session, the value and type as sent, the impression list
+  user first (once), as on POST /interactions/ (a ``sessionId`` that is not an id as Dummi's routes take one
+  is the session ``pz-<hash>``). The session, the value and type as sent, the impression list
   and the event's properties are also kept beside each event (``personalize_events``).
 - PutItems / PutUsers: each record upserted as Dummi's own routes create or change one (new text is embedded
   through the same queue). ``item_fields`` and ``user_fields`` map Personalize's camelCase ``properties``.
@@ -39,8 +39,7 @@ MAX_PROPERTY_TEXT = 256  # a property's text holds at most this (dummi.api.schem
 DEFAULT_SKILL_LEVEL = "beginner"
 SKILL_LEVELS = ("beginner", "intermediate", "advanced", "expert")
 ITEM_FIELDS = ("content_id", "title", "category", "tags", "description", "properties")
-MAX_SESSION_ID = 128  # interactions.session_id
-_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")  # an id, as Dummi's routes take one
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +56,17 @@ class EventIn:
 
 def dummi_event_id(event_id: str | None) -> str | None:
     """Personalize's ``eventId`` (up to 256 characters of anything) as Dummi's (its own when it fits)."""
-    if event_id is None or _EVENT_ID.match(event_id):
-        return event_id
-    return "pz-" + hashlib.sha256(event_id.encode()).hexdigest()[:40]
+    return None if event_id is None else _own_or_hashed(event_id)
 
 
 def dummi_session_id(session_id: str) -> str:
-    """Personalize's ``sessionId`` (up to 256 characters) as Dummi's session (up to 128: its own when it fits)."""
-    if len(session_id) <= MAX_SESSION_ID:
-        return session_id
-    return "pz-" + hashlib.sha256(session_id.encode()).hexdigest()[:40]
+    """Personalize's ``sessionId`` (up to 256 characters of anything) as Dummi's session, an id as Dummi's own
+    routes take one (its own when it is one), so that POST /recommendations/ can name it."""
+    return _own_or_hashed(session_id)
+
+
+def _own_or_hashed(value: str) -> str:
+    return value if _EVENT_ID.match(value) else "pz-" + hashlib.sha256(value.encode()).hexdigest()[:40]
 
 
 def _recommendation_uuid(value: str | None) -> str | None:
