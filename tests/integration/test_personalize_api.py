@@ -327,7 +327,12 @@ def test_a_promotion_holds_its_share_with_items_its_filter_lets_through(aws, db)
     )
     assert logged == [["spring-sale", [k + 1 for k, i in enumerate(listed) if "promotionName" in i]]]
 
-    # fewer slots when fewer items pass the filter; with the request's own filter too
+    stranger = runtime.get_recommendations(
+        campaignArn=CAMPAIGN, userId="stranger", numResults=4, promotions=[promotion]
+    )
+    assert [i["itemId"] in sale for i in stranger["itemList"] if "promotionName" in i] == [True, True]  # a newcomer's
+
+    # no slot when no item passes the filter
     few = {**promotion, "filterValues": {"CAT": '"nothing"'}}
     alone = runtime.get_recommendations(campaignArn=CAMPAIGN, userId="ann", numResults=7, promotions=[few])
     assert len(alone["itemList"]) == 7 and not any("promotionName" in i for i in alone["itemList"])
