@@ -91,7 +91,7 @@ def test_put_events_store_mapped_events_once_at_their_sent_time(aws, db):
     )
     assert [r[:4] + [r[5], r[6]] for r in rows] == [
         ["newbie", "m1", "view_time", 42.5, "s-1", "Watch"],
-        ["session:anon-7", "m2", "click", None, "anon-7", "click"],
+        [None, "m2", "click", None, "anon-7", "click"],  # the session's anonymous event
     ]
     assert rows[0][4] == sent
 
@@ -161,8 +161,6 @@ def test_get_recommendations_for_users_newcomers_and_related_items(aws, db):
         runtime.get_recommendations(campaignArn=CAMPAIGN, itemId="ghost")
     with pytest.raises(runtime.exceptions.InvalidInputException, match="userId"):
         runtime.get_recommendations(campaignArn=CAMPAIGN)
-    with pytest.raises(runtime.exceptions.InvalidInputException, match="promotions"):
-        runtime.get_recommendations(campaignArn=CAMPAIGN, userId="ann", promotions=[{"name": "p"}])
 
 
 def test_personalized_ranking_lists_every_input_once_unknown_items_last(aws, db):
@@ -247,6 +245,108 @@ def test_a_filter_shapes_the_list_and_its_values_are_checked(aws):
         filterValues={"CAT": '"a"', "MAX": "6"},
     )
     assert [i["itemId"] for i in ranking["personalizedRanking"]] == ["m1"]  # filtered out: left out
+
+
+def _session_rows(db):
+    return db.read(
+        lambda conn: conn.run(
+            "SELECT i.content_id, i.user_id, i.session_id, p.session_id FROM interactions i"
+            " JOIN personalize_events p USING (interaction_id) ORDER BY i.interaction_id"
+        )
+    )
+
+
+def test_put_events_without_a_user_are_the_sessions_and_join_the_user_once(aws, db):
+    events, runtime = aws["personalize-events"], aws["personalize-runtime"]
+    _items(events, [(f"m{i}", {"category": "a"}) for i in range(6)])
+
+    def put(items, user=None, session="visit-1", prefix="e"):
+        listed = [{"eventType": "click", "itemId": i, "sentAt": time.time(), "eventId": f"{prefix}-{i}"} for i in items]
+        events.put_events(trackingId="t", sessionId=session, eventList=listed, **({"userId": user} if user else {}))
+
+    put(["m0", "m1"])  # a visitor, not signed in
+    put(["m5"], session="visit-2")  # another visitor
+    assert _session_rows(db) == [
+        ["m0", None, "visit-1", "visit-1"],
+        ["m1", None, "visit-1", "visit-1"],
+        ["m5", None, "visit-2", "visit-2"],
+    ]
+    assert db.read(lambda conn: conn.run("SELECT count(*) FROM users"))[0][0] == 0  # no made-up user
+
+    put(["m2"], user="zoe")  # signs in: the session's two events join her, then hers
+    put(["m3"], user="zoe", prefix="f")  # again: nothing left to join, nothing twice
+    put(["m0", "m1"])  # the visitor's first call sent again (a retry): the stored events, not a conflict
+    assert _session_rows(db) == [
+        ["m0", "zoe", "visit-1", "visit-1"],
+        ["m1", "zoe", "visit-1", "visit-1"],
+        ["m5", None, "visit-2", "visit-2"],
+        ["m2", "zoe", "visit-1", "visit-1"],
+        ["m3", "zoe", "visit-1", "visit-1"],
+    ]
+    # her list never offers what the session engaged with before she signed in
+    listed = [i["itemId"] for i in runtime.get_recommendations(campaignArn=CAMPAIGN, userId="zoe")["itemList"]]
+    assert sorted(listed) == ["m4", "m5"]  # m5: the other visitor's, not hers
+
+    long_session = "visit 3/" + "s" * 200  # Personalize allows 256 characters of anything, Dummi an id
+    put(["m4"], session=long_session, prefix="g")
+    stored = db.read(lambda conn: conn.run("SELECT session_id FROM interactions WHERE event_id = 'g-m4'"))[0][0]
+    assert stored.startswith("pz-") and len(stored) <= 128
+    put(["m5"], user="yan", session=long_session, prefix="h")
+    assert db.read(lambda conn: conn.run("SELECT user_id FROM interactions WHERE event_id = 'g-m4'")) == [["yan"]]
+
+
+def test_a_promotion_holds_its_share_with_items_its_filter_lets_through(aws, db):
+    events, runtime, control = aws["personalize-events"], aws["personalize-runtime"], aws["personalize"]
+    for first in range(0, 24, 10):  # ten items a call, as Personalize takes them
+        _items(
+            events,
+            [(f"m{i}", {"category": "sale" if i % 3 == 0 else "main"}) for i in range(first, min(24, first + 10))],
+        )
+    events.put_users(datasetArn=DATASET, users=[{"userId": "ann", "properties": '{"interests": "main"}'}])
+    arn = control.create_filter(
+        name="on-sale", datasetGroupArn=GROUP, filterExpression="INCLUDE ItemID WHERE Items.CATEGORY IN ($CAT)"
+    )["filterArn"]
+    sale = {f"m{i}" for i in range(0, 24, 3)}
+    promotion = {"name": "spring-sale", "percentPromotedItems": 50, "filterArn": arn, "filterValues": {"CAT": '"sale"'}}
+
+    plain = [
+        i["itemId"] for i in runtime.get_recommendations(campaignArn=CAMPAIGN, userId="ann", numResults=7)["itemList"]
+    ]
+    answer = runtime.get_recommendations(campaignArn=CAMPAIGN, userId="ann", numResults=7, promotions=[promotion])
+    listed = answer["itemList"]
+    promoted = [i for i in listed if "promotionName" in i]
+    assert len(listed) == 7 == len({i["itemId"] for i in listed})  # none repeated
+    assert len(promoted) == 4  # ceil(0.5 x 7)
+    assert all(i["promotionName"] == "spring-sale" and i["itemId"] in sale for i in promoted)
+    assert [i["itemId"] for i in listed if "promotionName" not in i] == plain[:3]  # the personal list, in order
+    logged = db.read(
+        lambda conn: conn.run(
+            "SELECT promotion, promoted FROM impressions WHERE recommendation_id = CAST(:id AS uuid)",
+            id=answer["recommendationId"],
+        )
+    )
+    assert logged == [["spring-sale", [k + 1 for k, i in enumerate(listed) if "promotionName" in i]]]
+
+    stranger = runtime.get_recommendations(
+        campaignArn=CAMPAIGN, userId="stranger", numResults=4, promotions=[promotion]
+    )
+    assert [i["itemId"] in sale for i in stranger["itemList"] if "promotionName" in i] == [True, True]  # a newcomer's
+
+    # no slot when no item passes the filter
+    few = {**promotion, "filterValues": {"CAT": '"nothing"'}}
+    alone = runtime.get_recommendations(campaignArn=CAMPAIGN, userId="ann", numResults=7, promotions=[few])
+    assert len(alone["itemList"]) == 7 and not any("promotionName" in i for i in alone["itemList"])
+
+    with pytest.raises(runtime.exceptions.InvalidInputException, match="promotions"):
+        runtime.get_recommendations(campaignArn=CAMPAIGN, itemId="m1", promotions=[promotion])
+    with pytest.raises(runtime.exceptions.InvalidInputException, match="percentPromotedItems"):
+        aws.again(validate=False)["personalize-runtime"].get_recommendations(
+            campaignArn=CAMPAIGN, userId="ann", promotions=[{**promotion, "percentPromotedItems": 0}]
+        )
+    with pytest.raises(ClientError):  # one promotion per request, as Personalize allows
+        aws.again(validate=False)["personalize-runtime"].get_recommendations(
+            campaignArn=CAMPAIGN, userId="ann", promotions=[promotion, {**promotion, "name": "other"}]
+        )
 
 
 def test_bodies_that_do_not_fit_the_shape_are_invalid_input(aws, db):

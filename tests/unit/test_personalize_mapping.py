@@ -13,7 +13,7 @@ from dummi.api.sigv4 import SignatureError, SignatureErrorKind
 from dummi.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, UnavailableError
 from dummi.services.personalize.arns import ArnMap, Target
 from dummi.services.personalize.event_types import EventTypeTable
-from dummi.services.personalize.events import dummi_event_id, item_fields, split_values, user_fields
+from dummi.services.personalize.events import dummi_event_id, dummi_session_id, item_fields, split_values, user_fields
 
 
 def test_event_types_map_ignoring_case_and_the_table_is_configurable():
@@ -87,6 +87,14 @@ def test_event_ids_that_are_not_dummis_are_hashed_stably():
     long = "x" * 200
     assert dummi_event_id(long) == dummi_event_id(long) != dummi_event_id(long + "y")
     assert dummi_event_id("with space").startswith("pz-") and len(dummi_event_id(long)) == 43
+
+
+def test_session_ids_are_dummis_own_when_they_are_ids_else_hashed_stably():
+    assert dummi_session_id("visit-1") == "visit-1" and dummi_session_id("a" * 128) == "a" * 128
+    for other in ("a" * 129, "visit 1", "cookie/42"):
+        hashed = dummi_session_id(other)
+        assert hashed.startswith("pz-") and len(hashed) == 43 and hashed == dummi_session_id(other)
+    assert dummi_session_id("visit 1") != dummi_session_id("visit 2")
 
 
 def _parsed(response, protocol: str) -> dict:

@@ -90,6 +90,29 @@ def test_an_item_the_user_saw_or_the_caller_excludes_is_never_promoted():
     assert sum(r.promoted is not None for r in out) == 5
 
 
+def test_a_promotion_with_a_gate_promotes_only_what_the_gate_and_its_filters_let_through():
+    rec, fan = HybridRecommender(_bundle()), _fan()
+    t3 = {f"i{k}" for k in range(45, 60)}  # topic 3's items (T3)
+    only = {"i50", "i52", "i55"}
+    calls = []
+
+    def gate(catalog, position, user):
+        calls.append(user.user_id)
+        mask = np.zeros(catalog.size, bool)
+        mask[[position[c] for c in only | {"i20"}]] = True  # i20: topic 1, kept out by the filters below
+        return mask
+
+    out = rec.recommend(fan, RankRequest(n=10, explore_slots=0, promotion=Promotion("gated", 0.5, T3, gate)))
+    assert sorted(r.content_id for r in out if r.promoted) == sorted(only) and calls == [fan.user_id]
+    assert len(out) == 10 == len({r.content_id for r in out})
+    # without filters the gate alone says what matches; the personal list is not gated
+    plain = rec.recommend(fan, RankRequest(n=10, explore_slots=0))
+    wide = rec.recommend(fan, RankRequest(n=10, explore_slots=0, promotion=Promotion("gated", 0.5, (), gate)))
+    assert {r.content_id for r in wide if r.promoted} == only | {"i20"}  # 5 slots, 4 matches
+    assert {r.content_id for r in wide if not r.promoted} <= {r.content_id for r in plain}
+    assert not t3 & {r.content_id for r in plain}
+
+
 def test_exploration_keeps_the_promoted_slots():
     rec, fan = HybridRecommender(_bundle()), _fan()
     arms = _arms(rec, young_topics=(4,))

@@ -21,11 +21,13 @@ class ItemGate(Protocol):
 
 @dataclass(frozen=True)
 class Promotion:
-    """A share of a list's slots for items that match ``filters`` (``dummi.ml.ranking.promotions``)."""
+    """A share of a list's slots for items that match ``filters`` and, when it has one, its ``gate``
+    (``dummi.ml.ranking.promotions``)."""
 
     name: str
     share: float  # 0..1: ceil(share x n) slots
     filters: tuple[Condition, ...] = ()
+    gate: ItemGate | None = None  # a caller's own mask of the matching items, ANDed with filters (a Personalize filter)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from dummi.api.deps import DatabaseDep
 from dummi.api.personalize.auth import signed
-from dummi.api.personalize.errors import PersonalizeInputError, route_class
+from dummi.api.personalize.errors import route_class
 from dummi.api.personalize.schemas import GetPersonalizedRankingRequest, GetRecommendationsRequest, json_body, shaped
 from dummi.services.api_keys import Scope
 from dummi.services.personalize import runtime
@@ -32,6 +32,14 @@ def _filter(arn: str | None, values: dict[str, str]) -> runtime.FilterUse | None
     return runtime.FilterUse(arn, values) if arn else None
 
 
+def _promotion(request: GetRecommendationsRequest) -> runtime.PromotionUse | None:
+    if not request.promotions:
+        return None
+    promotion = request.promotions[0]
+    use = runtime.FilterUse(promotion.filterArn, promotion.filterValues)
+    return runtime.PromotionUse(promotion.name, promotion.percentPromotedItems, use)
+
+
 def _items(answer: runtime.Answer, db, columns: dict[str, list[str]]) -> list[dict[str, Any]]:
     """The answer's items; with ``metadataColumns`` (Personalize's one dataset key, ``ITEMS``), each item's
     ``metadata``."""
@@ -40,6 +48,8 @@ def _items(answer: runtime.Answer, db, columns: dict[str, list[str]]) -> list[di
     out = []
     for item in answer.items:
         entry: dict[str, Any] = {"itemId": item.item_id, "score": item.score}
+        if item.promotion:
+            entry["promotionName"] = item.promotion
         if item.reason:
             entry["reason"] = [item.reason]
         if items:
@@ -51,8 +61,6 @@ def _items(answer: runtime.Answer, db, columns: dict[str, list[str]]) -> list[di
 @router.post("/recommendations")
 def get_recommendations(body: Body, db: DatabaseDep) -> JSONResponse:
     request = shaped(GetRecommendationsRequest, body)
-    if request.promotions:
-        raise PersonalizeInputError("promotions are not supported yet: leave them out (docs/personalize.md)")
     answer = runtime.get_recommendations(
         db,
         get_engine(),
@@ -63,6 +71,7 @@ def get_recommendations(body: Body, db: DatabaseDep) -> JSONResponse:
         target=get_arn_map().target(request.recommenderArn or request.campaignArn, request.context),
         filter_use=_filter(request.filterArn, request.filterValues),
         context=request.context,
+        promotion=_promotion(request),
     )
     items = _items(answer, db, request.metadataColumns)
     return JSONResponse({"itemList": items, "recommendationId": answer.recommendation_id})

@@ -82,7 +82,10 @@ class Shape(BaseModel):
 
 # -- personalize-runtime --------------------------------------------------------------------------------
 class Promotion(Shape):
-    name: str | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")]
+    percentPromotedItems: Annotated[WholeNumber, Field(ge=1, le=100)]
+    filterArn: Arn
+    filterValues: FilterValues = {}
 
 
 class GetRecommendationsRequest(Shape):

@@ -34,6 +34,9 @@ class Eligibility:
         promotion = request.promotion
         if promotion is not None and promotion.share > 0:
             matching = items.catalog.matching(promotion.filters)
+            if promotion.gate is not None:
+                gated = np.asarray(promotion.gate(items.catalog, position, user), bool)
+                matching = gated if matching is None else matching & gated
             promoted = np.ones(items.size, bool) if matching is None else matching.copy()
             if allowed is not None:
                 promoted &= allowed

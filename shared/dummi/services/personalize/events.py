@@ -4,9 +4,12 @@
   Dummi's event types by its name, else mapped by the table of ``services.personalize.event_types``;
   ``eventValue`` is the duration of a ``view_time``; ``sentAt`` is the event's time; ``eventId`` makes a retry
   store nothing new; ``recommendationId`` (Dummi's own, a UUID) and otherwise the attribution window attribute
-  it. A user the events name is created if unknown (Personalize learns users from their events); without a
-  ``userId`` the events belong to the user ``session:<sessionId>``. The session, the value and type as sent,
-  the impression list and the event's properties are kept beside it.
+  it. A user the events name is created if unknown (Personalize learns users from their events). The
+  ``sessionId`` is Dummi's anonymous session (``services.sessions_service``): without a ``userId`` the events
+  are the session's anonymous events (no user); with both, the session's earlier anonymous events join the
+  user first (once), as on POST /interactions/ (a ``sessionId`` that is not an id as Dummi's routes take one
+  is the session ``pz-<hash>``). The session, the value and type as sent, the impression list
+  and the event's properties are also kept beside each event (``personalize_events``).
 - PutItems / PutUsers: each record upserted as Dummi's own routes create or change one (new text is embedded
   through the same queue). ``item_fields`` and ``user_fields`` map Personalize's camelCase ``properties``.
 """
@@ -22,21 +25,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dummi.config import get_settings
+from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.personalize_repository import PersonalizeEventsRepository
 from dummi.errors import InvalidRequestError
-from dummi.services import content_service, users_service
+from dummi.services import content_service, sessions_service, users_service
 from dummi.services.embedding_queue import EmbeddingQueue
 from dummi.services.impressions_service import attribute
 from dummi.services.personalize.event_types import EventTypeTable
 from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
-SESSION_USER_PREFIX = "session:"
 DEFAULT_CATEGORY = "uncategorized"
 MAX_PROPERTY_TEXT = 256  # a property's text holds at most this (dummi.api.schemas)
 DEFAULT_SKILL_LEVEL = "beginner"
 SKILL_LEVELS = ("beginner", "intermediate", "advanced", "expert")
 ITEM_FIELDS = ("content_id", "title", "category", "tags", "description", "properties")
-_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+_EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")  # an id, as Dummi's routes take one
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +54,19 @@ class EventIn:
     properties: dict[str, Any] | None = None
 
 
-def event_user(user_id: str | None, session_id: str) -> str:
-    return user_id if user_id else f"{SESSION_USER_PREFIX}{session_id}"
-
-
 def dummi_event_id(event_id: str | None) -> str | None:
     """Personalize's ``eventId`` (up to 256 characters of anything) as Dummi's (its own when it fits)."""
-    if event_id is None or _EVENT_ID.match(event_id):
-        return event_id
-    return "pz-" + hashlib.sha256(event_id.encode()).hexdigest()[:40]
+    return None if event_id is None else _own_or_hashed(event_id)
+
+
+def dummi_session_id(session_id: str) -> str:
+    """Personalize's ``sessionId`` (up to 256 characters of anything) as Dummi's session, an id as Dummi's own
+    routes take one (its own when it is one), so that POST /recommendations/ can name it."""
+    return _own_or_hashed(session_id)
+
+
+def _own_or_hashed(value: str) -> str:
+    return value if _EVENT_ID.match(value) else "pz-" + hashlib.sha256(value.encode()).hexdigest()[:40]
 
 
 def _recommendation_uuid(value: str | None) -> str | None:
@@ -75,8 +82,9 @@ def _recommendation_uuid(value: str | None) -> str | None:
 def put_events(
     db: Source | UnitOfWork, event_types: EventTypeTable, *, user_id: str | None, session_id: str, events: list[EventIn]
 ) -> list[int]:
-    """Store every event or none; the interaction ids stored (a retried event: its first id)."""
-    user = event_user(user_id, session_id)
+    """Store every event or none; the interaction ids stored (a retried event: its first id). Without a
+    ``user_id`` the events are the session's anonymous ones."""
+    user, session = user_id or None, dummi_session_id(session_id)
     settings = get_settings()
     window = timedelta(minutes=settings.dummi_attribution_window_minutes)
     retention = timedelta(days=settings.dummi_impression_retention_days)
@@ -86,8 +94,9 @@ def put_events(
         wanted = sorted({name for e in events for name in event_types.candidates(e.event_type)})
         defined = repos.event_types.lock_for_use(wanted)
         mapped = [event_types.map(e.event_type, defined) for e in events]  # an unknown type refuses the call
-        if repos.users.get(user) is None:
+        if user is not None and repos.users.get(user) is None:
             repos.users.insert(user, [], DEFAULT_SKILL_LEVEL)
+        sessions_service.merge_in(repos, session, user)  # the session's anonymous events join the user
         interactions, extras = repos.interactions, PersonalizeEventsRepository(repos.conn)
         for event, kind in zip(events, mapped, strict=True):
             duration = event.event_value if kind.event_type == "view_time" else None
@@ -100,16 +109,19 @@ def put_events(
                 _recommendation_uuid(event.recommendation_id),
                 window=window,
                 retention=retention,
+                session_id=session,
             )
+            event_id = dummi_event_id(event.event_id)
             record = interactions.add(
-                user,
+                _owner(interactions, user, session, event_id),
                 event.item_id,
                 kind=kind.kind,
                 event_type=kind.event_type,
                 duration_seconds=duration,
                 created_at=event.sent_at,
-                event_id=dummi_event_id(event.event_id),
+                event_id=event_id,
                 attribution=attribution,
+                session_id=session,
             )
             extras.keep(
                 record.interaction_id,
@@ -121,6 +133,15 @@ def put_events(
             )
             stored.append(record.interaction_id)
     return stored
+
+
+def _owner(interactions: InteractionsRepository, user: str | None, session: str, event_id: str | None) -> str | None:
+    """Whose event this is: the user; for an anonymous event sent again (a retry) after its session joined a
+    user, that user (the stored event, so the retry stores nothing new rather than conflicting)."""
+    if user is not None or event_id is None:
+        return user
+    stored = interactions.by_event_id(event_id)
+    return stored.user_id if stored is not None and stored.session_id == session else None
 
 
 # -- items and users -----------------------------------------------------------------------------------

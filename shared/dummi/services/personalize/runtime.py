@@ -4,7 +4,12 @@ A filter (``filterArn`` + ``filterValues``) reaches ranking as an ``ItemGate``: 
 catalog, worked out once per request inside the eligibility step, so a filter shapes the list exactly as
 Dummi's own filters do (never a cut after ranking). An unknown ``userId`` gets a newcomer's list, as
 Personalize answers; every answer is logged (its ``recommendationId`` attributes the events it leads to) with
-the request's ``context``."""
+the request's ``context``.
+
+A promotion (``promotions``, at most one, as Personalize allows) is Dummi's own promotion
+(``dummi.ml.ranking.promotions``): ``percentPromotedItems`` / 100 of the slots for the best-scored items its
+filter (with its ``filterValues``) lets through, as the promotion's ``gate``; the promoted items carry its
+name."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import numpy as np
 
 from dummi.db.connection import Database
 from dummi.db.personalize_repository import PersonalizeEventsRepository
-from dummi.domain.ranking import ItemGate, RankRequest, Recommendation
+from dummi.domain.ranking import ItemGate, Promotion, RankRequest, Recommendation
 from dummi.errors import InvalidRequestError
 from dummi.ml.catalog import Catalog
 from dummi.ml.filter_expressions import FilterProgram, property_key
@@ -40,6 +45,7 @@ class PredictedItem:
     item_id: str
     score: float
     reason: str | None = None
+    promotion: str | None = None  # the promotion whose slot the item holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,13 @@ class Answer:
 class FilterUse:
     arn: str
     values: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionUse:
+    name: str
+    percent: int  # 1..100: percentPromotedItems
+    filter: FilterUse
 
 
 class ProgramGate:
@@ -126,9 +139,13 @@ def get_recommendations(
     target: Target,
     filter_use: FilterUse | None = None,
     context: Mapping[str, str] | None = None,
+    promotion: PromotionUse | None = None,
 ) -> Answer:
     """``item_id``: related items (the items most like it, a ResourceNotFoundError-style NotFoundError for an
-    unknown one); else the user's list. ``target``: the surface and the variant the ARN names."""
+    unknown one); else the user's list, with ``promotion``'s share of its slots. ``target``: the surface and the
+    variant the ARN names."""
+    if item_id is not None and promotion is not None:
+        raise InvalidRequestError("promotions apply to a user's list (userId without itemId)", field="promotions")
     if item_id is not None:
         user = engine.user_state(db, user_id) if user_id is not None else None
         served = engine.similar(db, item_id, n, gate=_gate(db, filter_use, event_types, user_id, item_id, user))
@@ -136,15 +153,24 @@ def get_recommendations(
         endpoint, experiment, variant = "similar", None, None
     elif user_id is not None:
         gate = _gate(db, filter_use, event_types, user_id)
+        promoted = None
+        if promotion is not None:
+            matching = _gate(db, promotion.filter, event_types, user_id)
+            promoted = Promotion(promotion.name, promotion.percent / 100, gate=matching)
         variant_named = (target.experiment, target.variant) if target.experiment and target.variant else None
         served = engine.recommend(
-            db, user_id, RankRequest(n=n, gate=gate), unknown_as_newcomer=True, serve_variant=variant_named
+            db,
+            user_id,
+            RankRequest(n=n, gate=gate, promotion=promoted),
+            unknown_as_newcomer=True,
+            serve_variant=variant_named,
         )
         recs, endpoint, experiment, variant = served.recommendations, "recommend", served.experiment, served.variant
     else:
         raise InvalidRequestError("give a userId (the user's list) or an itemId (related items)", field="userId")
     recommendation_id = _log(db, recs, user_id, target, endpoint, served.model_version, experiment, variant, context)
-    return Answer([PredictedItem(r.content_id, round(r.score, 6), r.reason) for r in recs], recommendation_id)
+    items = [PredictedItem(r.content_id, round(r.score, 6), r.reason, r.promoted) for r in recs]
+    return Answer(items, recommendation_id)
 
 
 def get_personalized_ranking(
