@@ -90,6 +90,19 @@ def test_experiments_need_admin_to_change_and_read_to_look(keys, client):
         assert client.post(path, json=payload, headers=_as(admin)).status_code == 200, path
 
 
+def test_event_types_are_read_with_a_read_key_and_changed_with_an_admin_key(keys, client):
+    read, write, admin = keys["read"], keys["write"], keys["admin"]
+    listed = client.get("/event-types", headers=_as(read))
+    assert listed.status_code == 200 and {"like", "click", "view_time", "skip"} <= {t["name"] for t in listed.json()}
+    assert client.get("/event-types", headers=_as(write)).status_code == 403
+    assert client.get("/event-types").status_code == 401
+    for key in (read, write):
+        assert client.put("/event-types/share", json={"weight": 3}, headers=_as(key)).status_code == 403
+        assert client.delete("/event-types/share", headers=_as(key)).status_code == 403
+    assert client.put("/event-types/share", json={"weight": 3}, headers=_as(admin)).status_code == 201
+    assert client.delete("/event-types/share", headers=_as(admin)).status_code == 200
+
+
 def test_auth_is_checked_before_the_body(keys, client):
     response = client.post("/users/", json={"user_id": ""}, headers=_as(keys["read"]))
     assert response.status_code == 403

@@ -1,4 +1,5 @@
-"""/event-types routes (admin scope): the interaction types a product may send and their weights."""
+"""/event-types routes: the interaction types a product may send and their weights (read with a read key, as the
+console does; defined, changed and deleted with an admin key)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from dummi.api.auth import ADMIN
+from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import model_response
@@ -17,9 +18,7 @@ from dummi.domain.inputs import StrictFloat, StrictModel
 from dummi.services import event_types_service
 from dummi.services.event_types_service import MAX_DESCRIPTION_LENGTH, MAX_WEIGHT, NAME_PATTERN
 
-router = APIRouter(
-    prefix="/event-types", tags=["event types"], dependencies=[ADMIN], responses=error_responses(401, 403)
-)
+router = APIRouter(prefix="/event-types", tags=["event types"], responses=error_responses(401, 403))
 
 TypeName = Annotated[
     str,
@@ -67,7 +66,7 @@ def _public(record: EventTypeRecord) -> EventTypePublic:
     )
 
 
-@router.get("", responses=error_responses(503))
+@router.get("", dependencies=[READ], responses=error_responses(503))
 def list_event_types(db: DatabaseDep) -> list[EventTypePublic]:
     """Every event type, the built-in ones first, with its weight."""
     return [_public(r) for r in event_types_service.list_types(db)]
@@ -75,6 +74,7 @@ def list_event_types(db: DatabaseDep) -> list[EventTypePublic]:
 
 @router.put(
     "/{name}",
+    dependencies=[ADMIN],
     response_model=EventTypePublic,
     responses={201: {"model": EventTypePublic, "description": "the type was defined now"}}
     | error_responses(400, 413, 503),
@@ -86,7 +86,7 @@ def put_event_type(name: TypeName, body: EventTypePut, db: DatabaseDep) -> Respo
     return model_response(_public(record), 201 if created else 200)
 
 
-@router.delete("/{name}", responses=error_responses(404, 409, 503))
+@router.delete("/{name}", dependencies=[ADMIN], responses=error_responses(404, 409, 503))
 def delete_event_type(name: TypeName, db: DatabaseDep) -> EventTypePublic:
     """Delete a custom type no stored event uses; 409 for a built-in type or one in use."""
     return _public(event_types_service.delete_type(db, name))

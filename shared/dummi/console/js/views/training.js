@@ -1,6 +1,6 @@
 // Training: runs with state, engine, stage timings (a stacked bar per run), holdout scores and the publish
 // decision; start a run (admin) and follow it to its end (GET /training/status, POST /training/train); the event
-// types and the weights training reads (GET /event-types, admin).
+// types and the weights training reads (GET /event-types, a read key).
 import { api, explain } from "../api.js";
 import { h, clear, when, duration, fixed, table, field, toast } from "../dom.js";
 import { figure, bars } from "../charts.js";
@@ -69,7 +69,7 @@ function eventTypes(types) {
 export async function render(_arg, { isCurrent, rerender }) {
   const [status, types] = await Promise.all([
     api("/training/status", { query: { limit: RUNS } }),
-    api("/event-types").catch((error) => error), // an admin route: a read key sees why not
+    api("/event-types").catch((error) => error), // a failed read is shown in the view
   ]);
   if (!isCurrent()) return;
   const main = clear(document.getElementById("main"));
