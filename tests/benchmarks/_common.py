@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,3 +64,30 @@ def save_figure(fig, out: Path) -> None:
     out.parent.mkdir(exist_ok=True)
     fig.savefig(out, dpi=110)
     print(f"wrote {out.relative_to(ROOT)}")
+
+
+@contextmanager
+def bench_database(data: Path) -> Iterator:
+    """An embedded Postgres in ``data``, migrated, in the environment the handler benchmarks run in (file store
+    under ``data``, Powertools quiet, the model re-checked once a minute); closed and stopped afterwards."""
+    from dummi.db.connection import Database
+    from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
+    from dummi.db.migrations import migrate
+
+    url = start_embedded_postgres(data)
+    os.environ.update(
+        DATABASE_URL=url,
+        ARTIFACTS_URI=(data / "artifacts").as_uri(),
+        POWERTOOLS_TRACE_DISABLED="1",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+        POWERTOOLS_METRICS_DISABLED="true",
+        DUMMI_MODEL_CHECK_SECONDS="60",
+    )
+    db = Database(url, pool_size=2, statement_timeout_ms=3_600_000)
+    try:
+        migrate(db)
+        yield db
+    finally:
+        db.close()
+        stop_embedded_postgres(data)

@@ -10,14 +10,13 @@ the Personalize road within 10% of Dummi's own).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, LambdaContext
+from _common import ROOT, LambdaContext, bench_database
 from bench_recommend import EVENTS_PER_USER, load
 
 BLOCK = 50
@@ -92,27 +91,12 @@ def main() -> None:
     n_users = int(args[1]) if len(args) > 1 else 20_000
     per_side = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--per-side=")), 1000)
     from dummi.artifacts.store import FileStore
-    from dummi.db.connection import Database
-    from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
-    from dummi.db.migrations import migrate
     from dummi.training.params import TrainingParams
     from dummi.training.runs import run_now
 
     with tempfile.TemporaryDirectory(prefix="dummi-bench-") as tmp:
         data = Path(tmp)
-        url = start_embedded_postgres(data)
-        os.environ.update(
-            DATABASE_URL=url,
-            ARTIFACTS_URI=(data / "artifacts").as_uri(),
-            POWERTOOLS_TRACE_DISABLED="1",
-            POWERTOOLS_METRICS_NAMESPACE="Bench",
-            POWERTOOLS_LOG_LEVEL="WARNING",
-            POWERTOOLS_METRICS_DISABLED="true",
-            DUMMI_MODEL_CHECK_SECONDS="60",
-        )
-        db = Database(url, pool_size=2, statement_timeout_ms=3_600_000)
-        try:
-            migrate(db)
+        with bench_database(data) as db:
             load(db, n_items, n_users)
             run = run_now(db, FileStore(data / "artifacts"), "bench", TrainingParams(cf_algorithm="nmf"))
             assert run.state == "succeeded", run.error
@@ -126,9 +110,6 @@ def main() -> None:
                 f"GetRecommendations / POST /recommendations/: p50 {theirs['p50'] / own['p50']:.3f}x, "
                 f"p99 {theirs['p99'] / own['p99']:.3f}x, mean {theirs['mean'] / own['mean']:.3f}x (target <= 1.10x)"
             )
-        finally:
-            db.close()
-            stop_embedded_postgres(data)
 
 
 if __name__ == "__main__":

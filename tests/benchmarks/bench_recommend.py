@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from _common import PEAK_RSS_SNIPPET, ROOT, LambdaContext, in_fresh_process
+from _common import PEAK_RSS_SNIPPET, ROOT, LambdaContext, bench_database, in_fresh_process
 
 TOPICS = 50
 EVENTS_PER_USER = 10
@@ -334,9 +334,6 @@ def main() -> None:
     n_items = int(args[0]) if args else 100_000
     n_users = int(args[1]) if len(args) > 1 else 100_000
     from dummi.artifacts.store import FileStore
-    from dummi.db.connection import Database
-    from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
-    from dummi.db.migrations import migrate
     from dummi.training.params import TrainingParams
     from dummi.training.runs import run_now
 
@@ -344,19 +341,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dummi-bench-") as tmp:
         data = Path(keep or tmp)  # --keep=DIR: reuse a loaded and trained folder between runs
         reuse = keep is not None and (data / "artifacts" / "models" / "latest.json").exists()
-        url = start_embedded_postgres(data)
-        os.environ.update(
-            DATABASE_URL=url,
-            ARTIFACTS_URI=(data / "artifacts").as_uri(),
-            POWERTOOLS_TRACE_DISABLED="1",
-            POWERTOOLS_METRICS_NAMESPACE="Bench",
-            POWERTOOLS_LOG_LEVEL="WARNING",
-            POWERTOOLS_METRICS_DISABLED="true",
-            DUMMI_MODEL_CHECK_SECONDS="60",
-        )
-        db = Database(url, pool_size=2, statement_timeout_ms=3_600_000)
-        try:
-            migrate(db)
+        with bench_database(data) as db:
             if not reuse:
                 t = time.perf_counter()
                 load(db, n_items, n_users)
@@ -433,9 +418,6 @@ def main() -> None:
                 f"warm recommendation through the handler: p50 {warm['p50']:.2f} ms, p99 {warm['p99']:.2f} ms "
                 f"(targets 10 / 25 ms: {10 / warm['p50']:.1f}x / {25 / warm['p99']:.1f}x headroom)"
             )
-        finally:
-            db.close()
-            stop_embedded_postgres(data)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, LambdaContext
+from _common import ROOT, LambdaContext, bench_database
 
 USERS = 10_000
 AT = "2025-12-01T00:00:00Z"
@@ -103,34 +102,16 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n_items = int(args[0]) if args else 100_000
     n_events = int(args[1]) if len(args) > 1 else 10_000_000
-    from dummi.db.connection import Database
-    from dummi.db.embedded import start_embedded_postgres, stop_embedded_postgres
-    from dummi.db.migrations import migrate
 
     keep = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--keep=")), None)
     with tempfile.TemporaryDirectory(prefix="dummi-bench-") as tmp:
         data = Path(keep or tmp)
-        url = start_embedded_postgres(data)
-        os.environ.update(
-            DATABASE_URL=url,
-            ARTIFACTS_URI=(data / "artifacts").as_uri(),
-            POWERTOOLS_TRACE_DISABLED="1",
-            POWERTOOLS_METRICS_NAMESPACE="Bench",
-            POWERTOOLS_LOG_LEVEL="WARNING",
-            POWERTOOLS_METRICS_DISABLED="true",
-            DUMMI_MODEL_CHECK_SECONDS="60",
-        )
-        db = Database(url, pool_size=2, statement_timeout_ms=3_600_000)
-        try:
-            migrate(db)
+        with bench_database(data) as db:
             if not db.read(lambda c: c.run("SELECT EXISTS (SELECT 1 FROM content)")[0][0]):
                 started = time.perf_counter()
                 load(db, n_items, n_events)
                 print(f"loaded {n_items} items and {n_events} events in {time.perf_counter() - started:.0f}s")
             measure(db, burst_item(n_items))
-        finally:
-            db.close()
-            stop_embedded_postgres(data)
 
 
 def measure(db, burst: str) -> None:
