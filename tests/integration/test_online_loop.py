@@ -209,11 +209,11 @@ def test_experiments_are_created_listed_read_and_checked(shop):
         bad = _experiment(shop, "bad", status=422, variants=[{"name": "a"}, {"name": "b", "overrides": overrides}])
         assert [e["loc"][1:5] for e in bad["detail"]] == [["variants", 1, "overrides", at]]
     for changes, loc in [
-        ({"variants": [{"name": "a"}, {"name": "a"}]}, ["body"]),  # a rule across fields: the whole body
+        ({"variants": [{"name": "a"}, {"name": "a"}]}, ["body", "variants"]),  # a rule across fields: its field
         ({"variants": [{"name": "a"}]}, ["body", "variants"]),
         ({"traffic_percent": 0}, ["body", "traffic_percent"]),
         ({"starts_at": "2030-01-01T00:00:00"}, ["body", "starts_at"]),  # no time zone
-        ({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}, ["body"]),
+        ({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}, ["body", "ends_at"]),
     ]:
         bad = _experiment(shop, "bad", status=422, **changes)
         assert bad["detail"][0]["loc"] == loc, (changes, bad)

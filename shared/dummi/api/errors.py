@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from dummi.api.schemas import ErrorResponse
+from dummi.domain.inputs import located
 from dummi.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -97,6 +99,13 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.message, exc.code, exc.field), status_code=status, headers=headers)
 
 
+async def _schema_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, with a rule across fields (``dummi.domain.inputs.field_error``) located at its field."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{**e, "loc": located(e)} for e in exc.errors()]
+    return await request_validation_exception_handler(request, RequestValidationError(errors, body=exc.body))
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own answers (no such route, method not allowed, unparsable body) in the same shape as ours."""
     assert isinstance(exc, StarletteHTTPException)
@@ -165,6 +174,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DummiError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _schema_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
-from dummi.domain.inputs import Instant, StrictFloat, StrictModel, bounded_whole
+from dummi.domain.inputs import Instant, StrictFloat, StrictModel, bounded_whole, field_error
 from dummi.experiments.assignment import Experiment
 from dummi.experiments.overrides import ALGORITHM_NAMES, SETTING_BOUNDS, SETTING_DEFAULTS
 from dummi.services import experiments_service
@@ -75,9 +75,9 @@ class ExperimentCreate(StrictModel):
     def _consistent(self) -> ExperimentCreate:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
-            raise ValueError("variant names must differ")
+            raise field_error("variants", "variant names must differ")
         if self.ends_at is not None and self.ends_at <= (self.starts_at or datetime.now(UTC)):
-            raise ValueError("ends_at must be after starts_at (and in the future)")
+            raise field_error("ends_at", "ends_at must be after starts_at (and in the future)")
         return self
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 MAX_ID_LENGTH = 128
 MAX_TITLE_LENGTH = 300
@@ -58,10 +59,30 @@ SessionId = Annotated[
 ]
 
 
+# -- rules across fields --------------------------------------------------------------------------
+# A model validator's ValueError is reported at the model as a whole (``loc`` ["body"]); the rules below
+# raise ``field_error`` instead, and every reader of validation errors (the API's 422, `dummi import`'s
+# line errors, the Personalize drop-in's messages) takes the field from ``located``.
+CROSS_FIELD = "invalid_combination"
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """A rule across fields, broken: reported at ``field``, the one a client would change."""
+    return PydanticCustomError(CROSS_FIELD, message, {"field": field})
+
+
+def located(error: dict) -> tuple:
+    """A pydantic error's ``loc``, down to the field a cross-field rule named."""
+    ctx = error.get("ctx") or {}
+    if error.get("type") == CROSS_FIELD and ctx.get("field"):
+        return (*error["loc"], ctx["field"])
+    return tuple(error["loc"])
+
+
 def one_subject(model):
     """A request about a user, a session, or both: never neither."""
     if model.user_id is None and model.session_id is None:
-        raise ValueError("user_id or session_id is required")
+        raise field_error("user_id", "user_id or session_id is required")
     return model
 
 
@@ -230,7 +251,7 @@ HIDDEN = "taken down: readable by id, never in an answer (recommendations, popul
 
 def _window(available_from: datetime | None, available_until: datetime | None) -> None:
     if available_from is not None and available_until is not None and available_until <= available_from:
-        raise ValueError("available_until must be after available_from")
+        raise field_error("available_until", "available_until must be after available_from")
 
 
 class ContentCreate(StrictModel):
@@ -273,7 +294,7 @@ class ContentUpdate(StrictModel):
             raise ValueError("give at least one field to change")
         for name in given - {"available_from", "available_until"}:
             if getattr(self, name) is None:
-                raise ValueError(f"{name}: null is not a value (leave the field out to keep it)")
+                raise field_error(name, f"{name}: null is not a value (leave the field out to keep it)")
         if self.tags is not None:
             self.tags = _unique(self.tags)
         _window(self.available_from, self.available_until)

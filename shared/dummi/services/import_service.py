@@ -22,7 +22,16 @@ from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.import_repository import ImportRepository
 from dummi.db.users_repository import UsersRepository
-from dummi.domain.inputs import ContentCreate, FeedbackCreate, Identifier, InteractionCreate, StrictModel, UserCreate
+from dummi.domain.inputs import (
+    ContentCreate,
+    FeedbackCreate,
+    Identifier,
+    InteractionCreate,
+    StrictModel,
+    UserCreate,
+    field_error,
+    located,
+)
 from dummi.errors import InvalidRequestError
 from dummi.services.event_types_service import defined_names, require_defined
 from dummi.services.unit_of_work import Repositories
@@ -67,7 +76,7 @@ class _Deletion(StrictModel):
     @model_validator(mode="after")
     def _one(self) -> _Deletion:
         if (self.content_id is None) == (self.user_id is None):
-            raise ValueError("give one of content_id, user_id")
+            raise field_error("content_id", "give one of content_id, user_id")
         return self
 
 
@@ -111,7 +120,7 @@ def _validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise _LineError(".".join(str(p) for p in err["loc"]), err["msg"]) from None
+        raise _LineError(".".join(str(p) for p in located(err)), err["msg"]) from None
 
 
 def _timestamp(raw: dict[str, Any]) -> str | None:

@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dummi.api.sigv4 import SignatureError
+from dummi.domain.inputs import located
 from dummi.errors import (
     ConflictError,
     DummiError,
@@ -77,7 +78,7 @@ def throttled() -> JSONResponse:
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:3]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
+        where = ".".join(str(p) for p in located(error) if p not in ("body", "query"))
         parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
     return "; ".join(parts) or "invalid request"
 

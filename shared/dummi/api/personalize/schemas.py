@@ -13,6 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from dummi.api.personalize.errors import PersonalizeInputError
+from dummi.domain.inputs import located
 
 MAX_ARN = 256
 # Ids that Dummi's own routes can reach as well (the ids of its paths): letters, digits, . _ : @ -
@@ -197,7 +198,7 @@ def shaped(model: type[S], body: Any) -> S:
 def describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False)[:3]:
-        where = ".".join(str(p) for p in error["loc"])
+        where = ".".join(str(p) for p in located(error))
         parts.append(f"{where}: {error['msg']}" if where else error["msg"])
     return "; ".join(parts)
 
