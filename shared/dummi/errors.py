@@ -45,6 +45,13 @@ class InvalidRequestError(DummiError):
     code = "invalid_request"
 
 
+class InvalidNextTokenError(InvalidRequestError):
+    """A pagination token that is not one this service gave (Personalize's ListFilters answers its own
+    InvalidNextTokenException)."""
+
+    code = "invalid_next_token"
+
+
 class UnavailableError(DummiError):
     """A dependency is down or busy; callers should retry later (503)."""
 

@@ -31,12 +31,12 @@ from dummi.errors import (
     ConflictError,
     DummiError,
     ForbiddenError,
+    InvalidNextTokenError,
     InvalidRequestError,
     NotFoundError,
     UnauthenticatedError,
     UnavailableError,
 )
-from dummi.services.personalize.filters import InvalidNextTokenError
 
 logger = logging.getLogger(__name__)
 

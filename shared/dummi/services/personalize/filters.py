@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from dummi.db.connection import Database
 from dummi.db.personalize_repository import FilterRecord, FiltersRepository
-from dummi.errors import InvalidRequestError, NotFoundError
+from dummi.errors import InvalidNextTokenError, InvalidRequestError, NotFoundError
 from dummi.ml.filter_expressions import FilterProgram, parse
 
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
@@ -71,10 +71,6 @@ def delete_filter(db: Database, arn: str) -> None:
         FiltersRepository(conn).delete(arn)
     with _LOCK:
         _PROGRAMS.pop(arn, None)
-
-
-class InvalidNextTokenError(InvalidRequestError):
-    code = "invalid_next_token"
 
 
 def _encode_token(arn: str) -> str:
