@@ -185,9 +185,9 @@ def test_the_timeline_ends_at_the_results_and_narrows(client, db):
     assert points[-1]["decision"] == results["decision"]
     # every point is what the results were at its time: the one-pass read against a read per point
     cuts = [datetime.fromisoformat(p["at"]) for p in points]
-    one_pass = db.read(lambda conn: ExperimentsRepository(conn).user_sums_at("exp", cuts))
+    one_pass = db.read(lambda conn: ExperimentsRepository(conn).user_sums_at("exp", cuts, ["click"]))
     for cut, got, point in zip(cuts, one_pass, points, strict=True):
-        direct = db.read(lambda conn, cut=cut: ExperimentsRepository(conn).user_sums("exp", until=cut))
+        direct = db.read(lambda conn, cut=cut: ExperimentsRepository(conn).user_sums("exp", ["click"], until=cut))
         assert got.keys() == direct.keys() and got
         for variant, sums in direct.items():
             assert astuple(got[variant]) == pytest.approx(astuple(sums)), (cut, variant)

@@ -247,6 +247,9 @@ def test_users_keep_their_variant_and_a_ramp_up_moves_nobody(shop, db):
 
 
 def test_results_count_users_impressions_and_attributed_clicks_per_variant(shop):
+    # a shop's own types: a purchase is a click on what was shown (as in the online metrics), a return is not
+    assert shop.put("/event-types/purchase", json={"weight": 8.0}).status_code == 201
+    assert shop.put("/event-types/return", json={"weight": -4.0}).status_code == 201
     for i in range(30):
         shop.post("/users/", json={"user_id": f"u{i}", "interests": ["cooking"]})
     _experiment(shop)
@@ -255,11 +258,14 @@ def test_results_count_users_impressions_and_attributed_clicks_per_variant(shop)
     for i in range(30):
         answer = _recommend(shop, f"u{i}")
         shown[answer["variant"]] += len(answer["recommendations"])
-        if i % 3 == 0:  # every third user clicks their first item (twice: counted once)
-            item = answer["recommendations"][0]["content_id"]
-            _interact(shop, f"u{i}", item, recommendation_id=answer["recommendation_id"])
-            _interact(shop, f"u{i}", item)
+        item = answer["recommendations"][0]["content_id"]
+        if i % 3 == 0:  # every third user clicks (or buys) their first item (twice: counted once)
+            kind = "purchase" if i % 2 else "click"
+            _interact(shop, f"u{i}", item, recommendation_id=answer["recommendation_id"], interaction_type=kind)
+            _interact(shop, f"u{i}", item, interaction_type=kind)
             clicked[answer["variant"]] += 1
+        elif i % 3 == 1:
+            _interact(shop, f"u{i}", item, recommendation_id=answer["recommendation_id"], interaction_type="return")
     results = shop.get("/experiments/ranking/results").json()
     assert results["control"] == "control"
     by_name = {v["name"]: v for v in results["variants"]}

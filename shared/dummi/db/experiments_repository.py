@@ -14,9 +14,6 @@ from dummi.experiments.assignment import Experiment, Variant
 from dummi.experiments.statistics import UserSums
 
 _COLUMNS = "name, salt, variants, traffic_percent, starts_at, ends_at, stopped_at, created_at"
-# What counts as a click and as a like in results and online metrics.
-CLICK_TYPES = ("click",)
-LIKE_TYPES = ("like", "positive")
 
 
 def _experiment(row: list) -> Experiment:
@@ -90,9 +87,12 @@ class ExperimentsRepository:
         )
         return _experiment(rows[0]) if rows else None
 
-    def user_sums(self, name: str, since: datetime | None = None, until: datetime | None = None):
+    def user_sums(
+        self, name: str, click_types: list[str], since: datetime | None = None, until: datetime | None = None
+    ):
         """{variant: UserSums} over the users who got at least one answer in the experiment: per user, the
-        items shown (impressions) and the shown items they clicked (once per answer and item)."""
+        items shown (impressions) and the shown items they clicked (an event of ``click_types``, once per
+        answer and item)."""
         rows = self.conn.run(
             "WITH shown AS ("
             "   SELECT recommendation_id, user_id, variant, cardinality(item_ids) AS n FROM impressions"
@@ -112,11 +112,11 @@ class ExperimentsRepository:
             name=name,
             since=since,
             until=until,
-            clicks=list(CLICK_TYPES),
+            clicks=click_types,
         )
         return {r[0]: UserSums(int(r[1]), *(float(v) for v in r[2:])) for r in rows}
 
-    def user_sums_at(self, name: str, cuts: list[datetime]) -> list[dict[str, UserSums]]:
+    def user_sums_at(self, name: str, cuts: list[datetime], click_types: list[str]) -> list[dict[str, UserSums]]:
         """user_sums(name, until=cut) for every cut (ascending), in one pass over the experiment's answers:
         each answer falls in the first cut after it, each user's figures are summed up cut by cut, and a user
         counts at every cut from their first answer on."""
@@ -144,7 +144,7 @@ class ExperimentsRepository:
             cuts=cuts,
             last=cuts[-1],
             count=len(cuts),
-            clicks=list(CLICK_TYPES),
+            clicks=click_types,
         )
         out: list[dict[str, UserSums]] = [{} for _ in cuts]
         for r in rows:

@@ -81,6 +81,13 @@ def event_types(db: Source | UnitOfWork) -> EventTypes:
     return EventTypes(work_of(db).read(lambda repos: repos.event_types.weights()))
 
 
+def click_types(db: Source | UnitOfWork) -> list[str]:
+    """What every online figure counts as a click on a shown item (``EventTypes.clicks``: click and each custom
+    type with a positive weight): the online metrics, experiments' results, promotions' figures, exploration's
+    counts and the evaluation of its policies."""
+    return sorted(event_types(db).clicks())
+
+
 class EventTypesCache:
     """The event types as a serving process knows them: re-read at most every ``refresh`` seconds (one small
     query), the last good ones kept when a read fails."""

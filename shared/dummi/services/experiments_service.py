@@ -22,6 +22,7 @@ from dummi.experiments.statistics import (
     ratio,
     sample_ratio_mismatch,
 )
+from dummi.services.event_types_service import click_types
 from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
 EXPERIMENTS_REFRESH_SECONDS = 5.0
@@ -130,7 +131,8 @@ class Results:
 
 def results(db: Source | UnitOfWork, name: str) -> Results:
     experiment = get(db, name)
-    return _results(experiment, work_of(db).read(lambda repos: repos.experiments.user_sums(name)))
+    clicks = click_types(db)
+    return _results(experiment, work_of(db).read(lambda repos: repos.experiments.user_sums(name, clicks)))
 
 
 TIMELINE_POINTS = 30
@@ -156,7 +158,8 @@ def timeline(
     if len(day_ends) > TIMELINE_POINTS:
         step = (len(day_ends) - 1) / (TIMELINE_POINTS - 1)
         day_ends = [day_ends[round(k * step)] for k in range(TIMELINE_POINTS)]
-    sums = work_of(db).read(lambda repos: repos.experiments.user_sums_at(name, day_ends))
+    clicks = click_types(db)
+    sums = work_of(db).read(lambda repos: repos.experiments.user_sums_at(name, day_ends, clicks))
     return experiment, [(at, _results(experiment, at_cut)) for at, at_cut in zip(day_ends, sums, strict=True)]
 
 

@@ -40,7 +40,7 @@ from dummi.ml.embeddings import from_bytes
 from dummi.ml.metrics import category_spread, intra_list_diversity, self_information
 from dummi.progress import NullProgress, Progress
 from dummi.services import experiments_service, promotions_service, sessions_service, trending_service
-from dummi.services.event_types_service import event_types
+from dummi.services.event_types_service import click_types, event_types
 from dummi.services.impressions_service import delete_expired
 from dummi.telemetry import in_lambda, metrics_namespace
 
@@ -417,7 +417,7 @@ def run(db: Database, *, now: datetime | None = None, progress: Progress | None 
         db, timedelta(days=settings.dummi_session_idle_days), progress=progress
     )
     done["trending_rollup"] = trending_service.roll_up(db)  # the hours trending's baselines read
-    clicks = sorted(event_types(db).clicks())
+    clicks = click_types(db)
     with db.transaction() as conn:  # the exploration's per-item counts, over the impressions kept
         done["item_stats"] = MetricsRepository(conn).rebuild_item_stats(clicks)
     if in_lambda():

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from dummi.db.connection import Database
-from dummi.db.experiments_repository import CLICK_TYPES
 from dummi.db.impressions_repository import ImpressionsRepository
 from dummi.ml.explore import PRIOR_STRENGTH, snips, target_probability
+from dummi.services.event_types_service import click_types
 
 
 def evaluate_policy(
@@ -21,7 +21,8 @@ def evaluate_policy(
     beside the logged policy's own CTR; ``effective_decisions`` (sum(w)^2 / sum(w^2)) says how many of the
     logged decisions the estimate really rests on."""
     since = datetime.now(UTC) - timedelta(days=days)
-    rows = db.read(lambda conn: ImpressionsRepository(conn).explore_decisions(since, list(CLICK_TYPES)))
+    clicks = click_types(db)
+    rows = db.read(lambda conn: ImpressionsRepository(conn).explore_decisions(since, clicks))
     if not rows:
         return {"policy": policy, "decisions": 0, "estimate": None, "logged_ctr": None, "effective_decisions": 0.0}
     rewards = [float(clicked) for _, clicked in rows]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dummi.db.experiments_repository import CLICK_TYPES
+from dummi.services.event_types_service import click_types
 from dummi.services.unit_of_work import Source, UnitOfWork, work_of
 
 OVERVIEW_DAYS = 14
@@ -28,8 +28,9 @@ class PromotionFigures:
 
 def recompute(db: Source | UnitOfWork, days: list[date], start: datetime, end: datetime) -> int:
     """Replace the stored rows of ``days`` (answers created in [start, end)); how many rows."""
+    clicks = click_types(db)
     with work_of(db).transaction() as repos:
-        return repos.promotions.replace_days(days, start, end, list(CLICK_TYPES))
+        return repos.promotions.replace_days(days, start, end, clicks)
 
 
 def by_name(db: Source | UnitOfWork, today: date, days: int = OVERVIEW_DAYS) -> list[PromotionFigures]:
