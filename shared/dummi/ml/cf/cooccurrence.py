@@ -16,7 +16,8 @@ class CooccurrenceModel:
 
     With p_j the popularity share of j, C_ij the users who engaged positively with i and liked j, and n_i
     the users who engaged with i: score_j = sum over the user's items i of log((C_ij + a p_j) / (n_i + a)).
-    The newcomer's items include what it skipped (what it chose to look at says something too). Up to terms
+    The newcomer's items are those it engaged with positively, as the counts' i are: a skip says nothing of
+    what the users who liked i liked next (a skipped item is held down by the skip instead). Up to terms
     that do not depend on j this is |I| log p_j + sum_i log(1 + C_ij / (a p_j)): popularity, lifted where
     the user's items were co-liked with j. Only the strongest co-likes of each item are kept (sparse), which
     drops only small lifts. ``a`` (prior strength) is chosen on the holdout's simulated newcomers.

@@ -139,6 +139,8 @@ class Trials:
         self.engaged.data[:] = 1.0
         self.n_engaged = np.diff(self.engaged.indptr)
         self.n_positive = np.bincount(self.p_rows, minlength=u)
+        # the items each user engaged with positively: what the newcomers' co-likes start from
+        self.positive = sparse.csr_matrix((np.ones(len(rows), np.float32), (self.p_rows, self.p_items)), shape=(u, n))
         self.distinct = np.array(distinct)
         self.interests = interests
         self.interest_vectors = vectors
@@ -286,15 +288,15 @@ class Trials:
     def _cold_features(self, config, s, rows, hl, power) -> dict[str, np.ndarray]:
         n = self.items.size
         shares = self._shares()
-        has_items = self.n_engaged[rows] > 0
         has_positive = self.n_positive[rows] > 0
         out: dict[str, np.ndarray] = {"popularity": np.tile(np.log(shares), (len(rows), 1))}
         cooc = self.items.cooccurrence
         colike = np.zeros((len(rows), n))
         if cooc is not None:
-            colike = cooc.lift_batch(self.engaged[rows], shares, float(s["prior_strength"]))
-        # the co-occurrence model's score: popularity (once per item of the user's) lifted by co-likes
-        out["colike"] = rows_where(has_items, self.n_engaged[rows][:, None] * out["popularity"] + colike)
+            colike = cooc.lift_batch(self.positive[rows], shares, float(s["prior_strength"]))
+        # the co-occurrence model's score: popularity (once per item the user engaged with positively) lifted
+        # by those items' co-likes
+        out["colike"] = rows_where(has_positive, self.n_positive[rows][:, None] * out["popularity"] + colike)
         if config:
             model = self.items.cf(config)
             profiles = self._profiles(hl, power)[rows]
@@ -313,7 +315,7 @@ class Trials:
             if vector is not None:
                 interest[k] = self.items.vectors @ np.asarray(vector, np.float32)
         out["interest"] = interest
-        out["_has_items"] = has_items
+        out["_has_positive"] = has_positive
         out["_has_interest_vector"] = np.array([self.interest_vectors[r] is not None for r in rows])
         return out
 
@@ -323,7 +325,7 @@ class Trials:
         learned = s.get("newcomer_weights")
         if learned:
             return newcomer_relevance(f, learned, f["popularity"].shape)
-        base = np.where(f["_has_items"][:, None], f["colike"], f["popularity"])
+        base = np.where(f["_has_positive"][:, None], f["colike"], f["popularity"])
         interest = np.where(f["_has_interest_vector"][:, None], standardised(f["interest"]), 0.0)
         own = standardised(f["profile"])
         scores = base + float(s["interest_boost"]) * interest + float(s["profile_boost"]) * own

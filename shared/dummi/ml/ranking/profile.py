@@ -1,6 +1,6 @@
 """The user's profile as the ranking reads it: the items it engaged with positively, most recent first,
 weighted by their events and by recency (in sessions: items seen at the same moment are equally recent),
-the items it skipped, and every item it touched."""
+and the items it skipped."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ class Profile:
     weights: np.ndarray  # recency weights
     sessions: np.ndarray  # how many sessions ago each of those was engaged with (0: the latest)
     skipped: np.ndarray  # positions with a negative total
-    engaged: np.ndarray  # every position the user interacted with
 
     def vector(self, vectors) -> np.ndarray | None:
         """The weighted sum of the profile items' vectors, unit length (None: no items, or they cancel)."""
@@ -51,13 +50,12 @@ def _build(user: UserState, position: dict[str, int], half_life: float, power: f
     latest = {}
     for e in user.events:
         latest.setdefault(e.content_id, e.at)
-    positions, weights, sessions, skipped, engaged = [], [], [], [], []
+    positions, weights, sessions, skipped = [], [], [], []
     session, previous = -1, None
     for cid in order:
         pos = position.get(cid)
         if pos is None:
             continue
-        engaged.append(pos)
         total = totals[cid]
         if total > 0:
             if latest[cid] != previous:
@@ -73,5 +71,4 @@ def _build(user: UserState, position: dict[str, int], half_life: float, power: f
         np.array(weights, np.float32),
         np.array(sessions, np.float32),
         np.array(skipped, np.int64),
-        np.array(engaged, np.int64),
     )

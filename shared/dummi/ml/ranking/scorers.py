@@ -111,7 +111,9 @@ def score_warm(
 def score_cold(items: ItemSpace, settings: Settings, user: UserState, profile: Profile, request: RankRequest) -> Cold:
     bundle = items.bundle
     shares = items.shares()
-    model_items = profile.engaged[profile.engaged < items.n_model]
+    # co-likes start from what the newcomer engaged with positively: "users who liked i also liked j" says
+    # nothing for a user who skipped i
+    model_items = profile.positions[profile.positions < items.n_model]
     colike = np.zeros(items.size)
     has_colike = request.use_cf and bundle.cooccurrence is not None and len(model_items) > 0
     if has_colike:
@@ -153,7 +155,7 @@ def _hand_set(items, settings: Settings, profile, request, shares, colike, has_c
     weights were learned, or one whose learned weights did not beat a single source)."""
     base = np.log(shares)
     if has_colike:
-        base = len(profile.engaged[profile.engaged < items.n_model]) * base + colike
+        base = int((profile.positions < items.n_model).sum()) * base + colike
     interest = standardised(closeness) if closeness is not None else 0.0
     own_part = settings.profile_boost * standardised(own) if own is not None else 0.0
     relevance = base + settings.interest_boost * interest + own_part
