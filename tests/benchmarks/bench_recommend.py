@@ -4,6 +4,12 @@ and peak RSS, on synthetic data: N items in topics (clustered unit vectors), N u
 
     .venv/bin/python tests/benchmarks/bench_recommend.py [items=100000] [users=100000] [--core-only 1000000]
         [--keep=DIR] [--logging-cost] [--explore-cost] [--filter-cost] [--page-cost] [--batch=N]
+        [--requests=N] [--warm-only] [--count-sql]
+
+The default run times the cold start (median of 3 fresh processes) and then 500 warm requests
+(--requests=N); --warm-only leaves the cold start out (to alternate two versions' warm loops quickly, each
+from a git worktree on PYTHONPATH), and --count-sql also prints the SQL statements a warm request sends, by
+statement.
 
 --logging-cost measures what logging each answer (the impression INSERT) adds: blocks of 50 requests with
 the log written and 50 with it replaced by a stub, interleaved, 1,000 of each, in one process.
@@ -136,11 +142,32 @@ def _summary(times: list[float]) -> dict:
     return {"p50": percentile(times, 50), "p99": percentile(times, 99), "mean": float(np.mean(times))}
 
 
-def bench_handler(n_requests: int, n_users: int) -> dict:
+def bench_handler(n_requests: int, n_users: int, count_sql: bool = False) -> dict:
     one = _handler_loop(n_users)
     for _ in range(50):  # the first requests load the model and warm caches
         one()
-    return _summary([one() for _ in range(n_requests)])
+    if not count_sql:
+        return _summary([one() for _ in range(n_requests)])
+    import collections
+
+    import pg8000.native
+
+    counts: collections.Counter = collections.Counter()
+    run = pg8000.native.Connection.run
+
+    def counting(self, sql, *args, **kwargs):
+        counts[" ".join(sql.split())[:100]] += 1
+        return run(self, sql, *args, **kwargs)
+
+    pg8000.native.Connection.run = counting
+    try:
+        found = _summary([one() for _ in range(n_requests)])
+    finally:
+        pg8000.native.Connection.run = run
+    print(f"SQL statements per warm request: {sum(counts.values()) / n_requests:.2f}")
+    for statement, n in counts.most_common(8):
+        print(f"  {n / n_requests:5.2f}  {statement}")
+    return found
 
 
 def bench_explore_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
@@ -359,6 +386,9 @@ def main() -> None:
                 workers = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--batch-workers=")), 1)
                 bench_batch(db, min(batch, n_users), data, workers)
                 return
+            if "--warm-only" in sys.argv:
+                _print_warm(bench_handler(_requests(), n_users, "--count-sql" in sys.argv))
+                return
             # Cold start first: after the warm loop this process's idle OpenMP threads would still be
             # spinning on the two cores and slow the fresh process down.
             runs = [
@@ -413,11 +443,18 @@ def main() -> None:
                     f"{db.read(lambda c: c.run('SELECT count(*) FROM impressions'))[0][0]} answers logged"
                 )
                 return
-            warm = bench_handler(500, n_users)
-            print(
-                f"warm recommendation through the handler: p50 {warm['p50']:.2f} ms, p99 {warm['p99']:.2f} ms "
-                f"(targets 10 / 25 ms: {10 / warm['p50']:.1f}x / {25 / warm['p99']:.1f}x headroom)"
-            )
+            _print_warm(bench_handler(_requests(), n_users, "--count-sql" in sys.argv))
+
+
+def _requests() -> int:
+    return next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--requests=")), 500)
+
+
+def _print_warm(warm: dict) -> None:
+    print(
+        f"warm recommendation through the handler: p50 {warm['p50']:.2f} ms, p99 {warm['p99']:.2f} ms "
+        f"(targets 10 / 25 ms: {10 / warm['p50']:.1f}x / {25 / warm['p99']:.1f}x headroom)"
+    )
 
 
 if __name__ == "__main__":
