@@ -6,13 +6,19 @@ figures reach the overview."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dummi.artifacts.store import get_artifact_store
 from dummi.db.impressions_repository import ImpressionsRepository
+from dummi.db.interactions_repository import InteractionsRepository
 from dummi.services import online_metrics_service, sessions_service
+from dummi.training.params import TrainingParams
+from dummi.training.runs import run_now
 from tests.integration.test_recommendations import catalog  # noqa: F401 - the fixture
 
 ALL = {f"{topic}-{i}" for topic in ("python", "cooking", "gardening") for i in range(10)}
@@ -31,6 +37,17 @@ def _ids(answer) -> list[str]:
 def _events(db, where: str, **params) -> list[tuple]:
     sql = f"SELECT user_id, session_id, content_id FROM interactions WHERE {where}"
     return [tuple(r) for r in db.read(lambda conn: conn.run(sql, **params))]
+
+
+def _trained(db, user: str) -> list[str]:
+    """The items of ``user``'s events in the training set, as both engines read it."""
+    events = db.read(lambda conn: InteractionsRepository(conn).all_events())
+    exported = io.BytesIO()
+    db.read(lambda conn: InteractionsRepository(conn).export_events(exported))
+    spark_rows = [r for r in csv.reader(io.StringIO(exported.getvalue().decode())) if r[1] == user]
+    items = [e.content_id for e in events if e.user_id == user]
+    assert sorted(items) == sorted(r[2] for r in spark_rows)
+    return items
 
 
 def _click(client, content_id, **who):
@@ -75,9 +92,10 @@ def test_a_sessions_list_follows_its_clicks_and_joins_the_user_who_signs_in_once
     assert event["recommendation_id"] == answer["recommendation_id"] and event["position"] == 1
     clicked.append(ids[0])
 
-    # anonymous events: not the user's yet, and not trained on
+    # anonymous events: not the user's yet, and trained on as the session's own
     assert client.post("/users/", json={"user_id": "alice"}).status_code == 201
     assert _events(db, "user_id = 'alice'") == []
+    assert sorted(_trained(db, "~session:visit-1")) == sorted(clicked)
     signed_in = _post(client, user_id="alice", session_id="visit-1", n_recommendations=5, explore_slots=0)
     mine = _events(db, "user_id = 'alice'")
     assert sorted(c for _, _, c in mine) == sorted(clicked) and {s for _, s, _ in mine} == {"visit-1"}
@@ -88,9 +106,21 @@ def test_a_sessions_list_follows_its_clicks_and_joins_the_user_who_signs_in_once
     _click(client, "python-0", user_id="alice", session_id="visit-1")
     assert len(_events(db, "user_id = 'alice'")) == len(clicked) + 1
     assert _events(db, "user_id IS NULL") == []
+    assert _trained(db, "~session:visit-1") == [] and len(_trained(db, "alice")) == len(clicked) + 1
     # the session alone has no anonymous events left: the newcomer's list again
     again = _post(client, session_id="visit-1", n_recommendations=5, explore_slots=0)
     assert _ids(again) == _ids(_post(client, session_id="other-visit", n_recommendations=5, explore_slots=0))
+
+
+def test_training_learns_from_anonymous_sessions(client, db, catalog):  # noqa: F811
+    # every item is liked by about six fans; 25 anonymous visitors like one more item
+    for s in range(25):
+        body = {"content_id": "python-9", "interaction_type": "like", "session_id": f"anonymous-{s}"}
+        assert client.post("/recommendations/interact", json=body).status_code == 201
+    assert client.get("/recommendations/popular?n=1").json()["recommendations"][0]["content_id"] != "python-9"
+    run = run_now(db, get_artifact_store(), "test", TrainingParams())
+    assert run.state == "succeeded", run.error
+    assert client.get("/recommendations/popular?n=1").json()["recommendations"][0]["content_id"] == "python-9"
 
 
 def test_an_event_naming_user_and_session_merges_the_session_first(client, db, catalog):  # noqa: F811
