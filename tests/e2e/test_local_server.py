@@ -176,11 +176,17 @@ def test_a_take_down_reaches_every_worker_process_within_the_promise(tmp_path):
         answers: list[tuple[float, set[str]]] = []
         lock = threading.Lock()
 
+        window_ends = hidden_at + TAKE_DOWN_SECONDS
+
         def poll() -> None:
-            while time.monotonic() < hidden_at + TAKE_DOWN_SECONDS + 3:
+            # until 30 answers have looked past the promised window: a count, not a clock (a busy machine
+            # answers fewer per second), bounded by a minute
+            while time.monotonic() < window_ends + 60:
                 started, found = time.monotonic(), listed()
                 with lock:
                     answers.append((started, found))
+                    if sum(at > window_ends for at, _ in answers) >= 30:
+                        return
 
         threads = [threading.Thread(target=poll) for _ in range(3)]
         for t in threads:
@@ -198,6 +204,6 @@ def test_a_take_down_reaches_every_worker_process_within_the_promise(tmp_path):
         if at > since[cid] + TAKE_DOWN_SECONDS
     ]
     assert not late, late
-    assert len([a for a in answers if a[0] > hidden_at + TAKE_DOWN_SECONDS]) >= 30  # the window was looked at
+    assert len([a for a in answers if a[0] > window_ends]) >= 30  # the window was looked at
     last = {cid: max((at - since[cid] for at, found in answers if cid in found), default=0.0) for cid in since}
     print(f"last appearance after the take-down (s): {last}")
