@@ -127,7 +127,8 @@ def test_a_custom_types_weight_changes_the_matrix_and_the_next_answer(shop, clie
     assert base == 6 * 4 + 2 + 4
 
     def answer() -> list[str]:
-        body = {"user_id": "shopper", "n_recommendations": 4, "explore_slots": 0, "diversity": 0.0}
+        # the content side alone: how the events fold into the profile, not how a 7-user CF model blends in
+        body = {"user_id": "shopper", "n_recommendations": 4, "explore_slots": 0, "diversity": 0.0, "cf_weight": 0.0}
         response = client.post("/recommendations/", json=body)
         assert response.status_code == 200, response.text
         return _ids(response.json())
