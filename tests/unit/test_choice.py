@@ -283,3 +283,20 @@ def test_calibration_fits_a_rising_sigmoid_and_keeps_the_default_on_too_few_posi
     a, b = fitted["warm"]
     assert 1.3 < a < 1.7 and -3.3 < b < -2.7 and "cold" not in fitted
     assert calibrate(Record(Cuts(Rows(positives=False), None, [], [])), None, {}) == {}
+
+
+def test_simulated_newcomers_declare_interests_and_anonymous_sessions_none():
+    from dummi.db.interactions_repository import SESSION_USER_PREFIX
+    from dummi.ml.choice.holdout import Holdout
+    from dummi.training.choice import interests_at_signup
+
+    class Embedder:
+        def encode(self, texts):
+            return np.ones((len(texts), 4), np.float32)
+
+    session = f"{SESSION_USER_PREFIX}visit-1"
+    events = [Event(u, f"i{k}", "interaction", "like", None, AT) for u in ("user", session) for k in range(3)]
+    holdout = Holdout(events, {}, {"user", session})
+    signup = interests_at_signup(holdout, [{"jazz"}, {"jazz", "live"}, {"blues"}], ["i0", "i1", "i2"], Embedder())
+    assert signup["user"][0] == ["jazz", "blues", "live"]  # most frequent first, ties by name
+    assert session not in signup  # served without interests, so simulated without them

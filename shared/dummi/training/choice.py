@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from dummi.db.interactions_repository import SESSION_USER_PREFIX
 from dummi.ml import cf
 from dummi.ml.cf import Fitter, fit_cooccurrence
 from dummi.ml.choice import MIN_USERS_TO_TUNE, choose
@@ -101,11 +102,12 @@ def interests_at_signup(
     A user's stored interests are what it says *today* (PUT /users changes them as tastes move), so for a
     user made a newcomer again they would leak what it went on to like. The labels (categories and tags)
     most frequent among the items it engaged with in its kept history stand in for what it would have
-    declared at sign-up.
+    declared at sign-up. An anonymous session (``SESSION_USER_PREFIX``) declares none: it is simulated
+    without interests, as it is served.
     """
     negatives = (types or DEFAULT_EVENT_TYPES).negatives()
     labels_of = dict(zip(ids, labels, strict=True))
-    kept: dict[str, Counter] = {u: Counter() for u in holdout.cold_users}
+    kept: dict[str, Counter] = {u: Counter() for u in holdout.cold_users if not u.startswith(SESSION_USER_PREFIX)}
     for e in holdout.fit_events:
         if e.user_id in kept and e.event_type not in negatives and e.content_id in labels_of:
             kept[e.user_id].update(labels_of[e.content_id])
