@@ -176,11 +176,11 @@ def test_a_take_down_reaches_every_worker_process_within_the_promise(tmp_path):
         answers: list[tuple[float, set[str]]] = []
         lock = threading.Lock()
 
-        window_ends = hidden_at + TAKE_DOWN_SECONDS
+        window_ends = max(hidden_at, deleted_at, expired_at) + TAKE_DOWN_SECONDS  # the last item's promise
 
         def poll() -> None:
-            # until 30 answers have looked past the promised window: a count, not a clock (a busy machine
-            # answers fewer per second), bounded by a minute
+            # until 30 answers have looked past every item's promised window: a count, not a clock (a busy
+            # machine answers fewer per second), bounded by a minute
             while time.monotonic() < window_ends + 60:
                 started, found = time.monotonic(), listed()
                 with lock:
