@@ -103,7 +103,8 @@ async def _schema_error(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422, with a rule across fields (``dummi.domain.inputs.field_error``) located at its field."""
     assert isinstance(exc, RequestValidationError)
     errors = [{**e, "loc": located(e)} for e in exc.errors()]
-    return await request_validation_exception_handler(request, RequestValidationError(errors, body=exc.body))
+    located_exc = RequestValidationError(errors, body=exc.body, endpoint_ctx=getattr(exc, "endpoint_ctx", None))
+    return await request_validation_exception_handler(request, located_exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
