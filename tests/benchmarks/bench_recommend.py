@@ -35,6 +35,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -170,16 +171,24 @@ def bench_handler(n_requests: int, n_users: int, count_sql: bool = False) -> dic
     return found
 
 
+def _interleaved(loops: dict[str, Callable[[], float]], per_kind: int, block: int) -> dict[str, dict]:
+    """Each kind of request warmed up (50 each), then timed in turns of ``block`` requests, ``per_kind`` each,
+    in one process: what the machine does meanwhile falls on every kind alike."""
+    for one in loops.values():
+        for _ in range(50):
+            one()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(per_kind // block):
+        for name, one in loops.items():
+            times[name].extend(one() for _ in range(block))
+    return {name: _summary(t) for name, t in times.items()}
+
+
 def bench_explore_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
     """(with the default exploration slot, with explore_slots 0), interleaved in blocks in one process."""
-    with_slot, without = _handler_loop(n_users), _handler_loop(n_users, {"explore_slots": 0})
-    for _ in range(50):
-        with_slot()
-        without()
-    a, b = [], []
-    for k in range(2 * per_side // block):
-        (a if k % 2 == 0 else b).extend((with_slot if k % 2 == 0 else without)() for _ in range(block))
-    return _summary(a), _summary(b)
+    loops = {"slot": _handler_loop(n_users), "none": _handler_loop(n_users, {"explore_slots": 0})}
+    found = _interleaved(loops, per_side, block)
+    return found["slot"], found["none"]
 
 
 FILTERS = {
@@ -193,14 +202,7 @@ def bench_filter_cost(n_users: int, per_kind: int = 1000, block: int = 50) -> di
     """Unfiltered requests and requests filtered to 10% and to 1% of the items, interleaved in blocks in one
     process (each filtered answer is checked: n items, all matching)."""
     loops = {name: _handler_loop(n_users, {"filters": f} if f else None) for name, f in FILTERS.items()}
-    for one in loops.values():
-        for _ in range(50):
-            one()
-    times: dict[str, list[float]] = {name: [] for name in loops}
-    for _ in range(per_kind // block):
-        for name, one in loops.items():
-            times[name].extend(one() for _ in range(block))
-    return {name: _summary(t) for name, t in times.items()}
+    return _interleaved(loops, per_kind, block)
 
 
 PROMOTION = {"name": "bench", "share": 0.3, "filters": [{"field": "properties.p10", "op": "in", "value": [True]}]}
@@ -240,15 +242,7 @@ def bench_page_cost(n_users: int, per_kind: int = 1000, block: int = 50) -> dict
         assert len(held) == 3 and all(int(c[1:]) % 10 == 0 for c in held), answer
         return elapsed
 
-    loops = {"plain": plain, "page token": page, "promotion": promoted}
-    for one in loops.values():
-        for _ in range(50):
-            one()
-    times: dict[str, list[float]] = {name: [] for name in loops}
-    for _ in range(per_kind // block):
-        for name, one in loops.items():
-            times[name].extend(one() for _ in range(block))
-    return {name: _summary(t) for name, t in times.items()}
+    return _interleaved({"plain": plain, "page token": page, "promotion": promoted}, per_kind, block)
 
 
 def bench_logging_cost(n_users: int, per_side: int = 1000, block: int = 50) -> tuple[dict, dict]:
