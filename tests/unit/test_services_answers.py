@@ -20,9 +20,13 @@ class FakeSessions:
         self.calls: list[tuple] = []
         self.shown: dict[str, list[str]] = {}  # lineage -> items of its earlier pages
 
-    def session_state(self, session_id):
+    def session_state(self, session_id, earlier=None):
         clicked = self.events.get(session_id, [])
-        return {"events": [[c, "interaction", "click", None, AT] for c in clicked], "seen": list(clicked)}
+        found = {"events": [[c, "interaction", "click", None, AT] for c in clicked], "seen": list(clicked)}
+        if earlier is not None:
+            self.calls.append(("earlier", *earlier))
+            found["shown"] = self.shown.get(earlier[0], [])
+        return found
 
     def has_anonymous_events(self, session_id):
         return bool(self.events.get(session_id))
@@ -30,10 +34,6 @@ class FakeSessions:
     def merge(self, session_id, user_id):
         self.calls.append(("merge", session_id, user_id))
         return len(self.events.pop(session_id, []))
-
-    def earlier_pages(self, lineage, page):
-        self.calls.append(("earlier", lineage, page))
-        return self.shown.get(lineage, [])
 
 
 class FakeImpressions:
@@ -50,14 +50,19 @@ class FakeSecrets:
 
 
 class FakeEngine:
-    def __init__(self, items: int) -> None:
-        self.items, self.calls = items, []
+    """Ranks c0, c1, ... minus what the request leaves out; a user's earlier pages are ``shown`` (lineage ->
+    items), left out as the real engine leaves out what its state read finds."""
+
+    def __init__(self, items: int, shown: dict[str, list[str]] | None = None) -> None:
+        self.items, self.calls, self.shown = items, [], shown if shown is not None else {}
 
     def state_of(self, db, user_id, raw):
         return state_of(user_id, raw)
 
-    def recommend(self, db, user_id, request, state=None):
-        self.calls.append((user_id, request, state))
+    def recommend(self, db, user_id, request, state=None, earlier=None):
+        if earlier is not None:
+            request = request.leaving_out(self.shown.get(earlier[0], []))
+        self.calls.append((user_id, request, state, earlier))
         recs = [Recommendation(f"c{k}", "t", "x", 0.5, "hybrid", "r") for k in range(self.items)]
         recs = [r for r in recs if r.content_id not in request.exclude][: request.n]
         return Served(recs, "v1", needs_interests=True)
@@ -79,7 +84,7 @@ def test_a_session_is_answered_from_its_own_events_and_logged_as_page_one(work):
     unit, sessions, impressions = work
     engine = FakeEngine(items=10)
     answer = _answer(unit, engine, session_id="s1")
-    user_id, _, state = engine.calls[0]
+    user_id, _, state, _ = engine.calls[0]
     assert (
         user_id == "session:s1" and state.seen == {"c7", "c8"} and [e.content_id for e in state.events] == ["c7", "c8"]
     )
@@ -103,11 +108,13 @@ def test_a_user_in_a_session_takes_its_events_over_before_the_ranking(work):
 
 def test_a_page_leaves_out_the_earlier_pages_and_the_last_one_offers_none(work):
     unit, sessions, impressions = work
-    engine = FakeEngine(items=7)
+    engine = FakeEngine(items=7, shown=sessions.shown)
     first = _answer(unit, engine, user_id="ann")
+    assert engine.calls[-1][3] is None  # a first page reads no earlier pages
     sessions.shown[first.recommendation_id] = ["c0", "c1", "c2"]
     second = _answer(unit, engine, user_id="ann", page_token=first.next_page_token)
-    assert engine.calls[-1][1].exclude == {"c0", "c1", "c2"} and second.page == 2
+    assert engine.calls[-1][3] == (first.recommendation_id, 2) and second.page == 2
+    assert engine.calls[-1][1].exclude == {"c0", "c1", "c2"}
     assert [r.content_id for r in second.served.recommendations] == ["c3", "c4", "c5"]
     assert (impressions.logged[-1].lineage, impressions.logged[-1].page) == (first.recommendation_id, 2)
     sessions.shown[first.recommendation_id] += ["c3", "c4", "c5"]
@@ -115,6 +122,18 @@ def test_a_page_leaves_out_the_earlier_pages_and_the_last_one_offers_none(work):
     assert [r.content_id for r in third.served.recommendations] == ["c6"] and third.next_page_token is None
     preview = _answer(unit, engine, user_id="ann", preview=True)
     assert preview.recommendation_id is None and preview.next_page_token is None
+
+
+def test_a_sessions_page_leaves_out_what_its_state_read_found_on_the_earlier_pages(work):
+    unit, sessions, impressions = work
+    engine = FakeEngine(items=10)
+    first = _answer(unit, engine, session_id="s1")
+    assert sessions.calls == []  # a first page reads no earlier pages
+    sessions.shown[first.recommendation_id] = ["c0", "c1", "c2"]
+    second = _answer(unit, engine, session_id="s1", page_token=first.next_page_token)
+    assert sessions.calls == [("earlier", first.recommendation_id, 2)]
+    assert [r.content_id for r in second.served.recommendations] == ["c3", "c4", "c5"]
+    assert (impressions.logged[-1].session_id, impressions.logged[-1].page) == ("s1", 2)
 
 
 def test_a_foreign_token_is_refused_before_anything_is_read_or_ranked(work):

@@ -77,11 +77,15 @@ class FakeContent:
 class FakeRecommendations:
     def __init__(self) -> None:
         self.users: dict[str, dict] = {}
+        self.shown: dict[str, list[str]] = {}  # lineage -> the items of its earlier pages
         self.counts: tuple[list, list] = ([], [])
         self.count_reads = 0
+        self.state_reads: list[tuple] = []
 
-    def user_state(self, user_id):
-        return self.users.get(user_id)
+    def user_state(self, user_id, earlier=None):
+        self.state_reads.append((user_id, earlier))
+        found = self.users.get(user_id)
+        return found if found is None or earlier is None else found | {"shown": self.shown.get(earlier[0], [])}
 
     def exploration_stats(self, young_days):
         self.count_reads += 1
@@ -171,6 +175,17 @@ def test_an_unknown_user_is_refused(serving):
     with pytest.raises(NotFoundError) as raised:
         engine.recommend(work, "nobody", RankRequest(n=2))
     assert raised.value.field == "user_id"
+
+
+def test_a_page_token_leaves_out_the_earlier_pages_read_with_the_users_state(serving):
+    engine, work, store, clock, content, recommendations, _ = serving
+    _publish(store, "v1", ["a", "b", "c", "d"])
+    recommendations.shown["lin"] = ["a", "c"]
+    first = engine.recommend(work, "alice", RankRequest(n=2, explore_slots=0))
+    assert [r.content_id for r in first.recommendations] == ["a", "b"]
+    served = engine.recommend(work, "alice", RankRequest(n=2, explore_slots=0), earlier=("lin", 2))
+    assert [r.content_id for r in served.recommendations] == ["b", "d"]
+    assert recommendations.state_reads == [("alice", None), ("alice", ("lin", 2))]  # one read each
 
 
 def test_exploration_counts_are_reread_on_their_own_schedule(serving):

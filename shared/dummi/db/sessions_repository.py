@@ -1,22 +1,26 @@
-"""All SQL about anonymous sessions: a session's events as serving reads them, its merge into a user, the
-expiry of idle sessions, and the items of a page lineage's earlier pages."""
+"""All SQL about anonymous sessions: a session's events as serving reads them (with a page token's earlier
+pages), its merge into a user, and the expiry of idle sessions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dummi.db.connection import Connection
-from dummi.db.recommendations_repository import RECENT_EVENTS
+from dummi.db.recommendations_repository import RECENT_EVENTS, earlier_pages_params
 
 
 class SessionsRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def session_state(self, session_id: str, recent: int = RECENT_EVENTS) -> dict[str, Any]:
+    def session_state(
+        self, session_id: str, recent: int = RECENT_EVENTS, earlier: tuple[str, int] | None = None
+    ) -> dict[str, Any]:
         """One query: the session's most recent anonymous events (newest first) and every content id it
-        interacted with (empty for a session with no events)."""
-        events, seen = self.conn.run(
+        interacted with (empty for a session with no events); with ``earlier`` = (lineage, page), also
+        ``shown``: the items of the lineage's pages before that one."""
+        column, params = earlier_pages_params(earlier)
+        events, seen, *shown = self.conn.run(
             "SELECT COALESCE((SELECT json_agg("
             "             json_build_array(e.content_id, e.kind, e.event_type, e.duration_seconds, e.created_at)"
             "             ORDER BY e.created_at DESC, e.interaction_id DESC)"
@@ -24,11 +28,12 @@ class SessionsRepository:
             "                 FROM interactions WHERE session_id = :session_id AND user_id IS NULL"
             "                 ORDER BY created_at DESC, interaction_id DESC LIMIT :recent) e), '[]'),"
             " COALESCE((SELECT array_agg(DISTINCT i.content_id) FROM interactions i"
-            "           WHERE i.session_id = :session_id AND i.user_id IS NULL), '{}')",
+            "           WHERE i.session_id = :session_id AND i.user_id IS NULL), '{}')" + column,
             session_id=session_id,
             recent=recent,
+            **params,
         )[0]
-        return {"events": events, "seen": list(seen)}
+        return {"events": events, "seen": list(seen)} | ({"shown": list(shown[0])} if shown else {})
 
     def merge(self, session_id: str, user_id: str) -> int:
         """The session's anonymous events become the user's (in the caller's transaction); how many. Events
@@ -66,13 +71,3 @@ class SessionsRepository:
             batch=batch,
         )
         return len(rows)
-
-    def earlier_pages(self, lineage: str, page: int) -> list[str]:
-        """Every item listed on the pages before ``page`` of a lineage (the first page's recommendation_id)."""
-        rows = self.conn.run(
-            "SELECT DISTINCT u.item FROM impressions i, unnest(i.item_ids) AS u(item)"
-            " WHERE i.lineage = CAST(:lineage AS uuid) AND i.page < :page",
-            lineage=lineage,
-            page=page,
-        )
-        return [r[0] for r in rows]

@@ -3,8 +3,8 @@ them: the request and one recommended item (the ranking's own working types stay
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 Condition = tuple[str, str, Any]  # (field, op, value), checked by the API's schema
@@ -45,6 +45,10 @@ class RankRequest:
     at: float | None = None  # the request's time, seconds since 1970 (None: now): availability windows
     gate: ItemGate | None = None  # a caller's own mask, ANDed with the filters (None: none)
     promotion: Promotion | None = None  # a share of the slots for items matching its filters
+
+    def leaving_out(self, items: Iterable[str]) -> RankRequest:
+        """This request, its list also leaving out ``items`` (e.g. a page token's earlier pages)."""
+        return replace(self, exclude=self.exclude | frozenset(items))
 
 
 @dataclass(frozen=True)

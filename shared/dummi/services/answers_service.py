@@ -5,7 +5,7 @@ token of the next page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from dummi.errors import InvalidRequestError
 from dummi.ml.recommender import RankRequest
@@ -37,19 +37,21 @@ def recommend(
 ) -> Answer:
     if user_id is None and session_id is None:
         raise InvalidRequestError("user_id or session_id is required", field="user_id")
-    page, lineage = 1, None
+    page, lineage, earlier = 1, None, None
     if page_token is not None:
         subjects = {page_tokens.subject_of(user_id, None), page_tokens.subject_of(None, session_id)}
         token = page_tokens.read(page_tokens.secret(db), page_token, subjects)
         page, lineage = token.page, token.lineage
-        shown = sessions_service.earlier_pages(db, lineage, page)
-        request = replace(request, exclude=request.exclude | frozenset(shown))
+        earlier = (lineage, page)  # the earlier pages' items come with the state, in its round trip
     if user_id is not None:
         sessions_service.merge(db, session_id, user_id)  # the session's anonymous events become the user's
-        served = engine.recommend(db, user_id, request)
+        served = engine.recommend(db, user_id, request, earlier=earlier)
     else:
         subject = page_tokens.subject_of(None, session_id)
-        state = engine.state_of(db, subject, sessions_service.session_events(db, session_id))
+        raw = sessions_service.session_events(db, session_id, earlier)
+        if earlier is not None:
+            request = request.leaving_out(raw["shown"])
+        state = engine.state_of(db, subject, raw)
         served = engine.recommend(db, state.user_id, request, state)
     recommendation_id = None
     if not preview:

@@ -102,15 +102,20 @@ class RecommendationEngine:
         *,
         unknown_as_newcomer: bool = False,
         serve_variant: tuple[str, str] | None = None,
+        earlier: tuple[str, int] | None = None,
     ) -> Served:
         """The user's list. ``state``: the state of an anonymous session as read by the caller (``user_id``
         naming it; a session takes part in no experiment, whose figures are per user); ``unknown_as_newcomer``:
         an unknown user gets a newcomer's list (else NotFoundError); ``serve_variant``: (experiment, variant) to
-        serve with, whoever the user (else the user's assignment)."""
+        serve with, whoever the user (else the user's assignment); ``earlier``: (lineage, page) of a page
+        token, whose earlier pages' items the list leaves out (read with the user's state, in its round trip)."""
         recommender, version = self.recommender(db)
         anonymous = state is not None
         if state is None:
-            state = self.user_state(db, user_id)
+            raw = work_of(db).read(lambda repos: repos.recommendations.user_state(user_id, earlier=earlier))
+            state = None if raw is None else self.state_of(db, user_id, raw)
+            if raw is not None and earlier is not None:
+                request = request.leaving_out(raw["shown"])
         if state is None:
             if not unknown_as_newcomer:
                 raise NotFoundError("user", user_id, field="user_id")

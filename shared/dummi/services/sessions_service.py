@@ -46,14 +46,10 @@ def merge(db: Source | UnitOfWork, session_id: str | None, user_id: str | None) 
         return merge_in(repos, session_id, user_id)
 
 
-def session_events(db: Source | UnitOfWork, session_id: str) -> dict[str, Any]:
-    """The session's recent anonymous events (newest first) and every item it interacted with."""
-    return work_of(db).read(lambda repos: repos.sessions.session_state(session_id))
-
-
-def earlier_pages(db: Source | UnitOfWork, lineage: str, page: int) -> list[str]:
-    """Every item shown on a lineage's pages before ``page``."""
-    return work_of(db).read(lambda repos: repos.sessions.earlier_pages(lineage, page))
+def session_events(db: Source | UnitOfWork, session_id: str, earlier: tuple[str, int] | None = None) -> dict[str, Any]:
+    """The session's recent anonymous events (newest first) and every item it interacted with; with
+    ``earlier`` = (lineage, page), also ``shown``, the items of that lineage's earlier pages (one read)."""
+    return work_of(db).read(lambda repos: repos.sessions.session_state(session_id, earlier=earlier))
 
 
 def delete_expired(db: Source | UnitOfWork, idle: timedelta, *, progress: Progress | None = None) -> int:
