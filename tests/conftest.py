@@ -37,7 +37,8 @@ EVENTS = Path(__file__).resolve().parent / "events"
 TABLES = (
     "interactions, model_versions, training_runs, content, users, app_state, api_keys, interest_suggestions,"
     " impressions, experiments, online_metrics, item_stats, content_deletions, batch_jobs, item_daily_metrics,"
-    " item_hourly_engagement, item_hourly_engagement_state, personalize_filters, sigv4_keys,"
+    " item_hourly_engagement, item_hourly_engagement_state, item_hourly_engagement_stale, personalize_filters,"
+    " sigv4_keys,"
     " promotion_daily_metrics"
 )
 # the event types as migration 0011 made them: the built-in four at their default weights

@@ -1,11 +1,13 @@
 """GET /recommendations/trending on a real Postgres, through the recommendations function's handler: a burst on
 an old item tops the list while the all-time favourite does not; one click is no trend; hidden items and other
-categories stay out; the hourly rollup holds the closed hours."""
+categories stay out; the hourly rollup holds the closed hours, and counts again the hours events were
+written into late."""
 
 from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -107,3 +109,91 @@ def test_the_metrics_job_keeps_the_hourly_rollup(shelf, db):
     assert counted["favourite"] >= 7 * 30
     assert counted.get("gadget", 0) <= 8  # its clicks of a closed hour, never its skips
     assert trending_service.roll_up(db) == 0  # up to this hour already: nothing to do
+
+
+def _rolled(db, content_id: str) -> dict:
+    rows = db.read(
+        lambda c: c.run("SELECT hour, events FROM item_hourly_engagement WHERE content_id = :id", id=content_id)
+    )
+    return dict(rows)
+
+
+def _late_marks(db) -> list:
+    return [r[0] for r in db.read(lambda c: c.run("SELECT hour FROM item_hourly_engagement_stale ORDER BY 1"))]
+
+
+def test_events_written_into_counted_hours_are_counted_again_by_the_next_rollup(shelf, db, tmp_path):
+    from dummi.services import trending_service
+    from dummi.services.import_service import import_directory
+    from dummi.services.personalize.event_types import EventTypeTable
+    from dummi.services.personalize.events import EventIn, put_events
+
+    assert trending_service.roll_up(db) > 0  # the watermark is at this hour: every closed hour is counted
+    assert _late_marks(db) == []
+    three_days = datetime.now(UTC).replace(minute=10, second=0, microsecond=0) - timedelta(days=3)
+    hour = three_days.replace(minute=0)
+    assert _rolled(db, "once").get(hour) is None
+
+    # an import with old timestamps marks the hour it wrote into
+    lines = [
+        {"user_id": "reader", "content_id": "once", "interaction_type": "click", "timestamp": at.isoformat()}
+        for at in (three_days, three_days + timedelta(minutes=5), three_days + timedelta(minutes=9))
+    ]
+    (tmp_path / "interactions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    import_directory(db, tmp_path)
+    assert _late_marks(db) == [hour]
+    # a Personalize client that buffered its events: two more in that hour and one a day later, sent now
+    sent = [three_days + timedelta(minutes=20), three_days + timedelta(minutes=30), three_days + timedelta(days=1)]
+    put_events(
+        db,
+        EventTypeTable.parse(""),
+        user_id="reader",
+        session_id="s-late",
+        events=[EventIn("click", "once", at) for at in sent],
+    )
+    assert _late_marks(db) == [hour + timedelta(hours=k) for k in range(25)]  # every hour in the batch's span
+
+    # the next rollup (the watermark has not moved) counts the marked hours again, and takes the marks
+    assert trending_service.roll_up(db) > 0
+    assert _rolled(db, "once") == {hour: 5, hour + timedelta(days=1): 1} and _late_marks(db) == []
+    assert trending_service.roll_up(db) == 0  # nothing late is left
+
+    # an event within the hour before the watermark needs no mark: the next rollup counts that hour again
+    put_events(
+        db,
+        EventTypeTable.parse(""),
+        user_id="reader",
+        session_id="s-late",
+        events=[EventIn("click", "once", datetime.now(UTC) - timedelta(minutes=20))],
+    )
+    assert _late_marks(db) == []
+
+
+def test_a_rollup_taking_a_mark_waits_for_the_late_events_being_written_under_it(shelf, db):
+    """A writer marks an hour already marked while a rollup is about to take that mark: the rollup waits for
+    the writer's commit and counts its event (had the mark been left alone, the rollup would take it at once
+    and count the hour without the event, which then no mark would recall)."""
+    import threading
+
+    from dummi.db.trending_repository import TrendingRepository
+    from dummi.services import trending_service
+
+    trending_service.roll_up(db)
+    at = datetime.now(UTC).replace(minute=15, second=0, microsecond=0) - timedelta(days=2)
+    hour = at.replace(minute=0)
+    db.autocommit(lambda conn: TrendingRepository(conn).mark_late(at, at))  # an earlier writer's mark
+    done = []
+    with db.transaction() as conn:  # the writer: its event and its mark, not committed yet
+        conn.run(
+            "INSERT INTO interactions (user_id, content_id, kind, event_type, created_at)"
+            " VALUES ('reader', 'once', 'interaction', 'click', :at)",
+            at=at,
+        )
+        TrendingRepository(conn).mark_late(at, at)
+        rollup = threading.Thread(target=lambda: done.append(trending_service.roll_up(db)))
+        rollup.start()
+        rollup.join(timeout=1.0)
+        assert rollup.is_alive() and not done  # the rollup waits on the writer's mark
+    rollup.join(timeout=30)
+    assert done and done[0] > 0
+    assert _rolled(db, "once").get(hour) == 1 and _late_marks(db) == []

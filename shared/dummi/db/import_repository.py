@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from dummi.db.connection import Connection
 
@@ -110,3 +111,10 @@ class ImportRepository:
         inserted = self.conn.row_count
         total = int(self.conn.run("SELECT count(*) FROM import_events")[0][0])
         return inserted, total - inserted
+
+    def imported_span(self) -> tuple[datetime, datetime]:
+        """The earliest and the latest time of the events ``import_events`` read, in its transaction."""
+        earliest, latest = self.conn.run(
+            "SELECT min(COALESCE(created_at, now())), max(COALESCE(created_at, now())) FROM import_events"
+        )[0]
+        return earliest, latest

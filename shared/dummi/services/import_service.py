@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError, model_validator
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
 from dummi.db.import_repository import ImportRepository
+from dummi.db.trending_repository import TrendingRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.domain.inputs import (
     ContentCreate,
@@ -234,6 +235,8 @@ def import_directory(
         n_content, content_updated = repo.import_content(content, update=update) if content else (0, 0)
         require_defined(Repositories(conn), {e[3] for e in events if e[2] == "interaction"})  # none deleted since read
         n_events, skipped = repo.import_events(events) if events else (0, 0)
+        if events:  # old timestamps land in hours trending has counted: they are counted again
+            TrendingRepository(conn).mark_late(*repo.imported_span())
         # deletions last: a file that adds and deletes the same id leaves it deleted
         content_deleted = sum(ContentRepository(conn).delete(d.content_id) for d in deletions if d.content_id)
         users_deleted = sum(UsersRepository(conn).delete(d.user_id) for d in deletions if d.user_id)

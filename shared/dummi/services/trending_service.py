@@ -88,7 +88,7 @@ def read_trends(db: Database, window_hours: int, rolled: Rolled | None = None) -
     and the watermark have not moved). ``db`` may route reads to a replica: the rollup's writes go to the
     primary (``dummi.db.replica``)."""
     positive = sorted(event_types(db).positives())
-    with db.transaction() as conn:  # a no-op when the rollup holds the last closed hour already
+    with db.transaction() as conn:  # a no-op when the rollup holds the last closed hour and no hour is late
         TrendingRepository(conn).roll_up(positive)
     now, this_hour, watermark = db.read(lambda conn: TrendingRepository(conn).clock())
     start = this_hour - timedelta(hours=window_hours - 1)

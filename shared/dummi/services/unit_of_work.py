@@ -23,6 +23,7 @@ from dummi.db.promotions_repository import PromotionsRepository
 from dummi.db.recommendations_repository import RecommendationsRepository
 from dummi.db.service_secrets_repository import ServiceSecretsRepository
 from dummi.db.sessions_repository import SessionsRepository
+from dummi.db.trending_repository import TrendingRepository
 from dummi.db.users_repository import UsersRepository
 
 T = TypeVar("T")
@@ -87,6 +88,10 @@ class Repositories:
     @cached_property
     def promotions(self) -> PromotionsRepository:
         return PromotionsRepository(self.conn)
+
+    @cached_property
+    def trending(self) -> TrendingRepository:
+        return TrendingRepository(self.conn)
 
 
 class UnitOfWork:

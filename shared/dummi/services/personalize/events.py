@@ -21,12 +21,13 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dummi.config import get_settings
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.personalize_repository import PersonalizeEventsRepository
+from dummi.db.trending_repository import UNMARKED_LATENESS
 from dummi.errors import InvalidRequestError
 from dummi.services import content_service, sessions_service, users_service
 from dummi.services.embedding_queue import EmbeddingQueue
@@ -132,6 +133,10 @@ def put_events(
                 properties=event.properties,
             )
             stored.append(record.interaction_id)
+        # a client that buffered its events sends some an hour or more late: trending counts their hours again
+        earliest = min(e.sent_at for e in events)
+        if earliest < datetime.now(UTC) - UNMARKED_LATENESS:
+            repos.trending.mark_late(earliest, max(e.sent_at for e in events))
     return stored
 
 
