@@ -33,8 +33,16 @@ class TrendingRepository:
             f"SELECT {_HOUR.format('now()')}, (SELECT rolled_until FROM item_hourly_engagement_state)"
         )[0]
         # first the marks this rollup takes: each was committed with its event, so the counts below (later
-        # statements, later snapshots) see that event; a mark committed after this waits for the next rollup
-        late = [r[0] for r in self.conn.run("DELETE FROM item_hourly_engagement_stale RETURNING hour")]
+        # statements, later snapshots) see that event; a mark committed after this waits for the next rollup.
+        # Locked in hour order, as a writer's marks are written: a rollup and a writer never wait on each other.
+        late = [
+            r[0]
+            for r in self.conn.run(
+                "DELETE FROM item_hourly_engagement_stale"
+                " WHERE hour IN (SELECT hour FROM item_hourly_engagement_stale ORDER BY hour FOR UPDATE)"
+                " RETURNING hour"
+            )
+        ]
         written = 0
         if rolled is None or rolled < this_hour:
             self.conn.run(
@@ -81,7 +89,7 @@ class TrendingRepository:
         still keeps: events were written there (in the caller's transaction) after the rollup counted it."""
         self.conn.run(
             "INSERT INTO item_hourly_engagement_stale (hour)"
-            " SELECT generate_series("
+            " SELECT generate_series("  # in hour order (see roll_up)
             f"     GREATEST({_HOUR.format('CAST(:earliest AS timestamptz)')},"
             "              s.rolled_until - make_interval(hours => :keep)),"
             f"     LEAST({_HOUR.format('CAST(:latest AS timestamptz)')}, s.rolled_until - interval '1 hour'),"
