@@ -13,8 +13,8 @@ Phase 1, `dummi run --workers W --result-cache` on that embedded Postgres, `--ga
   a Postgres backend killed with SIGKILL (the one the OOM killer would pick: the largest), the embedded postmaster
   killed with SIGKILL (dummi run's supervisor starts it again), one server process killed with SIGKILL (uvicorn
   starts another), the artifact store unreadable for 10 s (its folder moved away and back), the data folder's
-  disk full for 10 s (its tmpfs quota filled, then freed), the result cache's redis-server killed (started again
-  10 s later, as an operator or systemd would: dummi run does not supervise it).
+  disk full for 10 s (its tmpfs quota filled, then freed), the result cache's redis-server killed (dummi run
+  starts it again).
 Phase 2, `dummi run --workers W` against a second Postgres named by DATABASE_URL, filled by `dummi restore` of the
 backup (time reported): that server killed with SIGKILL and started again 2 s later, as compose's restart
 policy does (Dummi does not supervise a server it did not start).
@@ -432,7 +432,6 @@ def main() -> int:
 
     servers: list[Server] = []
     external: PostgresServer | None = None
-    cache_again: list = []  # the result cache's server, started again after its fault
     results: dict = {"setup": {}, "phases": {}}
     try:
         # -- setup: a loaded, trained deployment, and a backup of it
@@ -506,13 +505,9 @@ def main() -> int:
         def kill_cache(fault: Fault) -> str:
             import psutil
 
-            from dummi.local_cache import LocalCacheServer
-
             cache = next(p for p in psutil.Process(server.process.pid).children() if "redis" in p.name())
-            cache.kill()
-            # the same server on the same socket, as dummi run started it
-            threading.Timer(10, lambda: cache_again.append(LocalCacheServer(data / "cache").start())).start()
-            return f"killed redis-server {cache.pid}; started again after 10 s"
+            cache.kill()  # dummi run's watch starts it again on the same socket
+            return f"killed redis-server {cache.pid}"
 
         faults = [
             ("a Postgres backend killed (SIGKILL, the largest, as the OOM killer does)", lambda f: kill_backend()),
@@ -577,8 +572,6 @@ def main() -> int:
         for server in servers:
             if server.process.poll() is None:
                 server.stop()
-        for cache in cache_again:
-            cache.stop()
         if external is not None:
             try:
                 external.stop()

@@ -1,6 +1,7 @@
 """The result cache against a real redis-server that the project starts (dummi.local_cache): hits for the
 same request, never a stale answer (a new event, a new model, other fields, a take-down), and a cache that
-stops never fails or slows a request beyond a small bound."""
+stops never fails or slows a request beyond a small bound; a killed server is started again, one that keeps
+dying is given up on."""
 
 from __future__ import annotations
 
@@ -106,3 +107,45 @@ def test_a_cache_that_hangs_or_stops_never_fails_or_slows_a_request(cached, monk
     stopped = timed(20)
     assert cache.errors == 2 and max(stopped) < 0.5, stopped
     assert result_cache.TIMEOUT_SECONDS <= 0.05
+
+
+def _wait_for(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds:.0f} s"
+        time.sleep(0.05)
+
+
+def test_a_killed_cache_server_is_started_again_and_used_once_back(cached, monkeypatch):
+    import os
+    import signal
+
+    client, server = cached
+    cache = get_engine().cache
+    first = _ask(client)
+    killed = server.process.pid
+    os.kill(killed, signal.SIGKILL)
+    _wait_for(lambda: server.restarts == 1)  # the watch starts it again, on the same socket
+    assert server.process.pid != killed and server.process.poll() is None
+    assert _ask(client) == first  # answered whatever the cache did meanwhile
+    monkeypatch.setattr(cache, "_down_until", 0.0)  # past any step-aside period
+    _ask(client)  # the new, empty server is filled again
+    hits = cache.hits
+    assert _ask(client) == first and cache.hits == hits + 1
+
+
+def test_a_cache_server_that_keeps_dying_is_given_up_on_with_a_log_line(tmp_path, caplog):
+    import os
+    import signal
+
+    server = LocalCacheServer(tmp_path / "cache", interval=0.05, max_tries=1).start()
+    try:
+        os.kill(server.process.pid, signal.SIGKILL)
+        _wait_for(lambda: server.restarts == 1)
+        again = server.process.pid
+        os.kill(again, signal.SIGKILL)
+        _wait_for(lambda: "given up on" in caplog.text)
+        time.sleep(0.3)  # several ticks of the watch: nothing more is started
+        assert server.restarts == 1 and server.process.pid == again
+    finally:
+        server.stop()
