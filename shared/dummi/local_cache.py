@@ -91,12 +91,14 @@ class LocalCacheServer:
                 )
                 return
             logger.warning("dummi: the result cache's server stopped (exit code %s); starting it again", code)
+            noticed = time.monotonic()
             if self._stopping.wait(BACKOFF_SECONDS[min(len(tries), len(BACKOFF_SECONDS) - 1)]):
                 return
             tries.append(time.monotonic())
             try:
                 self._launch()
                 self.restarts += 1
+                logger.warning("dummi: the result cache's server is back after %.1f s", time.monotonic() - noticed)
             except RuntimeError as exc:  # said; the next tick finds it dead and tries again, later
                 logger.error("dummi: %s", exc)
 

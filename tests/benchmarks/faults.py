@@ -529,6 +529,8 @@ def main() -> int:
         stop_embedded_postgres(data)
         if back:
             rows[2]["notes"].append(f"the supervisor restarted it after {', '.join(back)} s")
+        cache_back = re.findall(r"the result cache's server is back after ([0-9.]+) s", log)
+        rows[-1]["notes"].append(f"dummi run started it again after {', '.join(cache_back) or 'never'} s")
         pglog = (pgdata / "log").read_text(errors="replace")
         results["postgres_log"] = {
             "no space left": pglog.count("No space left on device"),
