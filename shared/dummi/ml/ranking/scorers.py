@@ -120,6 +120,8 @@ def score_cold(items: ItemSpace, settings: Settings, user: UserState, profile: P
         colike[: items.n_model] = bundle.cooccurrence.lift(
             model_items, shares[: items.n_model], settings.prior_strength
         )
+    # the co-occurrence model's score: popularity (once per item engaged with) lifted by those items' co-likes
+    colike_score = len(model_items) * np.log(shares) + colike if has_colike else None
     closeness = None
     if request.use_embeddings and user.interests_vector is not None:
         closeness = items.vectors @ user.interests_vector.astype(np.float32)
@@ -129,7 +131,6 @@ def score_cold(items: ItemSpace, settings: Settings, user: UserState, profile: P
         own = items.vectors @ (vector / (np.linalg.norm(vector) + EPSILON))
     learned = settings.newcomer_weights
     if learned:
-        colike_score = len(model_items) * np.log(shares) + colike if has_colike else None
         features = newcomer_features(items, settings, profile, request, shares, colike_score)
         features.update(profile=own, interest=closeness)
         relevance = newcomer_relevance(features, learned, items.size)
@@ -139,7 +140,7 @@ def score_cold(items: ItemSpace, settings: Settings, user: UserState, profile: P
             following = float(learned["next"]) * standardised(features["next"][: items.n_model])
     else:
         profile_weight = settings.profile_boost
-        relevance, following = _hand_set(items, settings, profile, request, shares, colike, has_colike, own, closeness)
+        relevance, following = _hand_set(items, settings, profile, request, shares, colike_score, own, closeness)
     return Cold(
         relevance,
         colike,
@@ -150,12 +151,10 @@ def score_cold(items: ItemSpace, settings: Settings, user: UserState, profile: P
     )
 
 
-def _hand_set(items, settings: Settings, profile, request, shares, colike, has_colike, own, closeness):
+def _hand_set(items, settings: Settings, profile, request, shares, colike_score, own, closeness):
     """(relevance, the next-item part) of the hand-set newcomer formula (a model trained before newcomers'
     weights were learned, or one whose learned weights did not beat a single source)."""
-    base = np.log(shares)
-    if has_colike:
-        base = int((profile.positions < items.n_model).sum()) * base + colike
+    base = colike_score if colike_score is not None else np.log(shares)
     interest = standardised(closeness) if closeness is not None else 0.0
     own_part = settings.profile_boost * standardised(own) if own is not None else 0.0
     relevance = base + settings.interest_boost * interest + own_part
