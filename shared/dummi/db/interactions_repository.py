@@ -27,13 +27,13 @@ _COLUMNS = (
 # user's (no longer the session's); when it expires they are deleted with it.
 SESSION_USER_PREFIX = "~session:"
 TRAINING_USER = f"COALESCE(user_id, '{SESSION_USER_PREFIX}' || session_id)"
+TRAINED = "user_id IS NOT NULL OR session_id IS NOT NULL"  # the events TRAINING_USER names someone for
 
 # The training set as the Spark engine reads it (partitioned JDBC reads, or a COPY export to Parquet): one
 # row per event, its time as microseconds since the epoch (a plain integer both readers keep exactly).
 EVENTS_QUERY = (
     f"SELECT interaction_id, {TRAINING_USER} AS user_id, content_id, kind, event_type, duration_seconds,"
-    " CAST(floor(extract(epoch FROM created_at) * 1000000) AS bigint) AS at_us FROM interactions"
-    " WHERE user_id IS NOT NULL OR session_id IS NOT NULL"
+    f" CAST(floor(extract(epoch FROM created_at) * 1000000) AS bigint) AS at_us FROM interactions WHERE {TRAINED}"
 )
 
 
@@ -116,8 +116,7 @@ class InteractionsRepository:
         buffer = io.BytesIO()
         self.conn.run(
             f"COPY (SELECT {TRAINING_USER}, content_id, kind, event_type, duration_seconds, created_at"
-            " FROM interactions WHERE user_id IS NOT NULL OR session_id IS NOT NULL"
-            " ORDER BY created_at, interaction_id) TO STDOUT WITH (FORMAT csv)",
+            f" FROM interactions WHERE {TRAINED} ORDER BY created_at, interaction_id) TO STDOUT WITH (FORMAT csv)",
             stream=buffer,
         )
         rows = csv.reader(io.StringIO(buffer.getvalue().decode("utf-8")))
