@@ -143,3 +143,40 @@ def test_the_cli_makes_a_credential_boto3_signs_with(road, db, capsys, monkeypat
     monkeypatch.delenv("DUMMI_SECRETS_KEY")
     assert main(["keys", "create", "--sigv4", "--scope", "read"]) == 2
     assert "DUMMI_SECRETS_KEY" in capsys.readouterr().err  # refused before anything is stored
+
+
+def test_a_rotated_sealing_key_reseals_every_secret_and_clients_keep_theirs(road, db, capsys, monkeypatch):
+    from dummi.cli import main
+    from tests.conftest import _clear_caches
+
+    old, new = f"k1:{new_key()}", f"k2:{new_key()}"
+    monkeypatch.setenv("DUMMI_SECRETS_KEY", old)
+    kept = credentials.create_sigv4_key(db, ["read", "write"], "shop")
+    revoked = credentials.create_sigv4_key(db, ["read"], "old dashboard")
+    credentials.revoke_sigv4_key(db, revoked.access_key_id)
+
+    def sealed() -> dict[str, str]:
+        return dict(db.read(lambda conn: conn.run("SELECT access_key_id, secret_sealed FROM sigv4_keys")))
+
+    # the old key already dropped: a secret that does not open stops the command before anything changes
+    monkeypatch.setenv("DUMMI_SECRETS_KEY", new)
+    before = sealed()
+    assert main(["keys", "reseal"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be opened" in err and "'k1'" in err and "nothing was re-sealed" in err
+    assert sealed() == before
+
+    monkeypatch.setenv("DUMMI_SECRETS_KEY", f"{new},{old}")
+    assert main(["keys", "reseal"]) == 0
+    assert "re-sealed 2 SigV4 secret(s) with key 'k2' (0 were sealed" in capsys.readouterr().out
+    after = sealed()
+    assert set(after) == set(before) and all(v.startswith("dsb1:k2:") for v in after.values())
+    assert main(["keys", "reseal"]) == 0  # again: nothing left to do
+    assert "re-sealed 0 SigV4 secret(s) with key 'k2' (2 were sealed" in capsys.readouterr().out
+
+    # the old key dropped: the client's own secret still signs, opened anew by a process holding k2 alone
+    monkeypatch.setenv("DUMMI_SECRETS_KEY", new)
+    _clear_caches()
+    clients = road(kept.access_key_id, kept.secret_access_key)
+    clients["personalize-events"].put_users(datasetArn=DATASET, users=[{"userId": "after-rotation"}])
+    assert "itemList" in clients["personalize-runtime"].get_recommendations(campaignArn=CAMPAIGN, userId="u")

@@ -33,7 +33,7 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def add_keys(sub: Subparsers) -> None:
-    keys = sub.add_parser("keys", help="API keys (needed when DUMMI_AUTH=on): create, list, revoke")
+    keys = sub.add_parser("keys", help="API keys (needed when DUMMI_AUTH=on): create, list, revoke, reseal")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="make a key and print it once (only its hash is stored)")
     create.add_argument(
@@ -48,6 +48,11 @@ def add_keys(sub: Subparsers) -> None:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id (the part after dk_)")
     revoke.add_argument("key_id")
     revoke.add_argument("--sigv4", action="store_true", help="revoke a SigV4 credential by its access key id")
+    keys_sub.add_parser(
+        "reseal",
+        help="seal every SigV4 secret with the first key of DUMMI_SECRETS_KEY (after putting a new key first; "
+        "then the old one can be dropped)",
+    )
     keys.set_defaults(func=_cmd_keys)
 
 
@@ -60,7 +65,7 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     db = get_database()
     migrate(db)
     try:
-        if args.sigv4:
+        if args.keys_command == "reseal" or args.sigv4:
             _sigv4_keys(db, args)
         elif args.keys_command == "create":
             new = api_keys.create_key(db, args.scope, args.name)
@@ -86,7 +91,8 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _sigv4_keys(db, args: argparse.Namespace) -> None:
-    """``keys create|list|revoke --sigv4``: the secret is sealed with DUMMI_SECRETS_KEY and printed once."""
+    """``keys create|list|revoke --sigv4`` and ``keys reseal``: the secret is sealed with DUMMI_SECRETS_KEY and
+    printed once; ``reseal`` seals every stored secret with its first key."""
     from dummi.services.personalize import credentials
 
     if args.keys_command == "create":
@@ -100,6 +106,12 @@ def _sigv4_keys(db, args: argparse.Namespace) -> None:
     elif args.keys_command == "revoke":
         record = credentials.revoke_sigv4_key(db, args.key_id)
         print(f"revoked {record.access_key_id} at {record.revoked_at.isoformat()}")
+    elif args.keys_command == "reseal":
+        done = credentials.reseal_sigv4_keys(db)
+        print(
+            f"re-sealed {done.resealed} SigV4 secret(s) with key {done.key_id!r} ({done.current} were sealed with it"
+            f" already); every secret now opens with it alone"
+        )
     else:
         for record in credentials.list_sigv4_keys(db, include_revoked=args.all):
             revoked = f"  revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""

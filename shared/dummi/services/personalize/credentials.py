@@ -63,17 +63,34 @@ def revoke_sigv4_key(db: Database, access_key_id: str) -> Sigv4KeyRecord:
     return record
 
 
-def reseal_sigv4_keys(db: Database, box: SecretBox | None = None) -> int:
-    """Seal every stored secret with the current key of ``DUMMI_SECRETS_KEY`` (after a rotation); how many."""
+@dataclass(frozen=True, slots=True)
+class Resealed:
+    resealed: int  # sealed again with the current key
+    current: int  # sealed with it already
+    key_id: str  # the current key: the first of DUMMI_SECRETS_KEY
+
+
+def reseal_sigv4_keys(db: Database, box: SecretBox | None = None) -> Resealed:
+    """Seal every stored secret (revoked ones too) with the current key of ``DUMMI_SECRETS_KEY``, after a new
+    key was put first: then the old keys can be dropped. One transaction: a secret that does not open (sealed
+    with a key no longer listed, or altered) leaves every secret as it was, and the error names its access key."""
     box = box or _box()
-    done = 0
+    resealed = current = 0
     with db.transaction() as conn:
         repo = Sigv4KeysRepository(conn)
         for record in repo.list(include_revoked=True):
-            if box.needs_rotation(record.secret_sealed):
-                repo.reseal(record.access_key_id, box.rotate(record.secret_sealed, context=record.access_key_id))
-                done += 1
-    return done
+            if not box.needs_rotation(record.secret_sealed):
+                current += 1
+                continue
+            try:
+                sealed = box.rotate(record.secret_sealed, context=record.access_key_id)
+            except SecretBoxError as exc:  # the configuration, not a request: nothing was changed
+                raise UnavailableError(
+                    f"the secret of {record.access_key_id} cannot be opened ({exc}); nothing was re-sealed"
+                ) from None
+            repo.reseal(record.access_key_id, sealed)
+            resealed += 1
+    return Resealed(resealed, current, box.current)
 
 
 class SecretCache:
