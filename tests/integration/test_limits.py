@@ -104,6 +104,63 @@ def test_a_whole_float_is_a_fine_count_and_blank_labels_are_refused(client):
     assert client.put("/users/u", json={}).status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "loc"),
+    [
+        ("PUT", "/event-types/purchase", '{"weight": NaN}', ["body", "weight"]),
+        ("PUT", "/event-types/purchase", '{"weight": Infinity}', ["body", "weight"]),
+        ("POST", "/recommendations/", '{"user_id": "u", "diversity": -Infinity}', ["body", "diversity"]),
+        ("POST", "/recommendations/", '{"user_id": "u", "promotion": {"name": "p", "share": NaN, "filters": []}}',
+         ["body", "promotion", "share"]),
+        ("POST", "/recommendations/interact", '{"user_id": "u", "content_id": "c", "interaction_type": "view_time",'
+         ' "duration_seconds": NaN}', ["body", "duration_seconds"]),
+        ("POST", "/content/", '{"content_id": "c2", "title": "t\\ud800", "category": "c"}', ["body", "title"]),
+        ("POST", "/content/", '{"content_id": "c2", "title": "t", "category": "c", "properties": {"k": ["v\\u0000"]}}',
+         ["body", "properties", "k", 0]),
+        ("POST", "/users/", '{"user_id": "u2", "interests": ["ok", "\\udfff"]}', ["body", "interests", 1]),
+        ("POST", "/recommendations/", '{"user_id": "u", "category": "a\\u0000"}', ["body", "category"]),
+    ],
+)  # fmt: skip
+def test_text_json_cannot_hold_or_postgres_cannot_store_is_a_422_naming_the_field(client, db, method, path, raw, loc):
+    """NaN and Infinity (Python's json reads them), a NUL and a lone surrogate were 500s: the 422 could not be
+    written (NaN is not JSON) or Postgres refused the text. Nothing is stored."""
+    client.post("/users/", json={"user_id": "u"})
+    client.post("/content/", json={"content_id": "c", "title": "t", "category": "c"})
+    before = db.read(lambda conn: conn.run("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM content)"))
+    response = client.request(method, path, content=raw.encode(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc
+    after = db.read(lambda conn: conn.run("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM content)"))
+    assert after == before
+
+
+def test_escaped_text_that_is_whole_unicode_is_stored_as_sent(client):
+    raw = '{"content_id": "cafe", "title": "caf\\u00e9 \\ud83d\\ude00", "category": "c", "properties": {"k": "NaN"}}'
+    made = client.post("/content/", content=raw.encode(), headers={"Content-Type": "application/json"})
+    assert made.status_code == 201, made.text
+    item = client.get("/content/cafe").json()
+    assert item["title"] == "café \U0001f600" and item["properties"] == {"k": "NaN"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/users/a%00b", "/content/py%00", "/content/category/py%00thon", "/users/%FF",
+     "/recommendations/popular?category=%FF", "/recommendations/popular?category=a%00",
+     "/recommendations/trending?n=5&%00=1"],
+)  # fmt: skip
+def test_a_nul_or_a_byte_not_utf8_in_the_url_escaped_or_not_is_the_malformed_400(client, url):
+    response = client.get(url)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "malformed_request"
+
+
+def test_a_nan_in_the_filters_query_is_a_422(client):
+    filters = '[{"field": "properties.level", "op": "gte", "value": NaN}]'
+    response = client.get("/recommendations/popular", params={"filters": filters})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "filters"] and "NaN" in response.json()["detail"][0]["msg"]
+
+
 def test_past_capacity_requests_are_shed_at_once_with_retry_after():
     """LoadShedding on a real ASGI app: two requests held in handlers fill it, the third hears 503 with
     Retry-After at once (no queueing), /health still answers, and once one finishes requests are served."""

@@ -369,6 +369,11 @@ def test_bodies_that_do_not_fit_the_shape_are_invalid_input(aws, db):
         events.put_events(trackingId="t", sessionId="s", eventList=[])
     with pytest.raises(control.exceptions.InvalidInputException, match="name"):
         control.create_filter(name="no spaces", datasetGroupArn=GROUP, filterExpression="x")
+    # text Postgres cannot store, inside the properties' JSON text: named, not a 500 (InternalFailure)
+    for value in (r"a\u0000", r"\ud800"):
+        text = '{"director": "' + value + '"}'  # escaped in the JSON text, as a client's json.dumps writes it
+        with pytest.raises(events.exceptions.InvalidInputException, match=r"items\.0\.properties\.director"):
+            events.put_items(datasetArn=DATASET, items=[{"itemId": "x", "properties": text}])
     assert _content(db, "x") is None  # nothing half-written
 
 

@@ -10,12 +10,14 @@ One error shape for every 4xx, JSON, with ``detail``:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -102,9 +104,21 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 async def _schema_error(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422, with a rule across fields (``dummi.domain.inputs.field_error``) located at its field."""
     assert isinstance(exc, RequestValidationError)
-    errors = [{**e, "loc": located(e)} for e in exc.errors()]
+    errors = [{**e, "loc": located(e), **_answerable(e)} for e in exc.errors()]
     located_exc = RequestValidationError(errors, body=exc.body, endpoint_ctx=getattr(exc, "endpoint_ctx", None))
     return await request_validation_exception_handler(request, located_exc)
+
+
+def _answerable(error: dict) -> dict:
+    """The error's ``input`` as text when JSON cannot hold it (a NaN from a query string): the 422 is written
+    instead of failing as a 500."""
+    if "input" not in error:
+        return {}
+    try:
+        json.dumps(jsonable_encoder(error["input"]), allow_nan=False)
+    except (TypeError, ValueError):
+        return {"input": repr(error["input"])}
+    return {}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import model_response
+from dummi.api.text_guard import refuse_constant
 from dummi.domain.inputs import (
     MAX_CATEGORY_LENGTH,
     MAX_FILTERS,
@@ -111,11 +112,14 @@ def _query_filters(raw: str | None) -> tuple:
     if raw is None:
         return ()
     try:
-        return conditions(_FILTERS.validate_python(json.loads(raw)))
-    except json.JSONDecodeError as exc:
+        document = json.loads(raw, parse_constant=refuse_constant)
+    except ValueError as exc:  # not JSON, or NaN / Infinity, which Python's json reads
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("query", "filters"), "msg": f"not JSON: {exc.msg}", "input": raw}]
+            [{"type": "json_invalid", "loc": ("query", "filters"), "msg": f"not JSON: {message}", "input": raw}]
         ) from None
+    try:
+        return conditions(_FILTERS.validate_python(document))
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("query", "filters", *e["loc"])} for e in exc.errors(include_url=False)]

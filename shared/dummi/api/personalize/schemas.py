@@ -13,6 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from dummi.api.personalize.errors import PersonalizeInputError
+from dummi.api.text_guard import refuse_constant, text_errors
 from dummi.domain.inputs import located
 
 MAX_ARN = 256
@@ -181,9 +182,18 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(raw, parse_constant=refuse_constant)
+    except ValueError as exc:  # not UTF-8, not JSON, or NaN / Infinity (which Python's json reads)
         raise PersonalizeInputError(f"the body is not JSON: {exc}") from None
+    _refuse_unstorable(document, "")
+    return document
+
+
+def _refuse_unstorable(document: Any, where: str) -> None:
+    """A NUL or a lone surrogate in a string is refused (Postgres text holds neither), named by its place."""
+    for error in text_errors(document)[:1]:
+        place = ".".join(str(p) for p in (where, *error["loc"]) if p != "")
+        raise PersonalizeInputError(f"{place}: {error['msg']}" if place else error["msg"])
 
 
 def shaped(model: type[S], body: Any) -> S:
@@ -208,9 +218,10 @@ def properties_of(text: str | None, where: str) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
+        value = json.loads(text, parse_constant=refuse_constant)
+    except ValueError as exc:
         raise PersonalizeInputError(f"{where}.properties is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise PersonalizeInputError(f"{where}.properties must be a JSON object")
+    _refuse_unstorable(value, f"{where}.properties")
     return value
