@@ -169,6 +169,9 @@ def test_the_cli_creates_lists_and_revokes_keys(auth_on, capsys):
     capsys.readouterr()
     with pytest.raises(Exception, match="revoked"):
         api_keys.authenticate(auth_on, key)
+    assert main(["keys", "list"]) == 0  # none left in use: said, not an empty screen
+    listing = capsys.readouterr()
+    assert listing.out == "" and "no API keys in use" in listing.err
     assert main(["keys", "create", "--scope", "superuser"]) == 2
     assert "unknown scope 'superuser'" in capsys.readouterr().err
     assert main(["keys", "create", "--scope", "read", "--name", "tab\there"]) == 2

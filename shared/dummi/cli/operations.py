@@ -78,7 +78,12 @@ def _cmd_keys(args: argparse.Namespace) -> int:
             record = api_keys.revoke_key(db, args.key_id)
             print(f"revoked {record.key_id} at {record.revoked_at.isoformat()}")
         else:
-            for record in api_keys.list_keys(db, include_revoked=args.all):
+            listed = api_keys.list_keys(db, include_revoked=args.all)
+            if not listed:
+                print(
+                    "no API keys" + ("" if args.all else " in use") + ": dummi keys create --scope ...", file=sys.stderr
+                )
+            for record in listed:
                 revoked = f"  revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""
                 print(
                     f"{record.key_id}  {','.join(record.scopes):<16} {record.created_at.isoformat()}"
@@ -113,7 +118,13 @@ def _sigv4_keys(db, args: argparse.Namespace) -> None:
             f" already); every secret now opens with it alone"
         )
     else:
-        for record in credentials.list_sigv4_keys(db, include_revoked=args.all):
+        listed = credentials.list_sigv4_keys(db, include_revoked=args.all)
+        if not listed:
+            print(
+                "no SigV4 credentials" + ("" if args.all else " in use") + ": dummi keys create --sigv4 ...",
+                file=sys.stderr,
+            )
+        for record in listed:
             revoked = f"  revoked {record.revoked_at.isoformat()}" if record.revoked_at else ""
             print(
                 f"{record.access_key_id}  {','.join(record.scopes):<16} {record.created_at.isoformat()}"
