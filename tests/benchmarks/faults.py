@@ -255,7 +255,7 @@ def watch_health(port: int, clock: Clock, stop: threading.Event, seen: list) -> 
     while not stop.is_set():
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
-                now = (response.status, None)
+                now = (response.status, json.loads(response.read() or b"{}").get("reason"))  # a 200 may be degraded
         except urllib.error.HTTPError as exc:
             now = (exc.code, json.loads(exc.read() or b"{}").get("reason"))
         except OSError as exc:

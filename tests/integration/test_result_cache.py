@@ -149,3 +149,28 @@ def test_a_cache_server_that_keeps_dying_is_given_up_on_with_a_log_line(tmp_path
         assert server.restarts == 1 and server.process.pid == again
     finally:
         server.stop()
+
+
+def test_health_says_the_cache_is_down_and_the_service_still_answers(cached, monkeypatch):
+    client, server = cached
+    assert client.get("/health").json() | {"version": None} == {
+        "status": "ok",
+        "database": "ok",
+        "cache": "ok",
+        "version": None,
+        "auth": False,
+        "reason": None,
+    }
+    first = _ask(client)
+    server.stop()  # down for good, as after the watch gave up on it
+    monkeypatch.setattr(get_engine().cache, "_down_until", 0.0)
+    health = client.get("/health")
+    assert health.status_code == 200, "a load balancer keeps a server that answers every request"
+    body = health.json()
+    assert (body["status"], body["database"], body["cache"]) == ("degraded", "ok", "unavailable")
+    assert "result cache" in body["reason"]
+    assert _ask(client) == first  # computed, as without a cache
+
+
+def test_health_names_no_cache_where_none_is_configured(client):
+    assert client.get("/health").json()["cache"] is None

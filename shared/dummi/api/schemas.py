@@ -74,14 +74,21 @@ class FeedbackPublic(Attributed):
 
 # -- service ---------------------------------------------------------------------------------------
 class Health(BaseModel):
-    status: str = Field(description="ok, or degraded when the database cannot be reached")
+    status: str = Field(
+        description="ok; or degraded when the database cannot be reached (a 503) or the result cache cannot (a 200:"
+        " every route answers, computing what the cache would have held)"
+    )
     database: str
+    cache: str | None = Field(
+        default=None,
+        description="the result cache (DUMMI_RESULT_CACHE_URL): ok or unavailable; null where this process has none",
+    )
     version: str
     auth: bool = Field(default=False, description="true: every other route needs an X-API-Key (DUMMI_AUTH=on)")
     reason: str | None = Field(
         default=None,
-        description="why the status is degraded (e.g. the embedded Postgres of `dummi run` is being restarted); "
-        "null when ok",
+        description="why the status is degraded (e.g. the embedded Postgres of `dummi run` is being restarted, or"
+        " the result cache's server cannot be reached); null when ok",
     )
 
 

@@ -25,11 +25,13 @@ import threading
 import time
 from dataclasses import asdict
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dummi.config import get_settings
 from dummi.domain.ranking import RankRequest, Recommendation
-from dummi.ml.recommender import UserState
+
+if TYPE_CHECKING:  # /health reads the cache's state in functions that serve no ranking
+    from dummi.ml.recommender import UserState
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,17 @@ class ResultCache:
         except Exception as exc:  # any client error: answer without the cache
             self._failed(exc)
             return None
+
+    def reachable(self) -> bool:
+        """Whether the server answers now (one ping, bounded like every call); False while the cache is
+        skipped after a failure."""
+        if time.monotonic() < self._down_until:
+            return False
+        try:
+            return bool(self._client.ping())
+        except Exception as exc:
+            self._failed(exc)
+            return False
 
     def count(self, found: bytes | None, served: bool) -> None:
         if served:
