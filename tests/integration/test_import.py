@@ -161,6 +161,10 @@ def test_on_error_skip_imports_every_good_line_and_returns_each_bad_one(db, clie
         out.write('{"user_id": "u1", "content_id": "m3", "interaction_type": "like", "timestamp": "yesterday"}\n')
         out.write("[1, 2]\n{broken\n")
         out.write('{"user_id": "u1", "content_id": "m3", "interaction_type": "click"}\n')
+        # milliseconds read as seconds would land in the year 50000; a year ahead is a mistake too
+        out.write(
+            '{"user_id": "u1", "content_id": "m3", "interaction_type": "like", "timestamp": "2999-01-01T00:00:00"}\n'
+        )
     result = import_directory(db, data_dir, on_error="skip")
     assert (result.users, result.content) == (2, 2)
     # m2 was rejected, so u2's view of it names unknown content (skipped, as ever); m3's click lands
@@ -172,8 +176,10 @@ def test_on_error_skip_imports_every_good_line_and_returns_each_bad_one(db, clie
         ("train.jsonl", 5, "timestamp"),
         ("train.jsonl", 6, ""),
         ("train.jsonl", 7, ""),
+        ("train.jsonl", 9, "timestamp"),
     ]
     assert "is on line 1 already" in result.rejects[1].message
+    assert "in the future" in result.rejects[-1].message
     assert client.get("/content/m2").status_code == 404
     assert client.get("/content/m1").json()["title"] == "Toy Story (1995)", "the first line of an id wins"
     assert "m3" in client.get("/users/u1").json()["history"]

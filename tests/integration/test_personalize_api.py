@@ -118,6 +118,14 @@ def test_put_events_store_mapped_events_once_at_their_sent_time(aws, db):
         events.put_events(
             trackingId="t", userId="newbie", sessionId="s", eventList=[{**event, "itemId": "ghost", "eventId": "e-2"}]
         )
+    # a view longer than Dummi's own routes take, and a time far ahead (a clock or a unit wrong): refused, not stored
+    before = db.read(lambda conn: conn.run("SELECT count(*) FROM interactions"))
+    with pytest.raises(events.exceptions.InvalidInputException, match="eventValue"):
+        events.put_events(trackingId="t", userId="newbie", sessionId="s", eventList=[{**event, "eventValue": 1e30}])
+    with pytest.raises(events.exceptions.InvalidInputException, match=r"eventList\.1\.sentAt .* ahead"):
+        late = {**event, "eventId": "e-4", "sentAt": datetime(2999, 1, 1, tzinfo=UTC)}
+        events.put_events(trackingId="t", userId="newbie", sessionId="s", eventList=[{**event, "eventId": "e-5"}, late])
+    assert db.read(lambda conn: conn.run("SELECT count(*) FROM interactions")) == before
 
 
 def test_get_recommendations_for_users_newcomers_and_related_items(aws, db):

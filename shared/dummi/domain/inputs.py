@@ -32,6 +32,9 @@ MAX_TAG_LENGTH = 64
 MAX_TAGS = 50
 MAX_INTERESTS = 50
 MAX_DURATION_SECONDS = 7 * 24 * 3600
+# An event's own time (PutEvents' sentAt, an imported timestamp) may run this far ahead of the server's clock
+# (a client's skew, as SigV4 allows); further is a wrong clock or date, not an event to count now.
+MAX_CLOCK_AHEAD_SECONDS = 15 * 60
 DEFAULT_HISTORY_LIMIT = 100
 MAX_HISTORY_LIMIT = 1_000
 DEFAULT_PAGE_SIZE = 20

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from dummi.db.import_repository import ImportRepository
 from dummi.db.trending_repository import TrendingRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.domain.inputs import (
+    MAX_CLOCK_AHEAD_SECONDS,
     ContentCreate,
     FeedbackCreate,
     Identifier,
@@ -132,9 +133,14 @@ def _timestamp(raw: dict[str, Any]) -> str | None:
     try:
         if not isinstance(at, str):
             raise ValueError
-        return datetime.fromisoformat(at).isoformat()
+        when = datetime.fromisoformat(at)
     except ValueError:
         raise _LineError("timestamp", f"not an ISO 8601 date and time: {at!r}") from None
+    # a time without a zone is stored as Postgres reads it (the session's zone); UTC here, for the bound only
+    zoned = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if zoned > datetime.now(UTC) + timedelta(seconds=MAX_CLOCK_AHEAD_SECONDS):
+        raise _LineError("timestamp", f"{at!r} is in the future: an imported event has happened already")
+    return when.isoformat()
 
 
 def _event(raw: dict[str, Any], defined: frozenset[str] | None = None) -> tuple:

@@ -28,6 +28,7 @@ from dummi.config import get_settings
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.personalize_repository import PersonalizeEventsRepository
 from dummi.db.trending_repository import UNMARKED_LATENESS
+from dummi.domain.inputs import MAX_CLOCK_AHEAD_SECONDS, MAX_DURATION_SECONDS
 from dummi.errors import InvalidRequestError
 from dummi.services import content_service, sessions_service, users_service
 from dummi.services.embedding_queue import EmbeddingQueue
@@ -86,6 +87,14 @@ def put_events(
     """Store every event or none; the interaction ids stored (a retried event: its first id). Without a
     ``user_id`` the events are the session's anonymous ones."""
     user, session = user_id or None, dummi_session_id(session_id)
+    ahead = datetime.now(UTC) + timedelta(seconds=MAX_CLOCK_AHEAD_SECONDS)
+    for n, event in enumerate(events):  # a time in the future would count now in trending, and again later
+        if event.sent_at > ahead:
+            raise InvalidRequestError(
+                f"eventList.{n}.sentAt is {event.sent_at.isoformat()}, more than {MAX_CLOCK_AHEAD_SECONDS // 60}"
+                " minutes ahead of the server's clock (an event has happened already)",
+                field="sentAt",
+            )
     settings = get_settings()
     window = timedelta(minutes=settings.dummi_attribution_window_minutes)
     retention = timedelta(days=settings.dummi_impression_retention_days)
@@ -101,8 +110,10 @@ def put_events(
         interactions, extras = repos.interactions, PersonalizeEventsRepository(repos.conn)
         for event, kind in zip(events, mapped, strict=True):
             duration = event.event_value if kind.event_type == "view_time" else None
-            if duration is not None and duration < 0:
-                raise InvalidRequestError("eventValue of a view is its duration: not negative", field="eventValue")
+            if duration is not None and not 0 <= duration <= MAX_DURATION_SECONDS:
+                raise InvalidRequestError(
+                    f"eventValue of a view is its duration in seconds: 0 to {MAX_DURATION_SECONDS}", field="eventValue"
+                )
             attribution = attribute(
                 repos.impressions,
                 user,
