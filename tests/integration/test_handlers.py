@@ -89,9 +89,10 @@ def test_an_event_that_cannot_be_a_request_is_the_400_dummi_run_gives(db, lambda
     # (API Gateway hands the path over decoded); never a value a route or Postgres must make sense of
     for changes in ({"rawQueryString": "limit=%00"}, {"rawQueryString": "category=%FF"}):
         assert _call("content", "content_category", lambda_context, **changes) == (400, MALFORMED), changes
-    event = load_event("content_category", rawPath="/content/category/py%00thon")
-    event["requestContext"]["http"]["path"] = "/content/category/py\x00thon"
-    assert json.loads(_handler("content")(event, lambda_context)["body"]) == MALFORMED
+    for raw, decoded in (("py%00thon", "py\x00thon"), ("py%FFthon", "py\ufffdthon")):
+        event = load_event("content_category", rawPath=f"/content/category/{raw}")
+        event["requestContext"]["http"]["path"] = f"/content/category/{decoded}"
+        assert json.loads(_handler("content")(event, lambda_context)["body"]) == MALFORMED, raw
 
 
 def test_handler_accepts_a_base64_body_as_api_gateway_may_send(db, lambda_context):

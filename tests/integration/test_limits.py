@@ -154,11 +154,54 @@ def test_a_nul_or_a_byte_not_utf8_in_the_url_escaped_or_not_is_the_malformed_400
     assert response.json()["code"] == "malformed_request"
 
 
-def test_a_nan_in_the_filters_query_is_a_422(client):
-    filters = '[{"field": "properties.level", "op": "gte", "value": NaN}]'
-    response = client.get("/recommendations/popular", params={"filters": filters})
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "filters"] and "NaN" in response.json()["detail"][0]["msg"]
+@pytest.mark.parametrize(
+    ("value", "loc"),
+    [("NaN", ["query", "filters"]), ("1e999", ["query", "filters"]),
+     ('["a\\u0000"]', ["query", "filters", 0, "value", 0]), ('["\\ud800"]', ["query", "filters", 0, "value", 0])],
+)  # fmt: skip
+def test_unstorable_text_in_the_filters_query_is_a_422(client, value, loc):
+    filters = '[{"field": "category", "op": "in", "value": ' + value + "}]"
+    for path in ("/recommendations/popular", "/recommendations/trending"):
+        response = client.get(path, params={"filters": filters})
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == loc
+
+
+def test_a_number_too_large_for_a_float_is_a_422_and_only_routes_with_a_body_judge_one(client):
+    response = client.post("/recommendations/", content=b'{"user_id": "u", "cf_weight": 1e999}')
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "cf_weight"]
+    # no route here, a route without this method, a route that takes no body: the app's own answers
+    assert client.post("/nowhere", content=b'{"a": NaN}').status_code == 404
+    assert client.post("/health", content=b'{"a": NaN}').status_code == 405
+    assert client.request("DELETE", "/users/nobody", content=b'{"a": NaN}').status_code == 404
+    # Personalize's routes read their own bodies: too large a number is their InvalidInputException
+    raw = b'{"campaignArn": "arn:aws:personalize:us-east-1:1:campaign/c", "userId": "u", "numResults": 1e999}'
+    refused = client.post("/personalize/recommendations", content=raw)
+    assert refused.status_code == 400 and refused.headers["x-amzn-ErrorType"] == "InvalidInputException"
+
+
+def test_a_client_gone_before_its_body_arrived_runs_nothing(db):
+    """A POST whose client disconnects before its body is read: no route runs on a body it never sent (a
+    training run queued with defaults, say)."""
+    import asyncio
+
+    from dummi.api.app import create_full_app
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/training/train", "raw_path": b"/training/train",
+             "query_string": b"", "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+             "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
+             "root_path": ""}  # fmt: skip
+    asyncio.run(create_full_app()(scope, receive, send))
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [400]  # to no one: FastAPI's own
+    assert db.read(lambda conn: conn.run("SELECT count(*) FROM training_runs"))[0][0] == 0
 
 
 def test_past_capacity_requests_are_shed_at_once_with_retry_after():

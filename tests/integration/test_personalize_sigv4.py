@@ -174,6 +174,14 @@ def test_a_rotated_sealing_key_reseals_every_secret_and_clients_keep_theirs(road
     assert main(["keys", "reseal"]) == 0  # again: nothing left to do
     assert "re-sealed 0 SigV4 secret(s) with key 'k2' (2 were sealed" in capsys.readouterr().out
 
+    # a stored secret that is not a sealed value at all: named, nothing changed
+    with db.transaction() as conn:
+        conn.run("UPDATE sigv4_keys SET secret_sealed = 'garbage' WHERE access_key_id = :id", id=revoked.access_key_id)
+    assert main(["keys", "reseal"]) == 2
+    assert revoked.access_key_id in capsys.readouterr().err
+    with db.transaction() as conn:
+        conn.run("DELETE FROM sigv4_keys WHERE access_key_id = :id", id=revoked.access_key_id)
+
     # the old key dropped: the client's own secret still signs, opened anew by a process holding k2 alone
     monkeypatch.setenv("DUMMI_SECRETS_KEY", new)
     _clear_caches()

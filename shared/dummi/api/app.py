@@ -11,7 +11,7 @@ from dummi import __version__
 from dummi.api.auth import API_KEY_HEADER
 from dummi.api.errors import document_errors, install_error_handlers, reject_unknown_query
 from dummi.api.limits import BodySizeLimit, LoadShedding
-from dummi.api.text_guard import TextGuard
+from dummi.api.text_guard import TextGuard, refuse_unstorable_body
 from dummi.config import get_settings
 
 DESCRIPTION = (
@@ -31,12 +31,12 @@ def create_app(routers: Sequence[APIRouter], *, docs: bool = False) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
-        dependencies=[Depends(reject_unknown_query)],
+        dependencies=[Depends(reject_unknown_query), Depends(refuse_unstorable_body)],
     )
     install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     settings = get_settings()
-    app.add_middleware(TextGuard)  # inside the size limit: the body it reads is bounded
+    app.add_middleware(TextGuard)  # the URL's text, before routing (bodies: refuse_unstorable_body)
     app.add_middleware(BodySizeLimit, max_bytes=settings.dummi_max_body_bytes)
     if settings.cors_origins:  # in AWS the HttpApi answers CORS itself (template parameter CorsAllowOrigins)
         app.add_middleware(

@@ -110,12 +110,13 @@ async def _schema_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _answerable(error: dict) -> dict:
-    """The error's ``input`` as text when JSON cannot hold it (a NaN from a query string): the 422 is written
-    instead of failing as a 500."""
+    """The error's ``input`` as text when the answer cannot hold it (a NaN, a lone surrogate from a query
+    string): the 422 is written instead of failing as a 500."""
     if "input" not in error:
         return {}
     try:
-        json.dumps(jsonable_encoder(error["input"]), allow_nan=False)
+        # as the response is written: no NaN, and UTF-8 (a lone surrogate cannot be)
+        json.dumps(jsonable_encoder(error["input"]), allow_nan=False, ensure_ascii=False).encode()
     except (TypeError, ValueError):
         return {"input": repr(error["input"])}
     return {}

@@ -14,7 +14,7 @@ from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import model_response
-from dummi.api.text_guard import refuse_constant
+from dummi.api.text_guard import finite_float, refuse_constant, text_errors
 from dummi.domain.inputs import (
     MAX_CATEGORY_LENGTH,
     MAX_FILTERS,
@@ -112,12 +112,15 @@ def _query_filters(raw: str | None) -> tuple:
     if raw is None:
         return ()
     try:
-        document = json.loads(raw, parse_constant=refuse_constant)
-    except ValueError as exc:  # not JSON, or NaN / Infinity, which Python's json reads
+        document = json.loads(raw, parse_constant=refuse_constant, parse_float=finite_float)
+    except ValueError as exc:  # not JSON, or NaN / Infinity / 1e999, which Python's json reads
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("query", "filters"), "msg": f"not JSON: {message}", "input": raw}]
         ) from None
+    unstorable = text_errors(document)  # a NUL or a lone surrogate escaped inside the JSON
+    if unstorable:
+        raise RequestValidationError([{**e, "loc": ("query", "filters", *e["loc"])} for e in unstorable])
     try:
         return conditions(_FILTERS.validate_python(document))
     except ValidationError as exc:

@@ -1,31 +1,39 @@
-"""Text that parses but can be neither stored nor answered is refused before any route sees it.
+"""Text that parses but can be neither stored nor answered is refused before a route's own code runs.
 
 - **The URL**: a NUL or a byte that is not UTF-8 in the path or a query value, once its percent escapes are
   decoded (``/users/a%00b``, ``?category=%FF``), is the 400 ``malformed_request`` that `dummi run`'s HTTP
-  server answers for the same bytes sent raw (``dummi.local_http``). In AWS the path arrives decoded already
-  (Mangum gives no raw path): a NUL or a lone surrogate in it is refused the same way.
-- **A JSON body** (every route but Personalize's, which answer in their own error shapes): ``NaN`` and
-  ``Infinity`` (Python's json reads them; JSON has no such numbers, and no answer could hold one), a NUL
-  (``\\u0000``: Postgres text cannot hold it) and a lone surrogate (``\\ud800``: not UTF-8) in any string or
-  key are a 422 in FastAPI's shape, ``loc`` naming where. Most bodies hold no ``\\u`` escape and neither
-  word, and are passed on after one byte search.
+  server answers for the same bytes sent raw (``dummi.local_http``). In AWS the path is read from the API
+  Gateway event's ``rawPath`` (Mangum gives no raw path), still encoded as the client sent it.
+- **A JSON body** of a route that takes one (every route but Personalize's, which answer in their own error
+  shapes): ``NaN``, ``Infinity`` and a number too large for a float (``1e999``; Python's json reads all of
+  them, JSON has no such numbers, and no answer could hold one), a NUL (``\\u0000``: Postgres text cannot hold
+  it) and a lone surrogate (``\\ud800``: not UTF-8) in any string or key are a 422 in FastAPI's shape, ``loc``
+  naming where (an app-wide dependency, as unknown query parameters are refused: after routing, so a path no
+  route serves is still a 404, and a route that takes no body ignores one). A body without such an escape,
+  word or exponent passes after one byte search.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dummi.api.errors import MALFORMED_REQUEST, error_body
+from dummi.api.errors import MALFORMED_REQUEST
 from dummi.api.limits import PERSONALIZE_PREFIX
 
-_SUSPECT = (b"\\u", b"NaN", b"Infinity")
+# what may make a body's text unstorable: a NUL or surrogate escape, the words, a large exponent or a long run
+# of digits (a float's range ends near 1.8e308)
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|NaN|Infinity|[eE][+]?[0-9]{3}|[0-9]{300}")
 
 
 class _NonFinite:
@@ -33,22 +41,48 @@ class _NonFinite:
         self.word = word
 
 
+def _number(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
 def refuse_constant(word: str) -> Any:
     """``parse_constant`` for ``json.loads``: NaN, Infinity and -Infinity are not JSON."""
     raise ValueError(f"{word} is not a JSON number")
 
 
+def finite_float(text: str) -> float:
+    """``parse_float`` for ``json.loads``: a number too large for a float (``1e999``) is refused, not infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large a number")
+    return value
+
+
+def raw_path(scope: Scope) -> str | None:
+    """The path as the client sent it (still percent-encoded): ASGI's ``raw_path`` (uvicorn), else the API
+    Gateway event's ``rawPath`` (Mangum gives no raw_path); None when neither says."""
+    raw = scope.get("raw_path")
+    if raw:
+        return raw.decode("latin-1").split("?", 1)[0]
+    event = scope.get("aws.event")
+    if isinstance(event, dict) and isinstance(event.get("rawPath"), str):
+        return event["rawPath"]
+    return None
+
+
 def url_is_clean(scope: Scope) -> bool:
     """No NUL and nothing but UTF-8 in the path and the query's names and values, escapes decoded."""
-    raw_path = scope.get("raw_path")
-    parts = [raw_path] if raw_path else []
+    raw = raw_path(scope)
+    # uvicorn's raw path as its bytes; API Gateway's rawPath (text) as UTF-8, a lone surrogate left to fail
+    parts = [raw.encode("latin-1") if scope.get("raw_path") else raw.encode("utf-8", "surrogatepass")] if raw else []
     for pair in (scope.get("query_string") or b"").split(b"&"):
         parts.extend(pair.replace(b"+", b" ").split(b"=", 1))
     try:
         texts = [unquote_to_bytes(part).decode("utf-8") for part in parts]
     except UnicodeDecodeError:
         return False
-    if not raw_path:
+    if not raw:  # only the decoded path: its NULs and lone surrogates
         texts.append(scope.get("path", ""))
     return all(_clean(text) for text in texts)
 
@@ -66,10 +100,10 @@ def _clean(text: str) -> bool:
 def body_errors(body: bytes) -> list[dict[str, Any]]:
     """FastAPI-shaped errors for a JSON body's non-finite numbers and unstorable strings (none: pass it on;
     a body that is not JSON is left to the route, which says so)."""
-    if not any(s in body for s in _SUSPECT):
+    if _SUSPECT.search(body) is None:
         return []
     try:
-        document = json.loads(body, parse_constant=_NonFinite)
+        document = json.loads(body, parse_constant=_NonFinite, parse_float=_number, parse_int=_number)
     except (ValueError, RecursionError):
         return []
     return list(_errors(document, ("body",)))
@@ -103,46 +137,24 @@ def _errors(value: Any, loc: tuple[str | int, ...]) -> Iterator[dict[str, Any]]:
 
 
 class TextGuard:
-    """The checks above, as ASGI middleware inside the body-size limit (the body it reads is bounded)."""
+    """The URL check, as ASGI middleware: before routing, as uvicorn's own refusal of the same bytes sent raw."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if not url_is_clean(scope):
+        if scope["type"] == "http" and not url_is_clean(scope):
             await JSONResponse(MALFORMED_REQUEST, status_code=400)(scope, receive, send)
             return
-        if scope.get("method") in ("GET", "HEAD") or scope.get("path", "").startswith(PERSONALIZE_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        chunks = []
-        try:
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":  # the client went away: let the app see it
-                    break
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
-        except HTTPException as exc:  # the size limit, raised from its receive
-            body = error_body(str(exc.detail), "payload_too_large")
-            await JSONResponse(body, status_code=exc.status_code, headers={"Connection": "close"})(scope, receive, send)
-            return
-        body = b"".join(chunks)
-        errors = body_errors(body)
-        if errors:
-            await JSONResponse({"detail": errors}, status_code=422)(scope, receive, send)
-            return
-        replayed = False
+        await self.app(scope, receive, send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+async def refuse_unstorable_body(request: Request) -> None:
+    """An app-wide dependency, run once the route is known and its body read (FastAPI reads it first, and
+    answers a client gone meanwhile itself): the body checks above, for a route that takes a JSON body."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is None or route.path.startswith(PERSONALIZE_PREFIX):
+        return
+    errors = body_errors(await request.body())
+    if errors:
+        raise RequestValidationError(errors)

@@ -217,7 +217,7 @@ _BOUNDS = {"ge": -MAX_PROPERTY_NUMBER, "le": MAX_PROPERTY_NUMBER}
 PropertyNumber = (
     Annotated[StrictInt, Field(**_BOUNDS)] | Annotated[float, Strict(), Field(allow_inf_nan=False, **_BOUNDS)]
 )
-PropertyText = Annotated[StrictStr, StringConstraints(max_length=MAX_PROPERTY_VALUE_LENGTH)]
+PropertyText = Annotated[StrictStr, StringConstraints(max_length=MAX_PROPERTY_VALUE_LENGTH, pattern=r"^[^\x00]*$")]
 PropertyValue = StrictBool | PropertyText | PropertyNumber
 Properties = Annotated[
     dict[PropertyKey, PropertyValue],

@@ -109,14 +109,11 @@ class ResultCache:
             return None
 
     def reachable(self) -> bool:
-        """Whether the server answers now (one ping, bounded like every call); False while the cache is
-        skipped after a failure."""
-        if time.monotonic() < self._down_until:
-            return False
+        """Whether the server answers now (one ping, bounded like every call). A ping that fails trips
+        nothing: answers step aside only when one of their own calls fails."""
         try:
             return bool(self._client.ping())
-        except Exception as exc:
-            self._failed(exc)
+        except Exception:  # noqa: BLE001 - any client error: not reachable
             return False
 
     def count(self, found: bytes | None, served: bool) -> None:

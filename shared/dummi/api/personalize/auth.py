@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dummi.api.deps import DatabaseDep
 from dummi.api.sigv4 import verify_request
+from dummi.api.text_guard import raw_path as scope_raw_path
 from dummi.config import get_settings
 from dummi.errors import ForbiddenError
 from dummi.services.api_keys import Principal, Scope
@@ -20,15 +21,11 @@ from dummi.services.unit_of_work import Source
 
 
 def raw_path(request: Request) -> str:
-    """The path as the client sent it (still percent-encoded), which is what it signed: ASGI's ``raw_path``
-    (uvicorn), else the API Gateway event's ``rawPath`` (Mangum gives no raw_path), else the decoded path
-    encoded again."""
-    raw = request.scope.get("raw_path")
-    if raw:
-        return raw.decode("latin-1").split("?", 1)[0]
-    event = request.scope.get("aws.event")
-    if isinstance(event, dict) and isinstance(event.get("rawPath"), str):
-        return event["rawPath"]
+    """The path as the client sent it (still percent-encoded), which is what it signed
+    (``dummi.api.text_guard.raw_path``; the decoded path encoded again where neither server gave it)."""
+    raw = scope_raw_path(request.scope)
+    if raw is not None:
+        return raw
     return quote(request.scope.get("root_path", "") + request.scope["path"], safe="/~!$&'()*+,;=:@%")
 
 

@@ -79,17 +79,18 @@ def reseal_sigv4_keys(db: Database, box: SecretBox | None = None) -> Resealed:
     with db.transaction() as conn:
         repo = Sigv4KeysRepository(conn)
         for record in repo.list(include_revoked=True):
-            if not box.needs_rotation(record.secret_sealed):
-                current += 1
-                continue
-            try:
-                sealed = box.rotate(record.secret_sealed, context=record.access_key_id)
+            try:  # every secret opened, those sealed with the current key too: the result is checked, not assumed
+                stale = box.needs_rotation(record.secret_sealed)
+                secret = box.open(record.secret_sealed, context=record.access_key_id)
             except SecretBoxError as exc:  # the configuration, not a request: nothing was changed
                 raise UnavailableError(
                     f"the secret of {record.access_key_id} cannot be opened ({exc}); nothing was re-sealed"
                 ) from None
-            repo.reseal(record.access_key_id, sealed)
-            resealed += 1
+            if stale:
+                repo.reseal(record.access_key_id, box.seal(secret, context=record.access_key_id))
+                resealed += 1
+            else:
+                current += 1
     return Resealed(resealed, current, box.current)
 
 
