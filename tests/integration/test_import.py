@@ -127,6 +127,36 @@ def test_on_conflict_update_changes_the_rows_that_differ_and_only_those(db, clie
     assert (again.content_updated, again.users_updated) == (0, 0)
 
 
+def test_on_conflict_update_changes_only_the_fields_a_line_gives_as_a_patch_does(db, client, data_dir):
+    """A catalog feed without ``hidden``, ``properties`` or a window must not bring a taken-down item back or
+    wipe what it does not carry (it reset every absent field to its default)."""
+    import_directory(db, data_dir)
+    assert (
+        client.patch(
+            "/content/m1",
+            json={"hidden": True, "properties": {"lang": "en"}, "available_until": "2999-01-01T00:00:00Z"},
+        ).status_code
+        == 200
+    )
+    _write(data_dir, "content.jsonl", [{"content_id": "m1", "title": "Toy Story", "category": "animation"}])
+    _write(data_dir, "users.jsonl", [{"user_id": "u1", "skill_level": "expert"}])
+    (data_dir / "train.jsonl").unlink()
+    result = import_directory(db, data_dir, on_conflict="update")
+    assert (result.content_updated, result.users_updated) == (1, 1)
+    m1 = client.get("/content/m1").json()
+    assert m1["title"] == "Toy Story" and m1["hidden"] is True and m1["properties"] == {"lang": "en"}
+    assert m1["tags"] == ["animation", "comedy"] and m1["description"].startswith("Line one")
+    assert m1["available_until"].startswith("2999-01-01")
+    u1 = client.get("/users/u1").json()
+    assert (u1["skill_level"], u1["interests"]) == ("expert", ["drama", 'say "hi"', "a,b"])
+    # given, a field changes, to its default too
+    _write(data_dir, "content.jsonl", [{"content_id": "m1", "title": "Toy Story", "category": "animation",
+                                        "hidden": False, "tags": []}])  # fmt: skip
+    assert import_directory(db, data_dir, on_conflict="update").content_updated == 1
+    m1 = client.get("/content/m1").json()
+    assert (m1["hidden"], m1["tags"], m1["properties"]) == (False, [], {"lang": "en"})
+
+
 def test_a_deletions_file_deletes_in_bulk_with_the_guarantees_of_delete(db, client, data_dir):
     import_directory(db, data_dir)
     for f in ("users.jsonl", "content.jsonl", "train.jsonl"):

@@ -24,6 +24,16 @@ def _csv(rows: Iterable[Sequence[object]]) -> io.BytesIO:
     return io.BytesIO(text.getvalue().encode("utf-8"))
 
 
+# a content line's fields besides its id, title and category: with ``--on-conflict update`` each changes a
+# stored item only when the line gives it
+OPTIONAL_CONTENT_FIELDS = ("tags", "description", "properties", "hidden", "available_from", "available_until")
+
+
+def _given(table: str, field: str) -> str:
+    """The staged value where the line gave the field, else the stored one (an UPDATE ... FROM import_* i)."""
+    return f"CASE WHEN '{field}' = ANY(i.given) THEN i.{field} ELSE {table}.{field} END"
+
+
 class ImportRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -36,61 +46,78 @@ class ImportRepository:
         inserted = sum(1 for r in rows if r[0])
         return inserted, len(rows) - inserted
 
-    def import_users(self, rows: list[tuple[str, list[str], str]], *, update: bool = False) -> tuple[int, int]:
-        """(inserted, updated): new users are inserted; existing ones are left as they are, or with ``update``
-        take the file's fields where they differ (changed interests are embedded again)."""
+    def import_users(self, rows: list[tuple], *, update: bool = False) -> tuple[int, int]:
+        """(inserted, updated). Rows: (user_id, interests, skill_level, the optional fields the line gave).
+        New users are inserted; existing ones are left as they are, or with ``update`` take the fields their
+        line gave where they differ, as a PATCH does (a field the line leaves out is kept; changed interests
+        are embedded again)."""
         self.conn.run(
-            "CREATE TEMP TABLE import_users (user_id text, interests text[], skill_level text) ON COMMIT DROP"
+            "CREATE TEMP TABLE import_users (user_id text, interests text[], skill_level text, given text[])"
+            " ON COMMIT DROP"
         )
-        self._copy("import_users", "user_id, interests, skill_level", ((u, _pg_array(i), s) for u, i, s in rows))
-        conflict = "DO NOTHING"
+        self._copy(
+            "import_users",
+            "user_id, interests, skill_level, given",
+            ((u, _pg_array(i), s, _pg_array(g)) for u, i, s, g in rows),
+        )
+        updated = 0
         if update:
-            conflict = (
-                "DO UPDATE SET interests = EXCLUDED.interests, skill_level = EXCLUDED.skill_level,"
-                " interests_hash = CASE WHEN users.interests = EXCLUDED.interests THEN users.interests_hash END,"
+            interests, skill = _given("users", "interests"), _given("users", "skill_level")
+            self.conn.run(
+                f"UPDATE users SET interests = {interests}, skill_level = {skill},"
+                f" interests_hash = CASE WHEN users.interests = {interests} THEN users.interests_hash END,"
                 " updated_at = now()"
-                " WHERE (users.interests, users.skill_level)"
-                "   IS DISTINCT FROM (EXCLUDED.interests, EXCLUDED.skill_level)"
+                " FROM import_users i WHERE users.user_id = i.user_id"
+                f"   AND (users.interests, users.skill_level) IS DISTINCT FROM ({interests}, {skill})"
             )
-        return self._inserted_updated(
+            updated = self.conn.row_count
+        self.conn.run(
             "INSERT INTO users (user_id, interests, skill_level)"
-            f" SELECT user_id, interests, skill_level FROM import_users ON CONFLICT (user_id) {conflict}"
+            " SELECT user_id, interests, skill_level FROM import_users ON CONFLICT (user_id) DO NOTHING"
         )
+        return self.conn.row_count, updated
 
     def import_content(self, rows: list[tuple], *, update: bool = False) -> tuple[int, int]:
         """(inserted, updated). Rows: (content_id, title, category, tags, description, properties (JSON text),
-        hidden, available_from, available_until). With ``update``, stored items whose fields differ take the
-        file's (a changed text is embedded again; serving sees every change within seconds)."""
+        hidden, available_from, available_until, the optional fields the line gave). With ``update``, stored
+        items take the fields their line gave where they differ, as a PATCH does: a field the line leaves out
+        is kept (a feed without ``hidden`` does not bring a taken-down item back). A changed text is embedded
+        again; serving sees every change within seconds."""
         self.conn.run(
             "CREATE TEMP TABLE import_content (content_id text, title text, category text, tags text[],"
             " description text, properties jsonb, hidden boolean, available_from timestamptz,"
-            " available_until timestamptz) ON COMMIT DROP"
+            " available_until timestamptz, given text[]) ON COMMIT DROP"
         )
         self._copy(
             "import_content",
-            "content_id, title, category, tags, description, properties, hidden, available_from, available_until",
-            ((c, t, cat, _pg_array(tags), *rest) for c, t, cat, tags, *rest in rows),
+            "content_id, title, category, tags, description, properties, hidden, available_from, available_until,"
+            " given",
+            ((c, t, cat, _pg_array(tags), *rest, _pg_array(given)) for c, t, cat, tags, *rest, given in rows),
         )
-        conflict = "DO NOTHING"
+        updated = 0
         if update:
-            text = "(content.title, content.category, content.tags, content.description)"
-            new_text = "(EXCLUDED.title, EXCLUDED.category, EXCLUDED.tags, EXCLUDED.description)"
-            state = "(content.properties, content.hidden, content.available_from, content.available_until)"
-            new_state = "(EXCLUDED.properties, EXCLUDED.hidden, EXCLUDED.available_from, EXCLUDED.available_until)"
-            conflict = (
-                "DO UPDATE SET title = EXCLUDED.title, category = EXCLUDED.category, tags = EXCLUDED.tags,"
-                " description = EXCLUDED.description, properties = EXCLUDED.properties, hidden = EXCLUDED.hidden,"
-                " available_from = EXCLUDED.available_from, available_until = EXCLUDED.available_until,"
+            new = {"title": "i.title", "category": "i.category"}
+            new |= {f: _given("content", f) for f in OPTIONAL_CONTENT_FIELDS}
+            text_fields = ("title", "category", "tags", "description")
+            text = "(" + ", ".join(f"content.{f}" for f in text_fields) + ")"
+            new_text = "(" + ", ".join(new[f] for f in text_fields) + ")"
+            every = "(" + ", ".join(f"content.{f}" for f in new) + ")"
+            new_every = "(" + ", ".join(new.values()) + ")"
+            self.conn.run(
+                "UPDATE content SET " + ", ".join(f"{f} = {value}" for f, value in new.items()) + ","
                 f" text_hash = CASE WHEN {text} IS DISTINCT FROM {new_text} THEN NULL ELSE content.text_hash END,"
                 " updated_at = now(), changed_at = now(), changed_xid = pg_current_xact_id()"
-                f" WHERE ({text}, {state}) IS DISTINCT FROM ({new_text}, {new_state})"
+                " FROM import_content i"
+                f" WHERE content.content_id = i.content_id AND {every} IS DISTINCT FROM {new_every}"
             )
-        inserted, updated = self._inserted_updated(
+            updated = self.conn.row_count
+        self.conn.run(
             "INSERT INTO content (content_id, title, category, tags, description, properties, hidden,"
             " available_from, available_until)"
             " SELECT content_id, title, category, tags, description, properties, hidden, available_from,"
-            f" available_until FROM import_content ON CONFLICT (content_id) {conflict}"
+            " available_until FROM import_content ON CONFLICT (content_id) DO NOTHING"
         )
+        inserted = self.conn.row_count
         # ids created anew after a deletion are no longer deleted
         self.conn.run("DELETE FROM content_deletions d USING import_content i WHERE d.content_id = i.content_id")
         return inserted, updated

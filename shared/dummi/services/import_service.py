@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 from dummi.db.connection import Database
 from dummi.db.content_repository import ContentRepository
-from dummi.db.import_repository import ImportRepository
+from dummi.db.import_repository import OPTIONAL_CONTENT_FIELDS, ImportRepository
 from dummi.db.trending_repository import TrendingRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.domain.inputs import (
@@ -177,12 +177,13 @@ def _content(raw: dict[str, Any]) -> tuple:
         c.hidden,
         c.available_from.isoformat() if c.available_from else None,
         c.available_until.isoformat() if c.available_until else None,
+        sorted(set(raw) & set(OPTIONAL_CONTENT_FIELDS)),  # the line's own keys (a validator sets tags)
     )
 
 
 def _user(raw: dict[str, Any]) -> tuple:
     u = _validate(UserCreate, raw)
-    return (u.user_id, u.interests, u.skill_level.value)
+    return (u.user_id, u.interests, u.skill_level.value, sorted(set(raw) & {"interests", "skill_level"}))
 
 
 def import_directory(
