@@ -10,7 +10,7 @@ from pathlib import Path
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-from dummi.batch.jobs import RESERVED_PREFIXES
+from dummi.batch.jobs import is_reserved
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "shared" / "openapi.json"
@@ -57,7 +57,7 @@ def breaks_rules_across_fields(case) -> bool:
     nor inside the store's own folders."""
     if case.operation.label == "POST /batch-jobs" and isinstance(case.body, dict):
         output = case.body.get("output")
-        return isinstance(output, str) and (output == case.body.get("input") or output.startswith(RESERVED_PREFIXES))
+        return isinstance(output, str) and (output == case.body.get("input") or is_reserved(output))
 
     body = case.body if case.operation.label == "POST /experiments" else None
     if not isinstance(body, dict) or not isinstance(body.get("variants"), list):

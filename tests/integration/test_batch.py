@@ -126,6 +126,8 @@ def test_the_api_runs_a_job_in_the_background_and_reports_progress(trained, clie
         ({"input": "missing.jsonl", "output": "o.jsonl"}, "input"),
         ({"input": "../etc/passwd", "output": "o.jsonl"}, "input"),
         ({"input": "in.jsonl", "output": "models/LATEST"}, "output"),
+        ({"input": "in.jsonl", "output": "staging"}, "output"),  # a file where training's folder must be
+        ({"input": "in.jsonl", "output": "batch-jobs"}, "output"),
         ({"input": "in.jsonl", "output": "in.jsonl"}, "output"),
         ({"input": "in.jsonl", "output": "o.jsonl", "options": {"num_results": 0}}, "num_results"),
     ],

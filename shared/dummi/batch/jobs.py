@@ -59,9 +59,15 @@ def key_problem(key: str, *, output: bool = False) -> str | None:
     """Why ``key`` may not be a job's input (or output), or None."""
     if len(key) > 512 or not re.match(KEY_PATTERN, key):
         return f"a key under the artifact store (segments of letters, digits, . _ - =; no '..'), not {key!r}"
-    if output and key.startswith(RESERVED_PREFIXES):
-        return f"{key!r} is inside the store's own folders ({', '.join(RESERVED_PREFIXES)})"
+    if output and is_reserved(key):
+        return f"{key!r} is inside the store's own folders ({', '.join(RESERVED_PREFIXES)}) or one of them"
     return None
+
+
+def is_reserved(key: str) -> bool:
+    """``key`` is one of the store's own folders or inside one (``models`` itself too: a file written there
+    would stand where the folder must be)."""
+    return (key + "/").startswith(RESERVED_PREFIXES)
 
 
 class BatchJobs:
