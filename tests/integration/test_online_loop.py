@@ -244,6 +244,29 @@ def test_users_keep_their_variant_and_a_ramp_up_moves_nobody(shop, db):
     stopped = shop.post("/experiments/ranking/stop").json()
     assert stopped["status"] == "stopped" and stopped["stopped_at"]
     assert {_recommend(shop, u)["variant"] for u in users} == {None}
+    # the traffic it ran with is part of its record
+    refused = shop.post("/experiments/ranking/traffic", json={"traffic_percent": 50})
+    assert refused.status_code == 409 and "stopped" in refused.json()["detail"]
+    assert shop.get("/experiments/ranking").json()["traffic_percent"] == 100
+
+
+def test_a_user_in_a_running_experiment_stays_when_one_created_earlier_starts(db):
+    """Precedence is by start: an experiment created first but scheduled later does not take the users of one
+    that began before it (they were moved mid-experiment, spoiling both)."""
+    from datetime import UTC, datetime, timedelta
+
+    from dummi.experiments.assignment import assign
+    from dummi.services import experiments_service
+    from dummi.services.unit_of_work import work_of
+
+    now = datetime.now(UTC)
+    variants = [{"name": "a"}, {"name": "b", "overrides": {"cf_weight": 0.0}}]
+    experiments_service.create(db, "sched", variants, 100.0, now + timedelta(hours=1), None)
+    experiments_service.create(db, "past", variants, 100.0, now - timedelta(days=30), None)
+    live = work_of(db).read(lambda repos: repos.experiments.live())
+    assert [e.name for e in live] == ["past", "sched"]
+    later = now + timedelta(hours=2)  # both running, every user in both traffics
+    assert {assign(live, f"u{i}", later).experiment for i in range(20)} == {"past"}
 
 
 def test_results_count_users_impressions_and_attributed_clicks_per_variant(shop):

@@ -245,9 +245,10 @@ def stop_experiment(name: NamePath, db: DatabaseDep) -> ExperimentPublic:
     return _public(experiments_service.stop(db, name))
 
 
-@router.post("/{name}/traffic", dependencies=[ADMIN], responses=error_responses(400, 404, 413, 503))
+@router.post("/{name}/traffic", dependencies=[ADMIN], responses=error_responses(400, 404, 409, 413, 503))
 def set_traffic(name: NamePath, body: TrafficUpdate, db: DatabaseDep) -> ExperimentPublic:
-    """Ramp it (admin): users already in keep their variant when the traffic rises."""
+    """Ramp it (admin): users already in keep their variant when the traffic rises; 409 once it is stopped or
+    ended (the traffic it ran with is part of its record)."""
     return _public(experiments_service.set_traffic(db, name, body.traffic_percent))
 
 

@@ -54,8 +54,11 @@ class ExperimentsRepository:
             raise
         return _experiment(rows[0])
 
-    def get(self, name: str) -> Experiment | None:
-        rows = self.conn.run(f"SELECT {_COLUMNS} FROM experiments WHERE name = :name", name=name)
+    def get(self, name: str, *, lock: bool = False) -> Experiment | None:
+        """``lock``: the row held until the transaction ends (a change decided on what it read)."""
+        rows = self.conn.run(
+            f"SELECT {_COLUMNS} FROM experiments WHERE name = :name" + (" FOR UPDATE" if lock else ""), name=name
+        )
         return _experiment(rows[0]) if rows else None
 
     def all(self) -> list[Experiment]:
@@ -63,10 +66,11 @@ class ExperimentsRepository:
         return [_experiment(r) for r in rows]
 
     def live(self) -> list[Experiment]:
-        """Experiments not stopped and not ended (some may start later), oldest first."""
+        """Experiments not stopped and not ended (some may start later), the first to start first: a user in a
+        running experiment stays in it when one created earlier but starting later begins."""
         rows = self.conn.run(
             f"SELECT {_COLUMNS} FROM experiments WHERE stopped_at IS NULL AND (ends_at IS NULL OR ends_at > now())"
-            f" ORDER BY created_at, name"
+            f" ORDER BY starts_at, created_at, name"
         )
         return [_experiment(r) for r in rows]
 

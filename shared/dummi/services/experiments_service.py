@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
 
-from dummi.errors import InvalidRequestError, NotFoundError
+from dummi.errors import ConflictError, InvalidRequestError, NotFoundError
 from dummi.experiments.assignment import Assignment, Experiment, Variant, assign
 from dummi.experiments.overrides import Overrides, check
 from dummi.experiments.statistics import (
@@ -85,12 +85,17 @@ def stop(db: Source | UnitOfWork, name: str) -> Experiment:
 
 
 def set_traffic(db: Source | UnitOfWork, name: str, traffic_percent: float) -> Experiment:
-    """Ramp an experiment: users already in keep their variant when the traffic rises."""
+    """Ramp an experiment: users already in keep their variant when the traffic rises. A stopped or ended one
+    keeps the traffic it ran with (its results and the users' exported assignments are read from it)."""
     with work_of(db).transaction() as repos:
-        found = repos.experiments.set_traffic(name, traffic_percent)
-    if found is None:
-        raise NotFoundError("experiment", name, field="name")
-    return found
+        found = repos.experiments.get(name, lock=True)
+        if found is None:
+            raise NotFoundError("experiment", name, field="name")
+        if status(found) in ("stopped", "ended"):
+            raise ConflictError(
+                f"experiment {name!r} is {status(found)}: the traffic it ran with is part of its record", field="name"
+            )
+        return repos.experiments.set_traffic(name, traffic_percent)
 
 
 @dataclass(frozen=True)
