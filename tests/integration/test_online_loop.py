@@ -355,6 +355,40 @@ def test_the_metrics_job_is_idempotent_and_the_api_answers_its_figures(shop, db)
     assert shop.get("/metrics/online", params={"from": "yesterday"}).status_code == 422
 
 
+def test_users_and_coverage_are_distinct_across_models_experiments_and_surfaces(shop, db):
+    """A user served by two model versions in one day (a retrain), in and out of an experiment and on two
+    surfaces is one user; the items shown across those rows are one set. Both were added up across the stored
+    rows (the console showed more users and less coverage on every day with a retrain or an experiment)."""
+    from dummi.domain.ranking import Recommendation
+    from dummi.services import online_metrics_service
+    from dummi.services.impressions_service import log_answer
+
+    def shown(*ids):
+        return [Recommendation(cid, "t", "c", 0.5, "cf", "") for cid in ids]
+
+    ids = [f"c{i}" for i in range(4)]
+    for model, experiment, surface, items in (
+        ("v1", None, "home", ids[:2]),
+        ("v2", None, "home", ids[1:3]),  # after a retrain
+        ("v2", "exp", "home", ids[2:4]),
+        ("v2", None, "email", ids[:1]),
+    ):
+        log_answer(db, shown(*items), user_id="ann", surface=surface, endpoint="recommend", model_version=model,
+                   experiment=experiment, variant="b" if experiment else None)  # fmt: skip
+    online_metrics_service.run(db)
+    rows = shop.get("/metrics/online", params={"group_by": "day,surface"}).json()["rows"]
+    home = next(r for r in rows if r["surface"] == "home")
+    assert (home["users"], home["impressions"]) == (1, 6)
+    assert home["coverage"] == pytest.approx(4 / len(TITLES))
+    assert home["ctr_per_user"] == 0.0
+    (day,) = shop.get("/metrics/online", params={"group_by": "day"}).json()["rows"]
+    assert (day["users"], day["impressions"], day["coverage"]) == (1, 7, pytest.approx(4 / len(TITLES)))
+    # grouped by model too, users are added up over the group's rows (v2's: two surfaces, in and out of the
+    # experiment), as the API guide says: distinct only by day and surface
+    by_model = shop.get("/metrics/online", params={"group_by": "day,model_version"}).json()["rows"]
+    assert {r["model_version"]: r["users"] for r in by_model} == {"v1": 1, "v2": 3}
+
+
 def test_the_metrics_function_sends_emf_with_at_most_four_dimensions_and_no_ids(
     shop, db, lambda_context, capsys, monkeypatch
 ):

@@ -48,6 +48,11 @@ logger = logging.getLogger(__name__)
 
 ALL_METHODS = "*"
 DIMENSIONS = ("day", "surface", "experiment", "variant", "method", "model_version")
+# Users and items shown are distinct counts: they do not add up across rows (a user served by two model versions
+# in a day, or in two surfaces, is one user). Stored beside the rows, per day and surface and per day (surface
+# "*"), with every other dimension "*" and nothing else counted: ``query`` takes users, CTR per user and
+# coverage from them wherever it groups by no more than the day and the surface.
+ALL = "*"
 YOUNG = timedelta(days=7)
 PAGE = 5_000
 BASELINE_DAYS = 7
@@ -108,6 +113,7 @@ class Aggregate:
         self.clicked = clicked
         self.liked = liked
         self._rows: dict[tuple, _Row] = defaultdict(_Row)
+        self._distinct: dict[tuple[date, str], _Row] = defaultdict(_Row)  # (day, surface or ALL): users, items
         self._item_days: dict[tuple[str, date], list[int]] = {}  # (item, day) -> [impressions, clicks, likes]
 
     def add(
@@ -139,6 +145,7 @@ class Aggregate:
             whole.spread_sum += spread
         for m in set(methods):
             self._rows[keys[m]].lists += 1
+        distinct = (self._distinct[(day, surface)], self._distinct[(day, ALL)])
         for position, (cid, method, item) in enumerate(zip(item_ids, methods, info, strict=True), start=1):
             click = (recommendation_id, cid) in self.clicked
             like = (recommendation_id, cid) in self.liked
@@ -158,6 +165,12 @@ class Aggregate:
                 at = row.by_position.setdefault(position, [0, 0])
                 at[0] += 1
                 at[1] += click
+                if user_id is not None:
+                    mine = row.per_user.setdefault(user_id, [0, 0])
+                    mine[0] += 1
+                    mine[1] += click
+            for row in distinct:
+                row.items.add(cid)
                 if user_id is not None:
                     mine = row.per_user.setdefault(user_id, [0, 0])
                     mine[0] += 1
@@ -189,6 +202,23 @@ class Aggregate:
                     "by_position": {str(p): v for p, v in sorted(r.by_position.items())},
                 }
             )
+        return out
+
+    def distinct_rows(self) -> list[dict[str, Any]]:
+        """Per day and surface, and per day (surface ``ALL``): the distinct users (with their CTR's sum) and
+        items shown, every other dimension ``ALL`` and every summed column 0 (see ``ALL``)."""
+        out = []
+        for (day, surface), r in sorted(self._distinct.items()):
+            row = {
+                **dict(zip(DIMENSIONS, (day, surface, ALL, ALL, ALL, ALL), strict=True)),
+                **dict.fromkeys(_SUMMED, 0),
+                "users": len(r.per_user),
+                "user_ctr_sum": float(sum(c / n for n, c in r.per_user.values())),
+                "items_shown": len(r.items),
+                "catalog_size": self.catalog_size,
+                "by_position": {},
+            }
+            out.append(row)
         return out
 
 
@@ -274,7 +304,7 @@ def compute(db: Database, *, now: datetime | None = None, progress: Progress | N
     start = datetime.combine(days[0], time.min, UTC)
     end = datetime.combine(days[-1] + timedelta(days=1), time.min, UTC)
     agg = aggregate_period(db, start, end, progress)
-    rows = agg.rows()
+    rows = agg.rows() + agg.distinct_rows()
     with db.transaction() as conn:
         MetricsRepository(conn).replace_days(days, rows)
         MetricsRepository(conn).replace_item_days(days, agg.item_rows())
@@ -304,8 +334,13 @@ def item_days(db: Database, content_id: str, start: date, end: date) -> list[dic
 
 def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list[dict[str, Any]]:
     """Stored rows in [start, end], added up over the dimensions not in ``group_by``. Users are distinct per
-    stored row: grouping away the day adds up user-days; coverage is then the mean of the daily coverages."""
-    rows = db.read(lambda conn: MetricsRepository(conn).rows(start, end))
+    day: grouping away the day adds up user-days, and coverage is then the mean of the daily coverages. Grouped
+    by no more than the day and the surface (the console's view), users, CTR per user and coverage are the
+    distinct ones of each day (``ALL``); grouped by an experiment, a variant, a method or a model as well, they
+    are added up over the rows of each group (a user served by two models in a day counts twice there)."""
+    stored = db.read(lambda conn: MetricsRepository(conn).rows(start, end))
+    rows = [r for r in stored if r["model_version"] != ALL]
+    distinct = {(r["day"], r["surface"]): r for r in stored if r["model_version"] == ALL}
     keep = [d for d in DIMENSIONS if d in group_by]
     if "method" not in keep:  # the lists as a whole, not the sum of their methods' parts
         rows = [r for r in rows if r["method"] == ALL_METHODS]
@@ -327,9 +362,19 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
             at = m["by_position"].setdefault(p, [0, 0])
             at[0] += n
             at[1] += c
+        m.setdefault("_days", set()).add((r["day"], r["surface"] if "surface" in keep else ALL))
+    if set(keep) <= {"day", "surface"}:  # each day's distinct users and items, from the rows stored for them
+        for m in merged.values():
+            found = [distinct[d] for d in sorted(m.pop("_days")) if d in distinct]
+            if found:
+                m["users"] = sum(d["users"] for d in found)
+                m["user_ctr_sum"] = sum(d["user_ctr_sum"] for d in found)
+                m["coverage_sum"] = sum(d["items_shown"] / d["catalog_size"] for d in found if d["catalog_size"])
+                m["coverage_days"] = len(found)
     out = []
     for key in sorted(merged):
         m = merged[key]
+        m.pop("_days", None)
         shown = {"items_shown": m["coverage_sum"] / m["coverage_days"], "catalog_size": 1}
         values = figures({**m, **shown})
         counts = {k: m[k] for k in ("lists", "impressions", "users", "clicks", "likes")}
