@@ -53,23 +53,29 @@ class LogProgress:
 
 
 class BarProgress:
-    """A text progress bar on stderr (no dependency), one line per step."""
+    """A text progress bar on stderr (no dependency), one line per step. Where the stream is no terminal (a
+    log file, CI), a bar redrawn with ``\\r`` piles up on one line: there each step writes a line of its
+    count every ``log_interval`` seconds of a long step, and one line when it ends."""
 
-    def __init__(self, stream=None, width: int = 30, min_interval: float = 0.2) -> None:
+    def __init__(self, stream=None, width: int = 30, min_interval: float = 0.2, log_interval: float = 10.0) -> None:
         self._stream = stream or sys.stderr
         self._width = width
-        self._min_interval = min_interval
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._min_interval = min_interval if self._tty else log_interval
         self._step, self._total, self._done, self._started, self._drawn = "", None, 0, 0.0, 0.0
 
     def start(self, step: str, total: int | None = None) -> None:
         self._step, self._total, self._done = step, total, 0
-        self._started = time.monotonic()
-        self._draw()
+        self._started = self._drawn = time.monotonic()
+        if self._tty:
+            self._draw()
 
     def advance(self, n: int = 1) -> None:
         self._done += n
-        if time.monotonic() - self._drawn >= self._min_interval:  # redraw a few times a second at most
+        if time.monotonic() - self._drawn >= self._min_interval:  # a few times a second at most (a log: rarely)
             self._draw()
+            if not self._tty:
+                self._stream.write("\n")
 
     def finish(self, message: str = "") -> None:
         elapsed = time.monotonic() - self._started
@@ -84,5 +90,6 @@ class BarProgress:
             bar = f"[{'#' * filled}{'.' * (self._width - filled)}] {self._done}/{self._total}"
         else:
             bar = f"{self._done}" if self._done else ""
-        self._stream.write(f"\r{self._step:<22} {bar}{final}")
+        back = "\r" if self._tty else ""  # a terminal redraws the line; a log gets lines
+        self._stream.write(f"{back}{self._step:<22} {bar}{final}")
         self._stream.flush()
