@@ -4,6 +4,7 @@ answers in batches; experiments assign users stably, ramp without moving anyone,
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -458,6 +459,20 @@ def test_training_publishes_the_algorithm_an_experiment_names_and_its_users_get_
     knn = engine.variants.built[("algo", "knn")][1]
     assert knn.bundle.cf.algorithm == "itemknn" and base.bundle.cf.algorithm == manifest["model"]["cf"]["algorithm"]
     assert knn.bundle.item_ids is base.bundle.item_ids  # a variant shares the catalog, it does not copy it
+
+
+def test_the_metrics_command_prints_the_figures_and_refuses_what_the_api_refuses(shop, capsys):
+    from dummi.cli import main
+
+    _recommend(shop, "ann", surface="home")
+    assert main(["metrics", "--days", "1", "--group-by", "surface,variant"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert printed[0]["rows"] > 0  # what the job did, then one line per group
+    home = next(r for r in printed[1:] if r["surface"] == "home")
+    assert (home["users"], home["experiment"]) == (1, "")  # a variant is named within its experiment
+    for args, words in ((["--group-by", "surface,bogus"], "bogus not among"), (["--days", "0"], "at least 1")):
+        assert main(["metrics", *args]) == 2
+        assert words in capsys.readouterr().err
 
 
 def test_metrics_at_the_ends_of_the_calendar(client):
