@@ -96,6 +96,8 @@ def test_the_delta_method_variance_by_hand():
     low, high = est.interval()
     assert (low + high) / 2 == pytest.approx(r) and high - low == pytest.approx(2 * 1.959964 * math.sqrt(expected))
     assert ratio(UserSums()).ctr is None and ratio(UserSums.of([1], [4])).variance is None
+    # few clicks on many users: the normal interval would reach below 0, a CTR cannot
+    assert ratio(UserSums.of([1, 0, 0, 0], [10, 10, 10, 10])).interval()[0] == 0.0
 
 
 def test_the_always_valid_interval_is_wider_than_the_fixed_one_and_shrinks_with_data():

@@ -59,7 +59,7 @@ class RatioEstimate:
         if self.ctr is None or self.variance is None:
             return None
         half = z * math.sqrt(self.variance)
-        return (self.ctr - half, self.ctr + half)
+        return (max(0.0, self.ctr - half), min(1.0, self.ctr + half))  # a CTR is a share: within 0..1
 
 
 def ratio(s: UserSums) -> RatioEstimate:
