@@ -71,6 +71,15 @@ def test_cli_answers_every_line_in_order_as_the_api_does(trained, client, tmp_pa
     assert not out.with_name("recs.jsonl.parts").exists(), "the chunks are removed once the output is written"
 
 
+def test_the_jobs_category_holds_for_related_items_too(trained, tmp_path):
+    source, out = _input(tmp_path / "items.jsonl", [{"itemId": "soups-3"}, {"userId": "u1"}]), tmp_path / "r.jsonl"
+    args = ["batch-recommend", "--input", str(source), "--output", str(out), "--category", "rockets"]
+    assert main(args) == 0
+    related, personal = (json.loads(line)["output"]["recommendedItems"] for line in out.read_text().splitlines())
+    assert related and all(cid.startswith("rockets-") for cid in related), related  # a soup's kin, but rockets
+    assert personal and all(cid.startswith("rockets-") for cid in personal)
+
+
 def test_a_job_that_stops_half_way_resumes_without_redoing_finished_chunks(trained, tmp_path, monkeypatch, capsys):
     source, out = _input(tmp_path / "users.jsonl", [{"userId": f"u{i}"} for i in range(10)]), tmp_path / "r.jsonl"
     answered: list[str] = []

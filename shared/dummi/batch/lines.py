@@ -69,6 +69,8 @@ def answer_lines(
 ) -> tuple[list[str], int, set[str]]:
     """(output lines, how many are error lines, the model versions that answered), one output per input."""
     request = options.rank_request()
+    # an item's related items keep to the job's category too, as a filter (similar has no category of its own)
+    in_category = (("category", "in", (options.category,)),) if options.category else ()
     out: list[str] = []
     errors = 0
     versions: set[str] = set()
@@ -80,7 +82,7 @@ def answer_lines(
             if user is not None:
                 served = engine.recommend(db, user, request)
             else:
-                served = engine.similar(db, item, options.num_results, request.filters)
+                served = engine.similar(db, item, options.num_results, request.filters + in_category)
             if served.model_version is not None:
                 versions.add(served.model_version)
             line = {"input": given, "output": _output(served), "error": None}
