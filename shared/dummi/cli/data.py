@@ -18,14 +18,18 @@ Subparsers = argparse._SubParsersAction
 
 
 def add_import(sub: Subparsers) -> None:
-    imp = sub.add_parser("import", help="bulk load content.jsonl, users.jsonl and train.jsonl / interactions.jsonl")
+    imp = sub.add_parser(
+        "import",
+        help="bulk load content.jsonl, users.jsonl, interactions.jsonl (else train.jsonl: events and feedback) and"
+        " deletions.jsonl",
+    )
     imp.add_argument("--data", type=Path, required=True, help="folder with the .jsonl files")
     imp.add_argument("--embed", action="store_true", help="embed the imported text now (else at the next train)")
     imp.add_argument(
         "--on-conflict",
         choices=["skip", "update"],
         default="skip",
-        help="items and users that exist: keep them as they are (skip) or take the file's fields (update)",
+        help="items and users that exist: keep them as they are (skip) or take the fields each line gives (update)",
     )
     imp.add_argument(
         "--on-error",
