@@ -209,6 +209,7 @@ def test_on_error_skip_imports_every_good_line_and_returns_each_bad_one(db, clie
         ("train.jsonl", 9, "timestamp"),
     ]
     assert "is on line 1 already" in result.rejects[1].message
+    assert [(r.line, r.field) for r in result.skipped] == [(2, "content_id"), (4, "user_id")]  # m2's view, the ghost
     assert "in the future" in result.rejects[-1].message
     assert client.get("/content/m2").status_code == 404
     assert client.get("/content/m1").json()["title"] == "Toy Story (1995)", "the first line of an id wins"
@@ -232,13 +233,16 @@ def test_cli_on_error_skip_writes_the_rejects_file_and_prints_the_counts(db, dat
     rejects = tmp_path / "out" / "rejects.jsonl"
     rejects.parent.mkdir()
     assert main(["import", "--data", str(data_dir), "--on-error", "skip", "--rejects", str(rejects)]) == 0
-    out = capsys.readouterr().out
-    assert "rejected 1 lines (1 in users.jsonl)" in out and "imported 2 users" in out
-    [line] = rejects.read_text().splitlines()
-    assert json.loads(line) == {
+    printed = capsys.readouterr()
+    assert "rejected 1 lines (1 in users.jsonl)" in printed.out and "imported 2 users" in printed.out
+    # the ghost's event (line 4 of train.jsonl) is skipped, named on stderr and in the rejects file
+    assert "skipped train.jsonl:4: user_id: no user 'ghost': skipped" in printed.err
+    bad, ghost = (json.loads(line) for line in rejects.read_text().splitlines())
+    assert bad == {
         "file": "users.jsonl",
         "line": 3,
         "field": "user_id",
         "message": "String should match pattern '^[A-Za-z0-9][A-Za-z0-9._:@-]*$'",
     }
+    assert ghost == {"file": "train.jsonl", "line": 4, "field": "user_id", "message": "no user 'ghost': skipped"}
     assert main(["import", "--data", str(data_dir), "--rejects", str(rejects)]) == 2, "--rejects needs skip"

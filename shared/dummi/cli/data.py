@@ -17,6 +17,9 @@ from dummi.progress import BarProgress
 Subparsers = argparse._SubParsersAction
 
 
+SKIPPED_SHOWN = 5  # events skipped for an unknown id, named on stderr (the rejects file holds the first 1,000)
+
+
 def add_import(sub: Subparsers) -> None:
     imp = sub.add_parser(
         "import",
@@ -67,15 +70,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
     except InvalidRequestError as exc:
         print(f"dummi import: {exc.message} (nothing was written)", file=sys.stderr)
         return 2
-    if args.on_error == "skip":
+    if args.on_error == "skip":  # the bad lines, then the events skipped for an unknown id: every line not written
         rejects = args.rejects or Path("dummi-import-rejects.jsonl")
         with rejects.open("w", encoding="utf-8") as out:
-            out.writelines(r.as_json() + "\n" for r in result.rejects)
+            out.writelines(r.as_json() + "\n" for r in [*result.rejects, *result.skipped])
         by_file: dict[str, int] = {}
         for r in result.rejects:
             by_file[r.file] = by_file.get(r.file, 0) + 1
         counts = ", ".join(f"{n} in {f}" for f, n in by_file.items()) or "none"
         print(f"rejected {len(result.rejects)} lines ({counts}); written to {rejects}")
+    for r in result.skipped[:SKIPPED_SHOWN]:
+        print(f"skipped {r.file}:{r.line}: {r.field}: {r.message}", file=sys.stderr)
+    if result.skipped_events > SKIPPED_SHOWN:
+        print(f"skipped {result.skipped_events - SKIPPED_SHOWN} more events naming unknown ids", file=sys.stderr)
     print(
         f"imported {result.users} users, {result.content} content items, {result.events} interactions"
         f" ({result.skipped_events} naming unknown users or content skipped); updated {result.users_updated}"

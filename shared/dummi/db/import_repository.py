@@ -24,6 +24,8 @@ def _csv(rows: Iterable[Sequence[object]]) -> io.BytesIO:
     return io.BytesIO(text.getvalue().encode("utf-8"))
 
 
+# how many skipped events an import names (by line); the rest are counted
+MAX_SKIPPED_NAMED = 1_000
 # a content line's fields besides its id, title and category: with ``--on-conflict update`` each changes a
 # stored item only when the line gives it
 OPTIONAL_CONTENT_FIELDS = ("tags", "description", "properties", "hidden", "available_from", "available_until")
@@ -122,13 +124,15 @@ class ImportRepository:
         self.conn.run("DELETE FROM content_deletions d USING import_content i WHERE d.content_id = i.content_id")
         return inserted, updated
 
-    def import_events(self, rows: list[tuple[str, str, str, str, float | None, str | None]]) -> tuple[int, int]:
-        """(inserted, skipped): events naming an unknown user or content are skipped, not fatal."""
+    def import_events(self, rows: list[tuple]) -> tuple[int, int, list[tuple[int, str, str]]]:
+        """(inserted, skipped, the first skipped): rows are (user_id, content_id, kind, event_type, duration_seconds,
+        created_at, the file's line); an event naming a user or content that does not exist is skipped, not
+        fatal, and comes back as (line, field, id) in line order, the first ``MAX_SKIPPED_NAMED``."""
         self.conn.run(
             "CREATE TEMP TABLE import_events (user_id text, content_id text, kind text, event_type text,"
-            " duration_seconds double precision, created_at timestamptz) ON COMMIT DROP"
+            " duration_seconds double precision, created_at timestamptz, line integer) ON COMMIT DROP"
         )
-        self._copy("import_events", "user_id, content_id, kind, event_type, duration_seconds, created_at", rows)
+        self._copy("import_events", "user_id, content_id, kind, event_type, duration_seconds, created_at, line", rows)
         self.conn.run(
             "INSERT INTO interactions (user_id, content_id, kind, event_type, duration_seconds, created_at)"
             " SELECT e.user_id, e.content_id, e.kind, e.event_type, e.duration_seconds, COALESCE(e.created_at, now())"
@@ -136,8 +140,16 @@ class ImportRepository:
             " JOIN users u ON u.user_id = e.user_id JOIN content c ON c.content_id = e.content_id"
         )
         inserted = self.conn.row_count
+        skipped = self.conn.run(
+            "SELECT e.line, CASE WHEN u.user_id IS NULL THEN 'user_id' ELSE 'content_id' END,"
+            "       CASE WHEN u.user_id IS NULL THEN e.user_id ELSE e.content_id END"
+            " FROM import_events e"
+            " LEFT JOIN users u ON u.user_id = e.user_id LEFT JOIN content c ON c.content_id = e.content_id"
+            " WHERE u.user_id IS NULL OR c.content_id IS NULL ORDER BY e.line LIMIT :most",
+            most=MAX_SKIPPED_NAMED,
+        )
         total = int(self.conn.run("SELECT count(*) FROM import_events")[0][0])
-        return inserted, total - inserted
+        return inserted, total - inserted, [(int(r[0]), r[1], r[2]) for r in skipped]
 
     def imported_span(self) -> tuple[datetime, datetime]:
         """The earliest and the latest time of the events ``import_events`` read, in its transaction."""

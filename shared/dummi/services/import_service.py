@@ -69,6 +69,8 @@ class ImportResult:
     content_deleted: int = 0
     users_deleted: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    # the skipped events (naming a user or an item that does not exist), by line: the first MAX_SKIPPED_NAMED
+    skipped: list[Reject] = field(default_factory=list)
 
 
 class _Deletion(StrictModel):
@@ -205,9 +207,11 @@ def import_directory(
 
     read = _Reader(on_error)
 
-    def load(name: str, parse: Callable[[dict[str, Any]], Any], what: str, key: str | None = None) -> list:
+    def load(
+        name: str, parse: Callable[[dict[str, Any]], Any], what: str, key: str | None = None, numbered: bool = False
+    ) -> list:
         """The good rows of one file; with ``key``, a line repeating an earlier line's id is a bad line (one
-        statement cannot write a row twice)."""
+        statement cannot write a row twice); ``numbered``: each row ends with its line number."""
         files.append(name)
         rows, first_line = [], {}
         for n, raw in read.lines(data_dir / name):
@@ -218,7 +222,7 @@ def import_directory(
             except _LineError as exc:
                 read.fail(name, n, exc)
                 continue
-            rows.append(row)
+            rows.append((*row, n) if numbered else row)
             if len(rows) % 100_000 == 0:
                 report(f"{what} read", len(rows))
         report(f"{what} read", len(rows))
@@ -229,7 +233,7 @@ def import_directory(
     content = load("content.jsonl", _content, "content", "content_id") if has_content else []
     source = next((f for f in INTERACTION_FILES if (data_dir / f).exists()), None)
     defined = defined_names(db) if source is not None else frozenset()
-    events = load(source, lambda raw: _event(raw, defined), "interactions") if source is not None else []
+    events = load(source, lambda raw: _event(raw, defined), "interactions", numbered=True) if source else []
     deletions: list[_Deletion] = []
     if (data_dir / DELETIONS_FILE).exists():
         deletions = load(DELETIONS_FILE, lambda raw: _validate(_Deletion, raw), "deletions")
@@ -241,13 +245,14 @@ def import_directory(
         n_users, users_updated = repo.import_users(users, update=update) if users else (0, 0)
         n_content, content_updated = repo.import_content(content, update=update) if content else (0, 0)
         require_defined(Repositories(conn), {e[3] for e in events if e[2] == "interaction"})  # none deleted since read
-        n_events, skipped = repo.import_events(events) if events else (0, 0)
+        n_events, skipped, named = repo.import_events(events) if events else (0, 0, [])
         if events:  # old timestamps land in hours trending has counted: they are counted again
             TrendingRepository(conn).mark_late(*repo.imported_span())
         # deletions last: a file that adds and deletes the same id leaves it deleted
         content_deleted = sum(ContentRepository(conn).delete(d.content_id) for d in deletions if d.content_id)
         users_deleted = sum(UsersRepository(conn).delete(d.user_id) for d in deletions if d.user_id)
     report("written", n_users + n_content + n_events + users_updated + content_updated)
+    unknown = [Reject(source or "", line, field, f"no {field[:-3]} {value!r}: skipped") for line, field, value in named]
     return ImportResult(
         n_users,
         n_content,
@@ -259,4 +264,5 @@ def import_directory(
         content_deleted,
         users_deleted,
         read.rejects,
+        unknown,
     )
