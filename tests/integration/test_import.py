@@ -157,6 +157,34 @@ def test_on_conflict_update_changes_only_the_fields_a_line_gives_as_a_patch_does
     assert (m1["hidden"], m1["tags"], m1["properties"]) == (False, [], {"lang": "en"})
 
 
+def test_a_line_whose_window_would_end_before_the_stored_start_is_a_bad_line(db, client, data_dir):
+    """Merged field by field, a line's available_until can fall before the start the item keeps: a bad line
+    named by file and line, as PATCH refuses it (the check constraint failed the whole import, no line named)."""
+    import_directory(db, data_dir)
+    assert client.patch("/content/m1", json={"available_from": "2030-01-01T00:00:00Z"}).status_code == 200
+    _write(
+        data_dir,
+        "content.jsonl",
+        [
+            {
+                "content_id": "m1",
+                "title": "Toy Story",
+                "category": "animation",
+                "available_until": "2029-01-01T00:00:00Z",
+            },
+            {"content_id": "m2", "title": "GoldenEye", "category": "spy"},
+        ],
+    )
+    (data_dir / "train.jsonl").unlink()
+    with pytest.raises(InvalidRequestError, match=r"content.jsonl:1: available_until: must be after available_from"):
+        import_directory(db, data_dir, on_conflict="update")
+    assert client.get("/content/m2").json()["category"] == "action", "nothing written"
+    result = import_directory(db, data_dir, on_conflict="update", on_error="skip")
+    assert [(r.file, r.line, r.field) for r in result.rejects] == [("content.jsonl", 1, "available_until")]
+    assert result.content_updated == 1 and client.get("/content/m2").json()["category"] == "spy"
+    assert client.get("/content/m1").json()["title"] == "Toy Story (1995)", "the refused line changed nothing"
+
+
 def test_a_deletions_file_deletes_in_bulk_with_the_guarantees_of_delete(db, client, data_dir):
     import_directory(db, data_dir)
     for f in ("users.jsonl", "content.jsonl", "train.jsonl"):

@@ -252,8 +252,9 @@ def test_users_keep_their_variant_and_a_ramp_up_moves_nobody(shop, db):
 
 
 def test_a_user_in_a_running_experiment_stays_when_one_created_earlier_starts(db):
-    """Precedence is by start: an experiment created first but scheduled later does not take the users of one
-    that began before it (they were moved mid-experiment, spoiling both)."""
+    """Precedence is by when an experiment takes users: one created first but scheduled later, or one created
+    later with a start in the past, does not take the users of one running before it (they were moved
+    mid-experiment, spoiling both)."""
     from datetime import UTC, datetime, timedelta
 
     from dummi.experiments.assignment import assign
@@ -268,6 +269,10 @@ def test_a_user_in_a_running_experiment_stays_when_one_created_earlier_starts(db
     assert [e.name for e in live] == ["past", "sched"]
     later = now + timedelta(hours=2)  # both running, every user in both traffics
     assert {assign(live, f"u{i}", later).experiment for i in range(20)} == {"past"}
+    # one created now, backdated further still, takes no one from "past", which has taken users since its creation
+    experiments_service.create(db, "backdated", variants, 100.0, now - timedelta(days=60), None)
+    live = work_of(db).read(lambda repos: repos.experiments.live())
+    assert [e.name for e in live] == ["past", "backdated", "sched"]
 
 
 def test_results_count_users_impressions_and_attributed_clicks_per_variant(shop):
@@ -388,6 +393,33 @@ def test_users_and_coverage_are_distinct_across_models_experiments_and_surfaces(
     # experiment), as the API guide says: distinct only by day and surface
     by_model = shop.get("/metrics/online", params={"group_by": "day,model_version"}).json()["rows"]
     assert {r["model_version"]: r["users"] for r in by_model} == {"v1": 1, "v2": 3}
+
+
+def test_a_day_stored_before_distinct_rows_existed_keeps_its_own_figures(shop, db):
+    """Days the job computed before it stored each day's distinct users keep their summed figures in a range
+    that groups the day away; they were dropped (a week's users were today's)."""
+    from dummi.domain.ranking import Recommendation
+    from dummi.services import online_metrics_service
+    from dummi.services.impressions_service import log_answer
+
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    for user, model, item in (("ann", "v1", "c0"), ("ann", "v2", "c1"), ("bob", "v1", "c0"), ("bob", "v2", "c2")):
+        rid = log_answer(db, [Recommendation(item, "t", "c", 0.5, "cf", "")], user_id=user, surface="home",
+                         endpoint="recommend", model_version=model)  # fmt: skip
+        if user == "bob":  # bob's answers were yesterday's
+            moved = "UPDATE impressions SET created_at = :at WHERE recommendation_id = CAST(:id AS uuid)"
+            db.autocommit(lambda conn, rid=rid, moved=moved: conn.run(moved, at=yesterday, id=rid))
+    online_metrics_service.run(db)
+    db.autocommit(lambda conn: conn.run(  # yesterday as an older job stored it: no distinct rows
+        "DELETE FROM online_metrics WHERE day = :day AND model_version = '*'", day=yesterday.date()
+    ))  # fmt: skip
+    by_day = shop.get("/metrics/online", params={"group_by": "day,surface", "from": yesterday.date().isoformat()})
+    assert [r["users"] for r in by_day.json()["rows"]] == [2, 1]  # yesterday summed over its two models; today once
+    (week,) = shop.get("/metrics/online", params={"group_by": "surface", "from": yesterday.date().isoformat()}).json()[
+        "rows"
+    ]
+    # yesterday's coverage as the old rows give it (their mean: one item each), today's the distinct two
+    assert week["users"] == 3 and week["coverage"] == pytest.approx((1 / len(TITLES) + 2 / len(TITLES)) / 2)
 
 
 def test_the_metrics_function_sends_emf_with_at_most_four_dimensions_and_no_ids(

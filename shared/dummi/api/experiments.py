@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StrictBool, create_model, model_validator
 from dummi.api.auth import ADMIN, READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
+from dummi.api.schemas import ErrorResponse
 from dummi.domain.inputs import Instant, StrictFloat, StrictModel, bounded_whole, field_error
 from dummi.experiments.assignment import Experiment
 from dummi.experiments.overrides import ALGORITHM_NAMES, SETTING_BOUNDS, SETTING_DEFAULTS
@@ -245,7 +246,12 @@ def stop_experiment(name: NamePath, db: DatabaseDep) -> ExperimentPublic:
     return _public(experiments_service.stop(db, name))
 
 
-@router.post("/{name}/traffic", dependencies=[ADMIN], responses=error_responses(400, 404, 409, 413, 503))
+@router.post(
+    "/{name}/traffic",
+    dependencies=[ADMIN],
+    responses=error_responses(400, 404, 413, 503)
+    | {409: {"model": ErrorResponse, "description": "the experiment is stopped or ended: its traffic is kept"}},
+)
 def set_traffic(name: NamePath, body: TrafficUpdate, db: DatabaseDep) -> ExperimentPublic:
     """Ramp it (admin): users already in keep their variant when the traffic rises; 409 once it is stopped or
     ended (the traffic it ran with is part of its record)."""

@@ -86,9 +86,7 @@ def online_metrics(
     today = datetime.now(UTC).date()
     end = to or today
     start = from_ or max(date.min, end - timedelta(days=min(DEFAULT_DAYS - 1, (end - date.min).days)))
-    groups = list(dict.fromkeys(group_by.split(",")))
-    if "variant" in groups and "experiment" not in groups:
-        groups.append("experiment")  # a variant's name means something only within its experiment
+    groups = online_metrics_service.groups_of(group_by)
     rows = online_metrics_service.query(db, start, end, groups)
     return OnlineMetrics(
         from_=start.isoformat(),

@@ -78,7 +78,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         for r in result.rejects:
             by_file[r.file] = by_file.get(r.file, 0) + 1
         counts = ", ".join(f"{n} in {f}" for f, n in by_file.items()) or "none"
-        print(f"rejected {len(result.rejects)} lines ({counts}); written to {rejects}")
+        skipped = f" and the first {len(result.skipped)} events skipped for an unknown id" if result.skipped else ""
+        print(f"rejected {len(result.rejects)} lines ({counts}); written to {rejects}{skipped}")
     for r in result.skipped[:SKIPPED_SHOWN]:
         print(f"skipped {r.file}:{r.line}: {r.field}: {r.message}", file=sys.stderr)
     if result.skipped_events > SKIPPED_SHOWN:

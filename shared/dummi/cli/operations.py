@@ -147,14 +147,12 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     from dummi.db.migrations import migrate
     from dummi.services import online_metrics_service
 
-    groups = list(dict.fromkeys(g.strip() for g in args.group_by.split(",") if g.strip()))
+    groups = online_metrics_service.groups_of(args.group_by)
     unknown = [g for g in groups if g not in online_metrics_service.DIMENSIONS]
     if unknown or args.days < 1:  # as GET /metrics/online refuses them, before any work
         problem = f"--group-by: {', '.join(unknown)} not among {', '.join(online_metrics_service.DIMENSIONS)}"
         print(f"dummi metrics: {problem if unknown else '--days: at least 1'}", file=sys.stderr)
         return 2
-    if "variant" in groups and "experiment" not in groups:
-        groups.append("experiment")  # a variant's name means something only within its experiment
     db = get_database()
     migrate(db)
     done = online_metrics_service.run(db, progress=BarProgress())

@@ -66,11 +66,12 @@ class ExperimentsRepository:
         return [_experiment(r) for r in rows]
 
     def live(self) -> list[Experiment]:
-        """Experiments not stopped and not ended (some may start later), the first to start first: a user in a
-        running experiment stays in it when one created earlier but starting later begins."""
+        """Experiments not stopped and not ended (some may start later), the first to take users first (its
+        start, or its creation where it was created with a start already past): a user in a running experiment
+        stays in it when another begins, one created earlier to start later or one created later backdated."""
         rows = self.conn.run(
             f"SELECT {_COLUMNS} FROM experiments WHERE stopped_at IS NULL AND (ends_at IS NULL OR ends_at > now())"
-            f" ORDER BY starts_at, created_at, name"
+            f" ORDER BY GREATEST(starts_at, created_at), created_at, name"
         )
         return [_experiment(r) for r in rows]
 

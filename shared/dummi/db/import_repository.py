@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from dummi.db.connection import Connection
@@ -62,8 +62,12 @@ class ImportRepository:
             "user_id, interests, skill_level, given",
             ((u, _pg_array(i), s, _pg_array(g)) for u, i, s, g in rows),
         )
-        updated = 0
-        if update:
+        self.conn.run(
+            "INSERT INTO users (user_id, interests, skill_level)"
+            " SELECT user_id, interests, skill_level FROM import_users ON CONFLICT (user_id) DO NOTHING"
+        )
+        inserted, updated = self.conn.row_count, 0
+        if update:  # after the insert: a row created by another writer meanwhile still takes the line's fields
             interests, skill = _given("users", "interests"), _given("users", "skill_level")
             self.conn.run(
                 f"UPDATE users SET interests = {interests}, skill_level = {skill},"
@@ -73,33 +77,51 @@ class ImportRepository:
                 f"   AND (users.interests, users.skill_level) IS DISTINCT FROM ({interests}, {skill})"
             )
             updated = self.conn.row_count
-        self.conn.run(
-            "INSERT INTO users (user_id, interests, skill_level)"
-            " SELECT user_id, interests, skill_level FROM import_users ON CONFLICT (user_id) DO NOTHING"
-        )
-        return self.conn.row_count, updated
+        return inserted, updated
 
-    def import_content(self, rows: list[tuple], *, update: bool = False) -> tuple[int, int]:
+    def import_content(
+        self, rows: list[tuple], *, update: bool = False, refuse: Callable[[list[int]], None] | None = None
+    ) -> tuple[int, int]:
         """(inserted, updated). Rows: (content_id, title, category, tags, description, properties (JSON text),
-        hidden, available_from, available_until, the optional fields the line gave). With ``update``, stored
-        items take the fields their line gave where they differ, as a PATCH does: a field the line leaves out
-        is kept (a feed without ``hidden`` does not bring a taken-down item back). A changed text is embedded
-        again; serving sees every change within seconds."""
+        hidden, available_from, available_until, the optional fields the line gave, the file's line). With
+        ``update``, stored items take the fields their line gave where they differ, as a PATCH does: a field
+        the line leaves out is kept (a feed without ``hidden`` does not bring a taken-down item back). A line
+        whose window ends before the start it keeps is handed to ``refuse`` (its line numbers: raise, or they
+        are left out) rather than failing the statement. A changed text is embedded again; serving sees every
+        change within seconds."""
         self.conn.run(
             "CREATE TEMP TABLE import_content (content_id text, title text, category text, tags text[],"
             " description text, properties jsonb, hidden boolean, available_from timestamptz,"
-            " available_until timestamptz, given text[]) ON COMMIT DROP"
+            " available_until timestamptz, given text[], line integer) ON COMMIT DROP"
         )
         self._copy(
             "import_content",
             "content_id, title, category, tags, description, properties, hidden, available_from, available_until,"
-            " given",
-            ((c, t, cat, _pg_array(tags), *rest, _pg_array(given)) for c, t, cat, tags, *rest, given in rows),
+            " given, line",
+            ((c, t, cat, _pg_array(tags), *rest, _pg_array(given), n) for c, t, cat, tags, *rest, given, n in rows),
         )
-        updated = 0
-        if update:
+        self.conn.run(
+            "INSERT INTO content (content_id, title, category, tags, description, properties, hidden,"
+            " available_from, available_until)"
+            " SELECT content_id, title, category, tags, description, properties, hidden, available_from,"
+            " available_until FROM import_content ON CONFLICT (content_id) DO NOTHING"
+        )
+        inserted, updated = self.conn.row_count, 0
+        if update:  # after the insert: a row created by another writer meanwhile still takes the line's fields
             new = {"title": "i.title", "category": "i.category"}
             new |= {f: _given("content", f) for f in OPTIONAL_CONTENT_FIELDS}
+            window = f"{new['available_until']} <= {new['available_from']}"  # NULL (an open end) is no conflict
+            bad = [
+                int(r[0])
+                for r in self.conn.run(
+                    f"SELECT i.line FROM import_content i JOIN content ON content.content_id = i.content_id"
+                    f" WHERE {window} ORDER BY i.line"
+                )
+            ]
+            if bad:
+                if refuse is not None:
+                    refuse(bad)
+                self.conn.run("DELETE FROM import_content WHERE line = ANY(CAST(:lines AS integer[]))", lines=bad)
             text_fields = ("title", "category", "tags", "description")
             text = "(" + ", ".join(f"content.{f}" for f in text_fields) + ")"
             new_text = "(" + ", ".join(new[f] for f in text_fields) + ")"
@@ -113,13 +135,6 @@ class ImportRepository:
                 f" WHERE content.content_id = i.content_id AND {every} IS DISTINCT FROM {new_every}"
             )
             updated = self.conn.row_count
-        self.conn.run(
-            "INSERT INTO content (content_id, title, category, tags, description, properties, hidden,"
-            " available_from, available_until)"
-            " SELECT content_id, title, category, tags, description, properties, hidden, available_from,"
-            " available_until FROM import_content ON CONFLICT (content_id) DO NOTHING"
-        )
-        inserted = self.conn.row_count
         # ids created anew after a deletion are no longer deleted
         self.conn.run("DELETE FROM content_deletions d USING import_content i WHERE d.content_id = i.content_id")
         return inserted, updated
@@ -140,6 +155,9 @@ class ImportRepository:
             " JOIN users u ON u.user_id = e.user_id JOIN content c ON c.content_id = e.content_id"
         )
         inserted = self.conn.row_count
+        total = int(self.conn.run("SELECT count(*) FROM import_events")[0][0])
+        if total == inserted:  # the usual case: no second pass over the events
+            return inserted, 0, []
         skipped = self.conn.run(
             "SELECT e.line, CASE WHEN u.user_id IS NULL THEN 'user_id' ELSE 'content_id' END,"
             "       CASE WHEN u.user_id IS NULL THEN e.user_id ELSE e.content_id END"
@@ -148,7 +166,6 @@ class ImportRepository:
             " WHERE u.user_id IS NULL OR c.content_id IS NULL ORDER BY e.line LIMIT :most",
             most=MAX_SKIPPED_NAMED,
         )
-        total = int(self.conn.run("SELECT count(*) FROM import_events")[0][0])
         return inserted, total - inserted, [(int(r[0]), r[1], r[2]) for r in skipped]
 
     def imported_span(self) -> tuple[datetime, datetime]:

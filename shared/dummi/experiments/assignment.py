@@ -4,8 +4,8 @@ A user's *bucket* (0..9,999) is a salted hash of (experiment, user): the user ta
 below ``traffic_percent`` x 100, so raising the traffic only adds users. The *variant* comes from a second,
 independent hash, split by the variants' weights: it does not depend on the traffic, so a user keeps their
 variant across calls, containers and ramp-ups. Several experiments may run at once; a user takes part in
-the first to start (the earliest `starts_at`) whose traffic includes them, so experiments never mix overrides
-in one answer.
+the first to take users (its start, or its creation when it was created with a start already past) whose
+traffic includes them, so experiments never mix overrides in one answer and nobody is moved when one begins.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def variant_of(experiment: Experiment, user_id: str) -> Variant:
 
 
 def assign(experiments: Sequence[Experiment], user_id: str, now: datetime) -> Assignment | None:
-    """The user's (experiment, variant) among the running ``experiments`` (the first to start first), or None."""
+    """The user's (experiment, variant) among the running ``experiments`` (the first to take users first), or None."""
     for experiment in experiments:
         if experiment.running(now) and in_traffic(experiment, user_id):
             return Assignment(experiment.name, variant_of(experiment, user_id))

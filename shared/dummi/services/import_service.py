@@ -230,7 +230,7 @@ def import_directory(
 
     users = load("users.jsonl", _user, "users", "user_id") if (data_dir / "users.jsonl").exists() else []
     has_content = (data_dir / "content.jsonl").exists()
-    content = load("content.jsonl", _content, "content", "content_id") if has_content else []
+    content = load("content.jsonl", _content, "content", "content_id", numbered=True) if has_content else []
     source = next((f for f in INTERACTION_FILES if (data_dir / f).exists()), None)
     defined = defined_names(db) if source is not None else frozenset()
     events = load(source, lambda raw: _event(raw, defined), "interactions", numbered=True) if source else []
@@ -243,7 +243,13 @@ def import_directory(
     with db.transaction() as conn:
         repo = ImportRepository(conn)
         n_users, users_updated = repo.import_users(users, update=update) if users else (0, 0)
-        n_content, content_updated = repo.import_content(content, update=update) if content else (0, 0)
+
+        def refuse(lines: list[int]) -> None:  # a stored start the line's window would end before
+            for line in lines:
+                error = _LineError("available_until", "must be after available_from (the stored one, kept)")
+                read.fail("content.jsonl", line, error)
+
+        n_content, content_updated = repo.import_content(content, update=update, refuse=refuse) if content else (0, 0)
         require_defined(Repositories(conn), {e[3] for e in events if e[2] == "interaction"})  # none deleted since read
         n_events, skipped, named = repo.import_events(events) if events else (0, 0, [])
         if events:  # old timestamps land in hours trending has counted: they are counted again

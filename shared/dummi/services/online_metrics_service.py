@@ -161,15 +161,10 @@ class Aggregate:
                 row.likes += like
                 row.novelty_sum += novelty
                 row.young_impressions += young
-                row.items.add(cid)
                 at = row.by_position.setdefault(position, [0, 0])
                 at[0] += 1
                 at[1] += click
-                if user_id is not None:
-                    mine = row.per_user.setdefault(user_id, [0, 0])
-                    mine[0] += 1
-                    mine[1] += click
-            for row in distinct:
+            for row in (whole, self._rows[keys[method]], *distinct):
                 row.items.add(cid)
                 if user_id is not None:
                     mine = row.per_user.setdefault(user_id, [0, 0])
@@ -332,6 +327,15 @@ def item_days(db: Database, content_id: str, start: date, end: date) -> list[dic
     return out
 
 
+def groups_of(text: str) -> list[str]:
+    """``group_by`` as the API and the CLI take it (comma-separated, once each); a variant's name means
+    something only within its experiment, so grouping by variant groups by experiment too."""
+    groups = list(dict.fromkeys(g.strip() for g in text.split(",") if g.strip()))
+    if "variant" in groups and "experiment" not in groups:
+        groups.append("experiment")
+    return groups
+
+
 def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list[dict[str, Any]]:
     """Stored rows in [start, end], added up over the dimensions not in ``group_by``. Users are distinct per
     day: grouping away the day adds up user-days, and coverage is then the mean of the daily coverages. Grouped
@@ -339,8 +343,8 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
     distinct ones of each day (``ALL``); grouped by an experiment, a variant, a method or a model as well, they
     are added up over the rows of each group (a user served by two models in a day counts twice there)."""
     stored = db.read(lambda conn: MetricsRepository(conn).rows(start, end))
-    rows = [r for r in stored if r["model_version"] != ALL]
-    distinct = {(r["day"], r["surface"]): r for r in stored if r["model_version"] == ALL}
+    rows = [r for r in stored if not _is_distinct(r)]
+    distinct = {(r["day"], r["surface"]): r for r in stored if _is_distinct(r)}
     keep = [d for d in DIMENSIONS if d in group_by]
     if "method" not in keep:  # the lists as a whole, not the sum of their methods' parts
         rows = [r for r in rows if r["method"] == ALL_METHODS]
@@ -362,15 +366,23 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
             at = m["by_position"].setdefault(p, [0, 0])
             at[0] += n
             at[1] += c
-        m.setdefault("_days", set()).add((r["day"], r["surface"] if "surface" in keep else ALL))
-    if set(keep) <= {"day", "surface"}:  # each day's distinct users and items, from the rows stored for them
+        # per day (and surface, where kept): what its own rows add up to, for a day stored without distinct rows
+        day = m.setdefault("_days", {}).setdefault((r["day"], r["surface"] if "surface" in keep else ALL), _zero())
+        day["users"] += r["users"]
+        day["user_ctr_sum"] += r["user_ctr_sum"]
+        day["coverage_sum"] += r["items_shown"] / r["catalog_size"] if r["catalog_size"] else 0.0
+        day["coverage_days"] += 1
+    if set(keep) <= {"day", "surface"}:  # each day's distinct users and items, where the job stored them
         for m in merged.values():
-            found = [distinct[d] for d in sorted(m.pop("_days")) if d in distinct]
-            if found:
-                m["users"] = sum(d["users"] for d in found)
-                m["user_ctr_sum"] = sum(d["user_ctr_sum"] for d in found)
-                m["coverage_sum"] = sum(d["items_shown"] / d["catalog_size"] for d in found if d["catalog_size"])
-                m["coverage_days"] = len(found)
+            days = m.pop("_days")
+            m["users"] = m["user_ctr_sum"] = m["coverage_sum"] = 0
+            for key, summed in days.items():
+                d = distinct.get(key)  # None: a day computed before distinct rows were stored
+                m["users"] += d["users"] if d else summed["users"]
+                m["user_ctr_sum"] += d["user_ctr_sum"] if d else summed["user_ctr_sum"]
+                coverage = d["items_shown"] / d["catalog_size"] if d and d["catalog_size"] else 0.0
+                m["coverage_sum"] += coverage if d else summed["coverage_sum"] / max(summed["coverage_days"], 1)
+            m["coverage_days"] = len(days)
     out = []
     for key in sorted(merged):
         m = merged[key]
@@ -381,6 +393,11 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
         group = {d: (m[d].isoformat() if isinstance(m[d], date) else m[d]) for d in keep}
         out.append({**group, **counts, **values})
     return out
+
+
+def _is_distinct(row: dict[str, Any]) -> bool:
+    """A row of a day's distinct users and items (``Aggregate.distinct_rows``)."""
+    return all(row[d] == ALL for d in ("experiment", "variant", "method", "model_version"))
 
 
 # stored columns that add up across rows (distinct counts of items and the catalog size do not)
