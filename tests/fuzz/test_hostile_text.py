@@ -22,6 +22,7 @@ import pytest
 import schemathesis
 from schemathesis import GenerationMode
 
+from dummi.api.text_guard import text_errors
 from tests.fuzz.rules import SPEC, fuzz_config, store_records
 
 CASES_PER_OPERATION = 3
@@ -114,8 +115,9 @@ def test_hostile_text_anywhere_is_refused_never_a_server_error(stored, operation
             context = (operation.label, where, url, content, response.text[:300])
             if content is None:  # in the URL: the malformed request's 400, before any route
                 assert response.status_code == 400 and response.json()["code"] == "malformed_request", context
-            else:  # in the body: a 422 at the place
+            else:  # in the body: a 422 at the place (or at text schemathesis itself drew, a key with a NUL, say)
                 assert response.status_code == 422, context
-                assert response.json()["detail"][0]["loc"] == ["body", *where_of(where)], context
+                if not text_errors(body):
+                    assert response.json()["detail"][0]["loc"] == ["body", *where_of(where)], context
     if operation.path_parameters.items:  # a place to put text in: something was sent
         assert sent

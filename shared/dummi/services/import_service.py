@@ -93,9 +93,38 @@ class _LineError(Exception):
 class _Reader:
     """The files' lines as JSON objects; a bad line stops everything (``stop``) or becomes a reject (``skip``)."""
 
-    def __init__(self, on_error: str):
+    def __init__(self, on_error: str, data_dir: Path, report: Callable[[str, int], None]):
         self.skip = on_error == "skip"
         self.rejects: list[Reject] = []
+        self.files: list[str] = []
+        self.data_dir, self.report = data_dir, report
+
+    def load(
+        self, name: str, parse: Callable[[dict[str, Any]], Any], what: str, key: str | None = None, numbered=False
+    ) -> list:
+        """The good rows of one file; with ``key``, a line repeating an earlier line's id is a bad line (one
+        statement cannot write a row twice); ``numbered``: each row ends with its line number."""
+        self.files.append(name)
+        rows, first_line = [], {}
+        for n, raw in self.lines(self.data_dir / name):
+            try:
+                row = parse(raw)
+                if key is not None and first_line.setdefault(row[0], n) != n:
+                    raise _LineError(key, f"{row[0]!r} is on line {first_line[row[0]]} already")
+            except _LineError as exc:
+                self.fail(name, n, exc)
+                continue
+            rows.append((*row, n) if numbered else row)
+            if len(rows) % 100_000 == 0:
+                self.report(f"{what} read", len(rows))
+        self.report(f"{what} read", len(rows))
+        return rows
+
+    def windows_ending_too_soon(self, lines: list[int]) -> None:
+        """content.jsonl lines whose available_until falls before the start their item keeps."""
+        for line in lines:
+            error = _LineError("available_until", "must be after available_from (the stored one, kept)")
+            self.fail("content.jsonl", line, error)
 
     def lines(self, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         with path.open(encoding="utf-8") as handle:
@@ -203,30 +232,8 @@ def import_directory(
     update = on_conflict == "update"
     data_dir = Path(data_dir)
     report = progress or (lambda what, n: None)
-    files: list[str] = []
-
-    read = _Reader(on_error)
-
-    def load(
-        name: str, parse: Callable[[dict[str, Any]], Any], what: str, key: str | None = None, numbered: bool = False
-    ) -> list:
-        """The good rows of one file; with ``key``, a line repeating an earlier line's id is a bad line (one
-        statement cannot write a row twice); ``numbered``: each row ends with its line number."""
-        files.append(name)
-        rows, first_line = [], {}
-        for n, raw in read.lines(data_dir / name):
-            try:
-                row = parse(raw)
-                if key is not None and first_line.setdefault(row[0], n) != n:
-                    raise _LineError(key, f"{row[0]!r} is on line {first_line[row[0]]} already")
-            except _LineError as exc:
-                read.fail(name, n, exc)
-                continue
-            rows.append((*row, n) if numbered else row)
-            if len(rows) % 100_000 == 0:
-                report(f"{what} read", len(rows))
-        report(f"{what} read", len(rows))
-        return rows
+    read = _Reader(on_error, data_dir, report)
+    load, files = read.load, read.files
 
     users = load("users.jsonl", _user, "users", "user_id") if (data_dir / "users.jsonl").exists() else []
     has_content = (data_dir / "content.jsonl").exists()
@@ -243,12 +250,7 @@ def import_directory(
     with db.transaction() as conn:
         repo = ImportRepository(conn)
         n_users, users_updated = repo.import_users(users, update=update) if users else (0, 0)
-
-        def refuse(lines: list[int]) -> None:  # a stored start the line's window would end before
-            for line in lines:
-                error = _LineError("available_until", "must be after available_from (the stored one, kept)")
-                read.fail("content.jsonl", line, error)
-
+        refuse = read.windows_ending_too_soon
         n_content, content_updated = repo.import_content(content, update=update, refuse=refuse) if content else (0, 0)
         require_defined(Repositories(conn), {e[3] for e in events if e[2] == "interaction"})  # none deleted since read
         n_events, skipped, named = repo.import_events(events) if events else (0, 0, [])
