@@ -43,11 +43,6 @@ class ImportRepository:
     def _copy(self, table: str, columns: str, rows: Iterable[Sequence[object]]) -> None:
         self.conn.run(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", stream=_csv(rows))
 
-    def _inserted_updated(self, sql: str) -> tuple[int, int]:
-        rows = self.conn.run(sql + " RETURNING (xmax = 0)")
-        inserted = sum(1 for r in rows if r[0])
-        return inserted, len(rows) - inserted
-
     def import_users(self, rows: list[tuple], *, update: bool = False) -> tuple[int, int]:
         """(inserted, updated). Rows: (user_id, interests, skill_level, the optional fields the line gave).
         New users are inserted; existing ones are left as they are, or with ``update`` take the fields their
