@@ -243,11 +243,28 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
     }
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in ("path", "query"):
+                    _no_nul(parameter.get("schema"))
             responses = operation.setdefault("responses", {})
             responses.setdefault("400", {"description": MALFORMED})
             responses["400"]["content"] = {"application/json": {"schema": ERROR_SCHEMA}}
             responses["422"] = {"description": INVALID, "content": {"application/json": {"schema": VALIDATION_SCHEMA}}}
     return spec
+
+
+# A NUL in the URL, sent raw or percent-encoded, is the 400 before any route (dummi.api.text_guard): every
+# free-text path or query parameter says so in its schema.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _no_nul(schema: Any) -> None:
+    if not isinstance(schema, dict):
+        return
+    for alternative in schema.get("anyOf", []):
+        _no_nul(alternative)
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+        schema["pattern"] = NO_NUL
 
 
 # OpenAPI descriptions of the error answers, for the routes' ``responses=``.
