@@ -14,7 +14,7 @@ from dummi.api.auth import READ
 from dummi.api.deps import DatabaseDep, ReadDatabaseDep
 from dummi.api.errors import error_responses
 from dummi.api.schemas import model_response
-from dummi.api.text_guard import finite_float, refuse_constant, text_errors
+from dummi.api.text_guard import strict_json, text_errors
 from dummi.domain.inputs import (
     MAX_CATEGORY_LENGTH,
     MAX_FILTERS,
@@ -112,7 +112,7 @@ def _query_filters(raw: str | None) -> tuple:
     if raw is None:
         return ()
     try:
-        document = json.loads(raw, parse_constant=refuse_constant, parse_float=finite_float)
+        document = strict_json(raw)
     except ValueError as exc:  # not JSON, or NaN / Infinity / 1e999, which Python's json reads
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise RequestValidationError(

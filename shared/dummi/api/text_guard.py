@@ -46,13 +46,17 @@ def _number(text: str) -> float | _NonFinite:
     return value if math.isfinite(value) else _NonFinite(text)
 
 
-def refuse_constant(word: str) -> Any:
-    """``parse_constant`` for ``json.loads``: NaN, Infinity and -Infinity are not JSON."""
+def strict_json(text: str | bytes) -> Any:
+    """``json.loads`` that takes JSON only: NaN, Infinity and -Infinity (Python's json reads them) and a number
+    too large for a float (``1e999``, read as infinity) raise the ValueError that text which is not JSON does."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _refuse_constant(word: str) -> Any:
     raise ValueError(f"{word} is not a JSON number")
 
 
-def finite_float(text: str) -> float:
-    """``parse_float`` for ``json.loads``: a number too large for a float (``1e999``) is refused, not infinity."""
+def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{text[:40]} is too large a number")

@@ -5,7 +5,6 @@ reader every Personalize route uses: the body is read as JSON whatever its Conte
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -14,7 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from dummi.api.personalize.errors import PersonalizeInputError
-from dummi.api.text_guard import finite_float, refuse_constant, text_errors
+from dummi.api.text_guard import strict_json, text_errors
 from dummi.domain.inputs import located
 
 MAX_ARN = 256
@@ -185,7 +184,7 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        document = json.loads(raw, parse_constant=refuse_constant, parse_float=finite_float)
+        document = strict_json(raw)
     except ValueError as exc:  # not UTF-8, not JSON, or NaN / Infinity (which Python's json reads)
         raise PersonalizeInputError(f"the body is not JSON: {exc}") from None
     _refuse_unstorable(document, "")
@@ -221,7 +220,7 @@ def properties_of(text: str | None, where: str) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        value = json.loads(text, parse_constant=refuse_constant, parse_float=finite_float)
+        value = strict_json(text)
     except ValueError as exc:
         raise PersonalizeInputError(f"{where}.properties is not JSON: {exc}") from None
     if not isinstance(value, dict):
