@@ -176,45 +176,33 @@ class Aggregate:
         return [(cid, day, *counts) for (cid, day), counts in sorted(self._item_days.items())]
 
     def rows(self) -> list[dict[str, Any]]:
-        out = []
-        for key, r in sorted(self._rows.items()):
-            out.append(
-                {
-                    **dict(zip(DIMENSIONS, key, strict=True)),
-                    "lists": r.lists,
-                    "impressions": r.impressions,
-                    "users": len(r.per_user),
-                    "clicks": r.clicks,
-                    "likes": r.likes,
-                    "user_ctr_sum": float(sum(c / n for n, c in r.per_user.values())),
-                    "items_shown": len(r.items),
-                    "catalog_size": self.catalog_size,
-                    "diversity_sum": r.diversity_sum,
-                    "diversity_lists": r.diversity_lists,
-                    "spread_sum": r.spread_sum,
-                    "novelty_sum": r.novelty_sum,
-                    "young_impressions": r.young_impressions,
-                    "by_position": {str(p): v for p, v in sorted(r.by_position.items())},
-                }
-            )
-        return out
+        return [self._stored(key, r) for key, r in sorted(self._rows.items())]
 
     def distinct_rows(self) -> list[dict[str, Any]]:
         """Per day and surface, and per day (surface ``ALL``): the distinct users (with their CTR's sum) and
         items shown, every other dimension ``ALL`` and every summed column 0 (see ``ALL``)."""
-        out = []
-        for (day, surface), r in sorted(self._distinct.items()):
-            row = {
-                **dict(zip(DIMENSIONS, (day, surface, ALL, ALL, ALL, ALL), strict=True)),
-                **dict.fromkeys(_SUMMED, 0),
-                "users": len(r.per_user),
-                "user_ctr_sum": float(sum(c / n for n, c in r.per_user.values())),
-                "items_shown": len(r.items),
-                "catalog_size": self.catalog_size,
-                "by_position": {},
-            }
-            out.append(row)
-        return out
+        distinct = sorted(self._distinct.items())
+        return [self._stored((day, surface, ALL, ALL, ALL, ALL), r) for (day, surface), r in distinct]
+
+    def _stored(self, key: tuple, r: _Row) -> dict[str, Any]:
+        """One row of ``online_metrics``: its dimensions (``key``, in DIMENSIONS' order) and counts."""
+        return {
+            **dict(zip(DIMENSIONS, key, strict=True)),
+            "lists": r.lists,
+            "impressions": r.impressions,
+            "users": len(r.per_user),
+            "clicks": r.clicks,
+            "likes": r.likes,
+            "user_ctr_sum": float(sum(c / n for n, c in r.per_user.values())),
+            "items_shown": len(r.items),
+            "catalog_size": self.catalog_size,
+            "diversity_sum": r.diversity_sum,
+            "diversity_lists": r.diversity_lists,
+            "spread_sum": r.spread_sum,
+            "novelty_sum": r.novelty_sum,
+            "young_impressions": r.young_impressions,
+            "by_position": {str(p): v for p, v in sorted(r.by_position.items())},
+        }
 
 
 def figures(row: dict[str, Any]) -> dict[str, Any]:
@@ -346,6 +334,7 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
     rows = [r for r in stored if not _is_distinct(r)]
     distinct = {(r["day"], r["surface"]): r for r in stored if _is_distinct(r)}
     keep = [d for d in DIMENSIONS if d in group_by]
+    by_day = set(keep) <= {"day", "surface"}  # users and coverage distinct per day, where the job stored them
     if "method" not in keep:  # the lists as a whole, not the sum of their methods' parts
         rows = [r for r in rows if r["method"] == ALL_METHODS]
     merged: dict[tuple, dict[str, Any]] = {}
@@ -366,13 +355,13 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
             at = m["by_position"].setdefault(p, [0, 0])
             at[0] += n
             at[1] += c
-        # per day (and surface, where kept): what its own rows add up to, for a day stored without distinct rows
-        day = m.setdefault("_days", {}).setdefault((r["day"], r["surface"] if "surface" in keep else ALL), _zero())
-        day["users"] += r["users"]
-        day["user_ctr_sum"] += r["user_ctr_sum"]
-        day["coverage_sum"] += r["items_shown"] / r["catalog_size"] if r["catalog_size"] else 0.0
-        day["coverage_days"] += 1
-    if set(keep) <= {"day", "surface"}:  # each day's distinct users and items, where the job stored them
+        if by_day:  # per day (and surface, where kept): its rows' own sums, for a day stored without distinct rows
+            day = m.setdefault("_days", {}).setdefault((r["day"], r["surface"] if "surface" in keep else ALL), _zero())
+            day["users"] += r["users"]
+            day["user_ctr_sum"] += r["user_ctr_sum"]
+            day["coverage_sum"] += r["items_shown"] / r["catalog_size"] if r["catalog_size"] else 0.0
+            day["coverage_days"] += 1
+    if by_day:
         for m in merged.values():
             days = m.pop("_days")
             m["users"] = m["user_ctr_sum"] = m["coverage_sum"] = 0
@@ -386,7 +375,6 @@ def query(db: Database, start: date, end: date, group_by: Sequence[str]) -> list
     out = []
     for key in sorted(merged):
         m = merged[key]
-        m.pop("_days", None)
         shown = {"items_shown": m["coverage_sum"] / m["coverage_days"], "catalog_size": 1}
         values = figures({**m, **shown})
         counts = {k: m[k] for k in ("lists", "impressions", "users", "clicks", "likes")}
