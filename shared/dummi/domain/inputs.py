@@ -3,7 +3,7 @@ size bounds every way in enforces: the API's routes, `dummi import`, the sample 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
@@ -227,6 +227,13 @@ Properties = Annotated[
         "number or boolean) that filters can name as properties.<key> (lang, in_stock, price, ...)",
     ),
 ]
+
+
+def ahead_of_now(when: datetime) -> bool:
+    """An event's own time further ahead of the server's clock than ``MAX_CLOCK_AHEAD_SECONDS`` (a time without
+    a zone read as UTC)."""
+    zoned = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return zoned > datetime.now(UTC) + timedelta(seconds=MAX_CLOCK_AHEAD_SECONDS)
 
 
 def text_time(value: object) -> object:

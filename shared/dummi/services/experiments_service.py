@@ -91,9 +91,10 @@ def set_traffic(db: Source | UnitOfWork, name: str, traffic_percent: float) -> E
         found = repos.experiments.get(name, lock=True)
         if found is None:
             raise NotFoundError("experiment", name, field="name")
-        if status(found) in ("stopped", "ended"):
+        state = status(found)
+        if state in ("stopped", "ended"):
             raise ConflictError(
-                f"experiment {name!r} is {status(found)}: the traffic it ran with is part of its record", field="name"
+                f"experiment {name!r} is {state}: the traffic it ran with is part of its record", field="name"
             )
         return repos.experiments.set_traffic(name, traffic_percent)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,13 @@ from dummi.db.import_repository import OPTIONAL_CONTENT_FIELDS, ImportRepository
 from dummi.db.trending_repository import TrendingRepository
 from dummi.db.users_repository import UsersRepository
 from dummi.domain.inputs import (
-    MAX_CLOCK_AHEAD_SECONDS,
     ContentCreate,
     FeedbackCreate,
     Identifier,
     InteractionCreate,
     StrictModel,
     UserCreate,
+    ahead_of_now,
     field_error,
     located,
 )
@@ -167,9 +167,8 @@ def _timestamp(raw: dict[str, Any]) -> str | None:
         when = datetime.fromisoformat(at)
     except ValueError:
         raise _LineError("timestamp", f"not an ISO 8601 date and time: {at!r}") from None
-    # a time without a zone is stored as Postgres reads it (the session's zone); UTC here, for the bound only
-    zoned = when if when.tzinfo else when.replace(tzinfo=UTC)
-    if zoned > datetime.now(UTC) + timedelta(seconds=MAX_CLOCK_AHEAD_SECONDS):
+    # a time without a zone is stored as Postgres reads it (the session's zone); UTC for the bound only
+    if ahead_of_now(when):
         raise _LineError("timestamp", f"{at!r} is in the future: an imported event has happened already")
     return when.isoformat()
 

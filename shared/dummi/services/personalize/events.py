@@ -28,7 +28,7 @@ from dummi.config import get_settings
 from dummi.db.interactions_repository import InteractionsRepository
 from dummi.db.personalize_repository import PersonalizeEventsRepository
 from dummi.db.trending_repository import UNMARKED_LATENESS
-from dummi.domain.inputs import MAX_CLOCK_AHEAD_SECONDS, MAX_DURATION_SECONDS
+from dummi.domain.inputs import MAX_CLOCK_AHEAD_SECONDS, MAX_DURATION_SECONDS, ahead_of_now
 from dummi.errors import InvalidRequestError
 from dummi.services import content_service, sessions_service, users_service
 from dummi.services.embedding_queue import EmbeddingQueue
@@ -87,9 +87,8 @@ def put_events(
     """Store every event or none; the interaction ids stored (a retried event: its first id). Without a
     ``user_id`` the events are the session's anonymous ones."""
     user, session = user_id or None, dummi_session_id(session_id)
-    ahead = datetime.now(UTC) + timedelta(seconds=MAX_CLOCK_AHEAD_SECONDS)
     for n, event in enumerate(events):  # a time in the future would count now in trending, and again later
-        if event.sent_at > ahead:
+        if ahead_of_now(event.sent_at):
             raise InvalidRequestError(
                 f"eventList.{n}.sentAt is {event.sent_at.isoformat()}, more than {MAX_CLOCK_AHEAD_SECONDS // 60}"
                 " minutes ahead of the server's clock (an event has happened already)",
